@@ -1,0 +1,3 @@
+from genviz.cli import main
+
+raise SystemExit(main())

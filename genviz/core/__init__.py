@@ -1,0 +1,1 @@
+"""Headless core: models, data, training sessions. Never imports Qt."""

@@ -1,0 +1,95 @@
+"""The contract every registry model meets, so one session can train any of them.
+
+A model gets its validated config and the shape of one example. Training goes through `train_step`, whose
+default is one Adam step on `loss`; two-player models (GANs) override `configure_optimizers` and
+`train_step`. `visualize` returns the plain numpy arrays its family panel draws.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from genviz.core.config import TrainConfig
+
+
+class GenerativeModel(nn.Module):
+    """Base class. `data_shape` is one example's shape: (2,) for toy data, (1, 28, 28) for images."""
+
+    family = ""
+
+    def __init__(self, cfg, data_shape: tuple):
+        super().__init__()
+        self.cfg = cfg
+        self.data_shape = tuple(data_shape)
+        self.data_dim = int(np.prod(self.data_shape))
+
+    # -- training ---------------------------------------------------------------------------------
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Scalar loss to minimise and named detached terms for the loss plot. Default: mean NLL."""
+        nll = -self.log_prob(x).mean()
+        return nll, {"nll": nll.detach()}
+
+    def configure_optimizers(self, train: TrainConfig) -> list[torch.optim.Optimizer]:
+        return [torch.optim.Adam(self.parameters(), lr=train.lr)]
+
+    def train_step(self, x: torch.Tensor, optimizers, train: TrainConfig) -> dict[str, torch.Tensor]:
+        """One optimisation step; returns detached scalar tensors (kept as tensors: no GPU sync per step)."""
+        (opt,) = optimizers
+        opt.zero_grad(set_to_none=True)
+        loss, terms = self.loss(x)
+        loss.backward()
+        if train.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.parameters(), train.grad_clip)
+        opt.step()
+        return {"loss": loss.detach(), **terms}
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, batch: int = 4096) -> dict[str, float]:
+        """Held-out metrics; default: mean negative log-likelihood in nats."""
+        if not hasattr(self, "log_prob"):
+            return {}
+        total = sum(float(-self.log_prob(x[i:i + batch]).sum()) for i in range(0, len(x), batch))
+        return {"nll": total / max(len(x), 1)}
+
+    # -- visualisation ----------------------------------------------------------------------------
+    def visualize(self, data, view: dict) -> dict[str, np.ndarray]:
+        """Plain arrays for the panel; `view` carries e.g. the grid box and resolution. Runs under no_grad."""
+        return {}
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+
+def grid(bbox, res: int, device="cpu") -> torch.Tensor:
+    """(res*res, 2) points of a row-major grid over bbox = (xmin, xmax, ymin, ymax): row i is y, column j is x."""
+    xs = torch.linspace(bbox[0], bbox[1], res, device=device)
+    ys = torch.linspace(bbox[2], bbox[3], res, device=device)
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+
+
+def density_on_grid(log_prob, bbox, res: int, device="cpu", chunk: int = 16384) -> np.ndarray:
+    """log p on a res x res grid (row-major, y rows), as float32 numpy."""
+    pts = grid(bbox, res, device)
+    out = torch.cat([log_prob(pts[i:i + chunk]) for i in range(0, len(pts), chunk)])
+    return out.reshape(res, res).float().cpu().numpy()
+
+
+def grid_cell_area(bbox, res: int) -> float:
+    return (bbox[1] - bbox[0]) / (res - 1) * (bbox[3] - bbox[2]) / (res - 1)
+
+
+def integrate_density(logp_grid: np.ndarray, bbox) -> float:
+    """Riemann sum of exp(log p) over the grid: ≈ 1 for a normalized density whose mass is inside bbox."""
+    res = logp_grid.shape[0]
+    m = logp_grid.max()
+    return float(np.exp(m) * np.exp(logp_grid - m).sum() * grid_cell_area(bbox, res))
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    return -0.5 * (z ** 2).flatten(1).sum(1) - 0.5 * z[0].numel() * math.log(2 * math.pi)

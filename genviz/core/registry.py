@@ -1,0 +1,88 @@
+"""Model name -> (family, class, config dataclass, data kinds). A new model is one entry in MODELS.
+
+Classes are named by import path and loaded on first use, so listing models imports no model code.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import torch
+
+from genviz.core import config as config_mod
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    target: str  # "module:Class"; the config class is "module:Class" + "Config" unless given
+    data_kinds: tuple = ("2d",)
+    title: str = ""
+    summary: str = ""
+    config_target: str = ""
+    default_dataset: str = "moons"
+    train_defaults: tuple = ()  # (field, value) pairs overriding TrainConfig defaults for this model
+
+    def model_class(self):
+        mod, cls = self.target.split(":")
+        return getattr(importlib.import_module(mod), cls)
+
+    def config_class(self):
+        mod, cls = (self.config_target or self.target + "Config").split(":")
+        return getattr(importlib.import_module(mod), cls)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    MODELS[spec.name] = spec
+    return spec
+
+
+# --- flows ---
+register(ModelSpec("realnvp", "flows", "genviz.core.flows.realnvp:RealNVP", ("2d",), "RealNVP",
+                   "affine coupling flow (Dinh et al. 2017)"))
+# --- autoregressive ---
+# --- vae ---
+# --- gan ---
+# --- ebm ---
+
+
+def names() -> list[str]:
+    return list(MODELS)
+
+
+def families() -> list[str]:
+    return list(dict.fromkeys(s.family for s in MODELS.values()))
+
+
+def get(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+def make_config(name: str, overrides: dict | None = None):
+    """The model's validated config from overrides (raises config.ConfigError naming a bad field)."""
+    return config_mod.make(get(name).config_class(), overrides)
+
+
+def build(name: str, data_dim: int | None = None, data_shape: tuple | None = None, **config_overrides
+          ) -> torch.nn.Module:
+    """Build a registry model for examples of `data_shape` (or flat `data_dim`), config fields as kwargs."""
+    if data_shape is None:
+        if data_dim is None:
+            raise ValueError("build() needs data_dim or data_shape")
+        data_shape = (int(data_dim),)
+    spec = get(name)
+    cfg = make_config(name, config_overrides)
+    return spec.model_class()(cfg, tuple(data_shape))
+
+
+def train_config(name: str, overrides: dict | None = None) -> config_mod.TrainConfig:
+    """TrainConfig with the model's own defaults, then the user's overrides, validated."""
+    merged = {**dict(get(name).train_defaults), **(overrides or {})}
+    return config_mod.make(config_mod.TrainConfig, merged)

@@ -1,0 +1,1 @@
+"""Qt views and controllers. The only package that imports Qt."""

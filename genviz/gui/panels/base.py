@@ -1,0 +1,26 @@
+"""The contract between the main window and a family panel.
+
+The window owns the session, the worker and the loss plot; a panel draws one family's views. It builds its
+plot items once in __init__ and only mutates them in `show_snapshot` (pyqtgraph: setData / setImage).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+
+class Panel(QWidget):
+    """Base class for family panels (`FlowsPanel`, `VAEPanel`, ...)."""
+
+    # A session command for the worker to forward, e.g. ("view", {"res": 128}) or ("set", "lr", 1e-4).
+    command_issued = Signal(tuple)
+
+    def begin(self, info: dict) -> None:
+        """A new session starts. info: model, family, dataset, kind ('2d'|'image'), data_shape, bbox (2D)."""
+
+    def show_snapshot(self, snap) -> None:
+        """Draw the latest core.session.Snapshot (its `arrays` hold this family's plot data)."""
+
+    def plots(self) -> dict:
+        """Exportable views by name: pyqtgraph PlotItem / GraphicsLayout / ImageItem's view (for PNG/SVG)."""
+        return {}
