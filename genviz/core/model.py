@@ -6,12 +6,14 @@ default is one Adam step on `loss`; two-player models (GANs) override `configure
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
+from genviz.core import config as config_mod
 from genviz.core.config import TrainConfig
 
 
@@ -27,6 +29,10 @@ class GenerativeModel(nn.Module):
         self.data_dim = int(np.prod(self.data_shape))
 
     # -- training ---------------------------------------------------------------------------------
+    def fetch_batch(self, data, batch_size: int, generator: torch.Generator):
+        """What one train_step consumes; override for labels (SSVAE) or a second domain (CycleGAN)."""
+        return data.batch(batch_size, generator)
+
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Scalar loss to minimise and named detached terms for the loss plot. Default: mean NLL."""
         nll = -self.log_prob(x).mean()
@@ -54,6 +60,24 @@ class GenerativeModel(nn.Module):
         total = sum(float(-self.log_prob(x[i:i + batch]).sum()) for i in range(0, len(x), batch))
         return {"nll": total / max(len(x), 1)}
 
+    def val_metrics(self, data) -> dict[str, float]:
+        """Held-out metrics at each snapshot; keep it cheap (it runs while the user watches)."""
+        x = data.val[:2048]
+        if data.binarize:  # a fixed binarization, so successive snapshots are comparable
+            x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
+        return self.evaluate(x)
+
+    # config fields a session may change while training, via its ("model_set", name, value) command
+    live_fields: tuple = ()
+
+    def set_live(self, name: str, value) -> None:
+        """Change one config field mid-training (e.g. a GAN's train_players); others raise ConfigError."""
+        if name not in self.live_fields:
+            raise config_mod.ConfigError(name, "cannot change while training; reset to apply it")
+        new = dataclasses.replace(self.cfg, **{name: config_mod.coerce(type(self.cfg), name, value)})
+        config_mod.validate(new)
+        self.cfg = new
+
     # -- visualisation ----------------------------------------------------------------------------
     def visualize(self, data, view: dict) -> dict[str, np.ndarray]:
         """Plain arrays for the panel; `view` carries e.g. the grid box and resolution. Runs under no_grad."""
@@ -73,6 +97,7 @@ def grid(bbox, res: int, device="cpu") -> torch.Tensor:
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
 
 
+@torch.no_grad()
 def density_on_grid(log_prob, bbox, res: int, device="cpu", chunk: int = 16384) -> np.ndarray:
     """log p on a res x res grid (row-major, y rows), as float32 numpy."""
     pts = grid(bbox, res, device)

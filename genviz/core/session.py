@@ -50,7 +50,8 @@ LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps")
 class Session:
     """Train `model` on `data`; iterate `run()` for snapshots.
 
-    Commands: ("pause",), ("play",), ("step", n), ("stop",), ("set", field, value), ("delay", seconds).
+    Commands: ("pause",), ("play",), ("step", n), ("stop",), ("set", field, value), ("delay", seconds),
+    ("view", {...}), ("model_set", field, value) for the model's `live_fields`.
     """
 
     def __init__(self, model_name: str, data: Dataset, model_config: dict | None = None,
@@ -105,6 +106,8 @@ class Session:
             self._set(cmd[1], cmd[2])
         elif kind == "view":
             self.view.update(cmd[1])
+        elif kind == "model_set":  # a model-level live setting, e.g. ("model_set", "train_players", "D")
+            self.model.set_live(cmd[1], cmd[2])
         else:
             raise ValueError(f"unknown session command {cmd!r}")
 
@@ -119,25 +122,32 @@ class Session:
                 for g in opt.param_groups:
                     g["lr"] = new.lr * g.get("lr_scale", 1.0)
 
-    def _drain(self) -> None:
-        while True:
-            block = self.paused and self._pending == 0 and not self._stopped
+    def _drain(self, block: bool = False) -> None:
+        """Apply queued commands; with `block`, first wait (in short slices) until one arrives."""
+        while block:
             try:
-                cmd = self.commands.get(timeout=0.05) if block else self.commands.get_nowait()
+                self._apply_safely(self.commands.get(timeout=0.05))
+                break
             except queue.Empty:
-                if block:
-                    continue
-                return
+                continue
+        while True:
             try:
-                self._apply(cmd)
-            except (ValueError, KeyError) as e:
-                self._notice = str(e)
+                self._apply_safely(self.commands.get_nowait())
+            except queue.Empty:
+                return
+
+    def _apply_safely(self, cmd) -> None:
+        try:
+            self._apply(cmd)
+        except (ValueError, KeyError) as e:  # a bad live setting is reported, training goes on
+            self._notice = str(e)
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> Iterator[Snapshot]:
         """Yield a snapshot at start, every `snapshot_every` steps, on each single step, on pause and at the end."""
         self._pending, self._stopped, self._notice, self._data_sent = 0, False, "", False
         buf_steps, buf_losses = [], []
+        self._drain()  # commands sent before run() (e.g. start paused) apply to the first snapshot
         t0, steps_at_t0 = time.perf_counter(), self.step
         self.model.train()
         yield self._snapshot([], [], "paused" if self.paused else "running", t0, steps_at_t0)
@@ -145,7 +155,8 @@ class Session:
         while True:
             self._drain()
             if self._notice:
-                yield self._snapshot(buf_steps, buf_losses, "running", t0, steps_at_t0, self._notice)
+                yield self._snapshot(buf_steps, buf_losses, "paused" if self.paused else "running", t0,
+                                     steps_at_t0, self._notice)
                 buf_steps, buf_losses, self._notice = [], [], ""
             if self._stopped:
                 yield self._finish(buf_steps, buf_losses, "stopped", t0, steps_at_t0)
@@ -159,10 +170,14 @@ class Session:
             if self.step >= self.train.steps:
                 yield self._finish(buf_steps, buf_losses, "done", t0, steps_at_t0)
                 return
+            if self.paused and self._pending == 0:
+                self._drain(block=True)  # idle until play / step / stop arrives
+                continue
             single = self.paused and self._pending > 0
             if single:
                 self._pending -= 1
-            terms = self.model.train_step(self.data.batch(self.train.batch_size, self.gen), self.optimizers,
+            terms = self.model.train_step(self.model.fetch_batch(self.data, self.train.batch_size, self.gen),
+                                          self.optimizers,
                                           self.train)
             self.step += 1
             buf_steps.append(self.step)
@@ -199,7 +214,7 @@ class Session:
         self.last_good = (self.step, _cpu_state(self.model), [copy.deepcopy(o.state_dict()) for o in self.optimizers])
         with torch.no_grad():
             self.model.eval()
-            metrics = self.model.evaluate(self.data.val[:4096])
+            metrics = self.model.val_metrics(self.data)
             arrays = self.model.visualize(self.data, self.view)
             self.model.train()
         if not self._data_sent and self.data.kind == "2d":  # static: sent once per run

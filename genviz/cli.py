@@ -1,0 +1,168 @@
+"""Command line: `genviz` opens the app; `genviz train|render|list` work headless.
+
+Every user error (unknown model, bad hyperparameter, missing data, corrupt checkpoint) ends with a one-line
+message and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+def _user_errors():
+    """Imported lazily: importing torch just for `genviz --help` would cost seconds."""
+    from genviz.core.checkpoint import CheckpointError
+    from genviz.core.config import ConfigError
+    from genviz.core.data import DataError
+
+    return ConfigError, DataError, CheckpointError, KeyError
+
+
+def _kv(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    k, v = text.split("=", 1)
+    return k.strip(), v.strip()
+
+
+def _add_training_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", "-d", help="dataset name (default: the model's default)")
+    p.add_argument("--points", help="CSV of x,y points to train on (dataset 'custom')")
+    p.add_argument("--n", type=int, default=30000, help="points to generate for 2D toy data (default 30000)")
+    p.add_argument("--steps", type=int, help="training steps")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--batch-size", type=int, help="examples per step")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--set", type=_kv, action="append", default=[], metavar="KEY=VALUE",
+                   help="any model or training setting, e.g. --set n_layers=12 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genviz", description="Train deep generative models live and watch them.")
+    sub = p.add_subparsers(dest="command", metavar="{train,render,list,open}")
+    t = sub.add_parser("train", help="train a model headless and write a run folder")
+    t.add_argument("model", help="model name (see `genviz list`)")
+    _add_training_args(t)
+    t.add_argument("--out", "-o", help="run folder (default runs/<model>-<dataset>)")
+    t.add_argument("--resume", help="continue from this checkpoint or run folder")
+    t.add_argument("--snapshot-every", type=int, help="metrics/ checks every N steps (default 100 here)")
+    t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    r = sub.add_parser("render", help="train headless, then render the whole app window to a PNG")
+    r.add_argument("--model", "-m", default="realnvp")
+    _add_training_args(r)
+    r.add_argument("--out", "-o", default="window.png")
+    r.add_argument("--size", default="1400x900", help="window size WxH")
+    sub.add_parser("list", help="list models and datasets")
+    o = sub.add_parser("open", help="open the app on a run folder or checkpoint (same as `genviz PATH`)")
+    o.add_argument("path")
+    return p
+
+
+def split_settings(model: str, settings: list[tuple[str, str]], args) -> tuple[dict, dict]:
+    """Route --set keys to the model config or TrainConfig; unknown keys are a ConfigError listing both."""
+    from dataclasses import fields
+
+    from genviz.core import registry
+    from genviz.core.config import ConfigError, TrainConfig
+
+    model_fields = {f.name for f in fields(registry.get(model).config_class())}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    model_cfg, train = {}, {}
+    for k, v in settings:
+        if k in model_fields:
+            model_cfg[k] = v
+        elif k in train_fields:
+            train[k] = v
+        else:
+            raise ConfigError(k, f"unknown setting for {model}; model: {', '.join(sorted(model_fields))}; "
+                                 f"training: {', '.join(sorted(train_fields))}")
+    for name in ("steps", "lr", "batch_size", "seed", "device", "snapshot_every"):
+        val = getattr(args, name, None)
+        if val is not None:
+            train[name] = val
+    return model_cfg, train
+
+
+def load_dataset(model: str, args):
+    from genviz.core import data, registry
+
+    name = args.dataset or ("custom" if args.points else registry.get(model).default_dataset)
+    points = data.load_points_csv(args.points) if args.points else None
+    seed = args.seed if args.seed is not None else 0
+    return data.load(name, n=args.n, seed=seed, points=points)
+
+
+def cmd_train(args) -> int:
+    from genviz.core import distributed
+    from genviz.core.train import train
+
+    model_cfg, train_cfg = split_settings(args.model, args.set, args)
+    train_cfg.setdefault("snapshot_every", 100)
+    ds = load_dataset(args.model, args)
+    out = Path(args.out or f"runs/{args.model}-{ds.name}")
+    with distributed.context() as dist:
+        result = train(args.model, ds, model_cfg, train_cfg, out, resume=args.resume,
+                       progress=not args.quiet and dist.is_main, dist=dist)
+    if dist.is_main:
+        print(result.summary())
+    return 0 if result.status in ("done", "stopped") else 1
+
+
+def cmd_render(args) -> int:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from genviz.gui.render import render_window
+
+    model_cfg, train_cfg = split_settings(args.model, args.set, args)
+    steps = train_cfg.pop("steps", 500)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"genviz: --size must look like 1400x900, got {args.size!r}", file=sys.stderr)
+        return 2
+    ds_name = args.dataset or ("custom" if args.points else None)
+    path = render_window(args.model, ds_name, steps, args.out, size=(w, h), train_overrides=train_cfg,
+                         model_overrides=model_cfg)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_list(_args) -> int:
+    from genviz.core import data, registry
+
+    for fam in registry.families():
+        print(f"{fam}:")
+        for name, spec in registry.MODELS.items():
+            if spec.family == fam:
+                print(f"  {name:14s} {spec.title} — {spec.summary} [{'/'.join(spec.data_kinds)} data]")
+    print("datasets:", ", ".join(data.names()))
+    return 0
+
+
+def cmd_app(args) -> int:
+    from genviz.gui.app import display_problem, run_app
+
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return run_app(sys.argv[:1], open_path=getattr(args, "path", None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in ("train", "render", "list", "open"):
+        argv = ["open", *argv]  # `genviz runs/moons` opens a run folder
+    args = build_parser().parse_args(argv)
+    handler = {"train": cmd_train, "render": cmd_render, "list": cmd_list}.get(args.command, cmd_app)
+    try:
+        return handler(args)
+    except _user_errors() as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"genviz: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genviz: interrupted", file=sys.stderr)
+        return 130

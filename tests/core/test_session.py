@@ -1,0 +1,132 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from genviz.core import data
+from genviz.core.config import ConfigError
+from genviz.core.session import Session
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return data.load("moons", n=3000, seed=0)
+
+
+def _session(ds, **train):
+    base = {"steps": 60, "batch_size": 64, "snapshot_every": 20}
+    return Session("realnvp", ds, {"hidden": 16, "n_layers": 4}, {**base, **train}, view={"res": 24, "n_samples": 50})
+
+
+def _is_plain(v) -> bool:
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _is_plain(x) for k, x in v.items())
+    if isinstance(v, np.ndarray):
+        return v.dtype != object
+    return isinstance(v, (int, float, str, bool, np.integer, np.floating)) or v is None
+
+
+def test_snapshots_hold_only_plain_data(moons):
+    snaps = list(_session(moons).run())
+    assert [s.step for s in snaps] == [0, 20, 40, 60, 60]
+    assert snaps[-1].status == "done"
+    for s in snaps:
+        for value in (s.losses, s.metrics, s.arrays, s.steps, s.step, s.steps_per_s):
+            assert _is_plain(value), type(value)
+        assert not any(isinstance(v, torch.Tensor) for v in s.arrays.values())
+    assert "data" in snaps[0].arrays and "data" not in snaps[1].arrays  # static data is sent once
+    assert snaps[1].arrays["log_density"].shape == (24, 24)
+    # every step's loss arrives exactly once, in order
+    steps = np.concatenate([s.steps for s in snaps])
+    assert steps.tolist() == list(range(1, 61))
+
+
+def test_same_seed_same_first_100_losses(moons):
+    def losses(seed):
+        s = _session(moons, steps=100, seed=seed, snapshot_every=50)
+        return np.concatenate([snap.losses["loss"] for snap in s.run() if snap.losses])
+
+    a, b, c = losses(3), losses(3), losses(4)
+    assert len(a) == 100 and np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_pause_step_play_and_stop_commands(moons):
+    s = _session(moons, steps=1000)
+    s.send("pause")
+    s.send("step", 3)
+    run = s.run()
+    first = next(run)
+    assert first.step == 0 and first.status == "paused"  # commands sent before run() apply at once
+    got = [next(run) for _ in range(3)]
+    assert [g.step for g in got] == [1, 2, 3] and all(g.status == "paused" for g in got)
+    s.send("set", "lr", 1e-4)
+    s.send("play")
+    s.send("stop")
+    rest = list(run)
+    assert rest[-1].status == "stopped" and 3 <= s.step < 1000
+    assert s.train.lr == 1e-4 and s.optimizers[0].param_groups[0]["lr"] == 1e-4
+
+
+def test_paused_session_blocks_until_stepped(moons):
+    import threading
+
+    s = _session(moons, steps=1000)
+    s.send("pause")
+    run = s.run()
+    assert next(run).status == "paused"
+    out = []
+    t = threading.Thread(target=lambda: out.append(next(run)))
+    t.start()
+    t.join(0.3)
+    assert t.is_alive() and s.step == 0  # paused: no training happens on its own
+    s.send("step", 1)
+    t.join(2)
+    assert out and out[0].step == 1
+
+
+def test_bad_live_setting_is_reported_not_fatal(moons):
+    s = _session(moons, steps=40)
+    s.send("set", "lr", -1)
+    snaps = list(s.run())
+    assert any("lr" in x.message for x in snaps)
+    assert snaps[-1].status == "done" and s.train.lr > 0
+
+
+def test_nan_loss_stops_cleanly_and_restores_last_good_state(moons, tmp_path):
+    from genviz.core import checkpoint
+    from genviz.core.runs import RunWriter
+
+    s = Session("realnvp", moons, {"hidden": 16, "n_layers": 2}, {"steps": 200, "batch_size": 64,
+                                                                 "snapshot_every": 10},
+                view={"res": 8}, writer=RunWriter(tmp_path, "moons"))
+    run = s.run()
+    for snap in run:
+        if snap.step == 30:
+            break
+    good = {k: v.clone() for k, v in s.model.state_dict().items()}
+    with torch.no_grad():
+        s.model.layers[0].net[0].weight.fill_(float("nan"))
+    rest = list(run)
+    assert rest[-1].status == "error"
+    assert "NaN" in rest[-1].message and "step 30" in rest[-1].message
+    assert s.step == 30
+    for k, v in s.model.state_dict().items():
+        assert torch.equal(v, good[k])
+    model, payload = checkpoint.load_full(tmp_path / "checkpoint.pt")
+    assert payload["step"] == 30 and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_refuses_batch_larger_than_data_and_wrong_data_kind(moons):
+    with pytest.raises(ConfigError, match="batch_size"):
+        Session("realnvp", moons, train={"batch_size": 5000})
+    img = data.Dataset("mnist", "image", torch.zeros(10, 1, 28, 28), torch.zeros(2, 1, 28, 28),
+                       torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ConfigError, match="dataset"):
+        Session("realnvp", img, train={"batch_size": 4})
+
+
+def test_eta_and_rate(moons):
+    snaps = list(_session(moons).run())
+    mid = snaps[1]
+    assert mid.steps_per_s > 0 and math.isfinite(mid.eta_s) and mid.eta_s >= 0

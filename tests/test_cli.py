@@ -1,0 +1,49 @@
+import subprocess
+import sys
+
+import pytest
+
+from genviz import cli
+from genviz.core import runs
+
+
+def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "realnvp", "--dataset", "moons", "--n", "2000", "--steps", "40", "--out", str(out),
+            "--set", "hidden=8", "--set", "n_layers=2", "-q"]
+    assert cli.main(args) == 0
+    for name in ("config.json", "metrics.csv", "checkpoint.pt", "samples.png", "density.png"):
+        assert (out / name).stat().st_size > 0, name
+    cfg = runs.read_config(out)
+    assert cfg["model"] == "realnvp" and cfg["model_config"]["hidden"] == 8 and cfg["step"] == 40
+    m = runs.read_metrics(out)
+    assert m["step"].tolist() == list(range(1, 41)) and "loss" in m and "val_nll" in m
+    assert cli.main(["train", "realnvp", "--steps", "10", "--resume", str(out), "--out", str(out), "-q",
+                     "--n", "2000"]) == 0
+    assert runs.read_metrics(out)["step"][-1] == 50
+    assert "done at step 50" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "realnvp", "--lr", "-1"], "lr"),
+    (["train", "realnvp", "--set", "n_layers=0"], "n_layers"),
+    (["train", "nosuchmodel"], "unknown model"),
+    (["train", "realnvp", "--dataset", "nosuch"], "unknown dataset"),
+    (["train", "realnvp", "--set", "wings=2"], "unknown setting"),
+    (["train", "realnvp", "--points", "/nonexistent.csv"], "cannot read"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle, capsys):
+    assert cli.main(args + ["-q", "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_missing_images_offline_exit_2_with_instructions(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GENVIZ_DATA", str(tmp_path))
+    assert cli.main(["train", "realnvp", "--dataset", "fashion-mnist", "-q"]) == 2
+    assert "GENVIZ_DATA" in capsys.readouterr().err
+
+
+def test_python_m_genviz_lists_models():
+    out = subprocess.run([sys.executable, "-m", "genviz", "list"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "realnvp" in out.stdout and "moons" in out.stdout
