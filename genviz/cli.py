@@ -29,7 +29,8 @@ def _kv(text: str) -> tuple[str, str]:
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", "-d", help="dataset name (default: the model's default)")
     p.add_argument("--points", help="CSV of x,y points to train on (dataset 'custom')")
-    p.add_argument("--n", type=int, default=30000, help="points to generate for 2D toy data (default 30000)")
+    p.add_argument("--n-points", type=int, default=30000, dest="n",
+                   help="points to generate for 2D toy data (default 30000)")
     p.add_argument("--steps", type=int, help="training steps")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--batch-size", type=int, help="examples per step")
@@ -122,9 +123,12 @@ def cmd_render(args) -> int:
     except ValueError:
         print(f"genviz: --size must look like 1400x900, got {args.size!r}", file=sys.stderr)
         return 2
+    from genviz.core import data
+
     ds_name = args.dataset or ("custom" if args.points else None)
+    points = data.load_points_csv(args.points) if args.points else None
     path = render_window(args.model, ds_name, steps, args.out, size=(w, h), train_overrides=train_cfg,
-                         model_overrides=model_cfg)
+                         model_overrides=model_cfg, points=points)
     print(f"wrote {path}")
     return 0
 

@@ -9,7 +9,7 @@ from genviz.core import runs
 
 def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "realnvp", "--dataset", "moons", "--n", "2000", "--steps", "40", "--out", str(out),
+    args = ["train", "realnvp", "--dataset", "moons", "--n-points", "2000", "--steps", "40", "--out", str(out),
             "--set", "hidden=8", "--set", "n_layers=2", "-q"]
     assert cli.main(args) == 0
     for name in ("config.json", "metrics.csv", "checkpoint.pt", "samples.png", "density.png"):
@@ -19,7 +19,7 @@ def test_train_writes_a_run_folder_and_resumes(tmp_path, capsys):
     m = runs.read_metrics(out)
     assert m["step"].tolist() == list(range(1, 41)) and "loss" in m and "val_nll" in m
     assert cli.main(["train", "realnvp", "--steps", "10", "--resume", str(out), "--out", str(out), "-q",
-                     "--n", "2000"]) == 0
+                     "--n-points", "2000"]) == 0
     assert runs.read_metrics(out)["step"][-1] == 50
     assert "done at step 50" in capsys.readouterr().out
 

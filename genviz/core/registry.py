@@ -43,7 +43,7 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 # --- flows ---
 register(ModelSpec("realnvp", "flows", "genviz.core.flows.realnvp:RealNVP", ("2d",), "RealNVP",
-                   "affine coupling flow (Dinh et al. 2017)"))
+                   "affine coupling flow (Dinh et al. 2017)", train_defaults=(("steps", 5000),)))
 # --- autoregressive ---
 # --- vae ---
 # --- gan ---

@@ -56,7 +56,8 @@ class Session:
 
     def __init__(self, model_name: str, data: Dataset, model_config: dict | None = None,
                  train: config_mod.TrainConfig | dict | None = None, model=None, optimizer_state=None,
-                 start_step: int = 0, view: dict | None = None, start_paused: bool = False, writer=None):
+                 start_step: int = 0, view: dict | None = None, start_paused: bool = False, writer=None,
+                 with_arrays: bool = True):
         self.model_name = model_name
         self.spec = registry.get(model_name)
         self.train = train if isinstance(train, config_mod.TrainConfig) else registry.train_config(model_name, train)
@@ -83,6 +84,7 @@ class Session:
         self.paused = start_paused
         self.delay = 0.0
         self.writer = writer
+        self.with_arrays = with_arrays  # headless runs skip the plot data: nobody looks at it
         self.last_good = None  # (step, model state, optimizer states) at the last finite snapshot
         self.gen = torch.Generator().manual_seed(self.train.seed + 1)
 
@@ -215,7 +217,7 @@ class Session:
         with torch.no_grad():
             self.model.eval()
             metrics = self.model.val_metrics(self.data)
-            arrays = self.model.visualize(self.data, self.view)
+            arrays = self.model.visualize(self.data, self.view) if self.with_arrays else {}
             self.model.train()
         if not self._data_sent and self.data.kind == "2d":  # static: sent once per run
             self._data_sent = True

@@ -54,7 +54,7 @@ def train(model_name: str, ds, model_cfg: dict, train_cfg: dict, out=None, resum
     train = dataclasses.replace(train, steps=start + train.steps, device=dist.device(train.device))
     writer = RunWriter(out, ds.name, len(ds.train)) if out is not None and dist.is_main else None
     session = Session(model_name, ds, model_cfg, train, model=model, optimizer_state=opt_state,
-                      start_step=start, writer=writer)
+                      start_step=start, writer=writer, with_arrays=False)
     session.gen.manual_seed(train.seed + 1 + dist.rank)  # each rank draws its own batches
     dist.attach(session.model)
     t0 = time.perf_counter()

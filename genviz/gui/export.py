@@ -1,0 +1,86 @@
+"""Writing what the window shows: plots (PNG/SVG), samples (CSV/NPZ), metrics (CSV). Plain functions of
+explicit paths, so tests call them without file dialogs; the window's File → Export menu asks for paths."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph.exporters as pg_exporters
+
+FORMATS = {"png": pg_exporters.ImageExporter, "svg": pg_exporters.SVGExporter}
+
+
+def _qt_svg(item, path: Path) -> None:
+    """The item's scene area through Qt's own SVG generator (vector paths, images embedded).
+
+    pyqtgraph 0.14's SVGExporter post-processes Qt's path data and fails on the close-path token ('Z')
+    that Qt 6.8+ writes; this keeps SVG export working there.
+    """
+    from PySide6.QtCore import QRectF, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    r = item.sceneBoundingRect()
+    gen = QSvgGenerator()
+    gen.setFileName(str(path))
+    gen.setSize(QSize(int(r.width()), int(r.height())))
+    gen.setViewBox(QRectF(0, 0, r.width(), r.height()))
+    painter = QPainter(gen)
+    try:
+        item.scene().render(painter, QRectF(0, 0, r.width(), r.height()), r)
+    finally:
+        painter.end()
+
+
+def export_plots(plots: dict, folder, fmt: str = "png", width: int = 1200) -> list[Path]:
+    """Each plot item to <folder>/<name>.<fmt>; returns the written paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, item in plots.items():
+        exporter = FORMATS[fmt](item)
+        if fmt == "png":
+            exporter.parameters()["width"] = width  # crisper than the on-screen size
+        path = folder / f"{name}.{fmt}"
+        try:
+            exporter.export(str(path))
+        except ValueError:
+            if fmt != "svg":
+                raise
+            _qt_svg(item, path)
+        out.append(path)
+    return out
+
+
+def export_samples(arrays: dict, path) -> Path:
+    """.csv: the 'samples' array as x,y rows (2D) or flattened rows; .npz: every array of the snapshot."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
+        return path
+    if "samples" not in arrays:
+        raise ValueError("this model's snapshot holds no 'samples' to export")
+    s = np.asarray(arrays["samples"])
+    s = s.reshape(len(s), -1)
+    header = "x,y" if s.shape[1] == 2 else ",".join(f"v{i}" for i in range(s.shape[1]))
+    np.savetxt(path, s, delimiter=",", header=header, comments="", fmt="%.6g")
+    return path
+
+
+def export_metrics(history: dict, path) -> Path:
+    """history: name -> (steps, values). One row per step with a column per name (blank where absent)."""
+    path = Path(path)
+    names = list(history)
+    all_steps = np.unique(np.concatenate([np.asarray(s) for s, _ in history.values()])) if names else []
+    cols = []
+    for name in names:
+        steps, values = (np.asarray(a) for a in history[name])
+        col = np.full(len(all_steps), np.nan)
+        col[np.searchsorted(all_steps, steps)] = values
+        cols.append(col)
+    with open(path, "w", newline="") as fh:
+        fh.write(",".join(["step", *names]) + "\n")
+        for i, step in enumerate(all_steps):
+            cells = ["" if np.isnan(c[i]) else f"{c[i]:.6g}" for c in cols]
+            fh.write(",".join([str(int(step)), *cells]) + "\n")
+    return path

@@ -1,0 +1,173 @@
+"""The shared loss plot: one raw curve per loss name, its EMA-smoothed twin, val metrics as markers.
+
+Series grow in capacity-doubling numpy buffers; curves use peak downsampling and clip-to-view so a
+100k-step history redraws in a millisecond.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from genviz.gui.theme import CURVE_COLORS
+
+
+class Series:
+    """A growing (x, y) series in capacity-doubling arrays."""
+
+    def __init__(self, capacity: int = 1024):
+        self.x = np.empty(capacity, np.float64)
+        self.y = np.empty(capacity, np.float64)
+        self.n = 0
+
+    def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        m = len(x)
+        if self.n + m > len(self.x):
+            cap = max(2 * len(self.x), self.n + m)
+            self.x = np.resize(self.x, cap)
+            self.y = np.resize(self.y, cap)
+        self.x[self.n:self.n + m] = x
+        self.y[self.n:self.n + m] = y
+        self.n += m
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[:self.n], self.y[:self.n]
+
+
+def ema(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
+    """Exponential moving average y_s[t] = (1-a) y_s[t-1] + a y[t], vectorised (no Python loop)."""
+    if len(y) == 0:
+        return y
+    if alpha >= 1.0:
+        return y.copy()
+    # closed form: y_s[t] = a * sum_k (1-a)^(t-k) y[k] + (1-a)^(t+1) * s0; chunks keep (1-a)^-t finite
+    out = np.empty_like(y)
+    s = y[0] if start is None else start
+    chunk = max(1, int(8.0 / max(-np.log1p(-alpha), 1e-12)))
+    for i in range(0, len(y), chunk):
+        seg = y[i:i + chunk]
+        k = np.arange(len(seg))
+        w = (1 - alpha) ** (-k)
+        decay = (1 - alpha) ** (k + 1)
+        out[i:i + len(seg)] = decay * (s + alpha / (1 - alpha) * np.cumsum(seg * w))
+        s = out[i + len(seg) - 1]
+    return out
+
+
+class LossPanel(QWidget):
+    """Loss curves by name; `append(steps, losses)`, `add_metrics(step, metrics)`, then `redraw()`."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.item = self.plot.getPlotItem()
+        self.item.setLabel("bottom", "step")
+        self.item.setLabel("left", "loss")
+        # no grid: pyqtgraph draws grid lines in the axis paint, which then costs ~5x more every frame
+        self.legend = self.item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.series: dict[str, Series] = {}
+        self.curves: dict[str, tuple] = {}  # name -> (raw curve, smoothed curve)
+        self.metric_series: dict[str, Series] = {}
+        self.metric_items: dict[str, pg.PlotDataItem] = {}
+        self.smoothing = 0.9
+        self.aliases: list[str] = []  # loss terms identical to 'loss', drawn once
+        self.hint = pg.TextItem("loss curves appear here when training starts", color="#6b7280", anchor=(0.5, 0.5))
+        self.hint.setPos(0.5, 0.5)
+        self.item.addItem(self.hint, ignoreBounds=True)
+        self._build_controls()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(self._controls)
+
+    def _build_controls(self) -> None:
+        self.smooth_slider = QSlider(Qt.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setValue(int(self.smoothing * 100))
+        self.smooth_slider.setToolTip("EMA smoothing of the bold curves (0 = raw)")
+        self.smooth_slider.valueChanged.connect(self._set_smoothing)
+        self.smooth_label = QLabel()
+        self.log_y = QCheckBox("log y")
+        self.log_y.toggled.connect(lambda on: self.item.setLogMode(y=on))
+        self._controls = QHBoxLayout()
+        self._controls.addWidget(QLabel("smoothing"))
+        self._controls.addWidget(self.smooth_slider, 1)
+        self._controls.addWidget(self.smooth_label)
+        self._controls.addWidget(self.log_y)
+        self._set_smoothing(self.smooth_slider.value())
+
+    def _set_smoothing(self, v: int) -> None:
+        self.smoothing = v / 100.0
+        self.smooth_label.setText(f"{self.smoothing:.2f}")
+        self.redraw()
+
+    def clear(self) -> None:
+        for raw, smooth in self.curves.values():
+            self.item.removeItem(raw)
+            self.item.removeItem(smooth)
+        for it in self.metric_items.values():
+            self.item.removeItem(it)
+        self.legend.clear()
+        self.series, self.curves, self.metric_series, self.metric_items = {}, {}, {}, {}
+        self.aliases = []
+        self.hint.setVisible(True)
+
+    def _curves_for(self, name: str):
+        if name not in self.curves:
+            color = CURVE_COLORS[len(self.curves) % len(CURVE_COLORS)]
+            raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1))
+            smooth = self.item.plot(pen=pg.mkPen(color, width=2), name=name)
+            for c in (raw, smooth):
+                c.setDownsampling(auto=True, method="peak")
+                c.setClipToView(True)
+            self.curves[name] = (raw, smooth)
+        return self.curves[name]
+
+    def _add_name(self, name: str, values, losses: dict) -> None:
+        """A new series; a term equal to 'loss' (e.g. a flow's nll) is kept for export but not drawn twice."""
+        self.series[name] = Series()
+        if name != "loss" and "loss" in losses and np.array_equal(values, losses["loss"]):
+            self.aliases.append(name)
+            smooth = self._curves_for("loss")[1]
+            self.legend.removeItem(smooth)
+            self.legend.addItem(smooth, " = ".join(["loss", *self.aliases]))
+        else:
+            self._curves_for(name)
+
+    def append(self, steps: np.ndarray, losses: dict[str, np.ndarray]) -> None:
+        for name, values in losses.items():
+            if name not in self.series:
+                self._add_name(name, values, losses)
+            x, y = np.asarray(steps, np.float64), np.asarray(values, np.float64)
+            ok = np.isfinite(y)  # a NaN step (the session stops on it) would break the EMA and the autorange
+            self.series[name].extend(x[ok], y[ok])
+        self.hint.setVisible(not self.series)
+
+    def add_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        for name, v in metrics.items():
+            if name not in self.metric_items:
+                color = CURVE_COLORS[(len(self.metric_items) + 3) % len(CURVE_COLORS)]
+                self.metric_items[name] = self.item.plot(
+                    pen=None, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=None, name=f"val {name}")
+                self.metric_series[name] = Series(256)
+            self.metric_series[name].extend(np.array([step], np.float64), np.array([v], np.float64))
+
+    def redraw(self) -> None:
+        for name, (raw, smooth) in self.curves.items():
+            if name not in self.series:
+                continue
+            x, y = self.series[name].data()
+            raw.setData(x, y)
+            smooth.setData(x, ema(y, 1.0 - self.smoothing))
+        for name, it in self.metric_items.items():
+            it.setData(*self.metric_series[name].data())
+
+    def history(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """name -> (steps, values) for every loss and (as 'val_<name>') every metric; for CSV export."""
+        out = {name: s.data() for name, s in self.series.items()}
+        out.update({f"val_{name}": s.data() for name, s in self.metric_series.items()})
+        return out
+
+    def plots(self) -> dict:
+        return {"loss": self.item}

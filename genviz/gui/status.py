@@ -1,0 +1,42 @@
+"""The status bar: step, steps/s, loss, ETA, and the latest message (errors in red until the next run)."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+
+def fmt_eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class TrainingStatus(QStatusBar):
+    """Fixed fields on the right, the message on the left."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.message = QLabel("ready: press Play (Space) to train")
+        self.message.setObjectName("statusMessage")
+        self.fields = {k: QLabel() for k in ("step", "rate", "loss", "eta")}
+        self.addWidget(self.message, 1)
+        for lab in self.fields.values():
+            lab.setMinimumWidth(90)
+            self.addPermanentWidget(lab)
+        self.show_numbers(0, 0, 0.0, None, math.inf)
+
+    def show_numbers(self, step: int, total: int, rate: float, loss: float | None, eta_s: float) -> None:
+        self.fields["step"].setText(f"step {step:,}/{total:,}" if total else f"step {step:,}")
+        self.fields["rate"].setText(f"{rate:,.0f} steps/s" if rate else "– steps/s")
+        self.fields["loss"].setText(f"loss {loss:.4g}" if loss is not None and math.isfinite(loss) else "loss –")
+        self.fields["eta"].setText(f"ETA {fmt_eta(eta_s)}")
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message.setProperty("error", error)
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)

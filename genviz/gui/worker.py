@@ -1,0 +1,85 @@
+"""Pumps a core Session on a QThread and hands its snapshots to the GUI thread by queued signals.
+
+Nothing from Qt enters the session loop: commands go through `Session.send` (a thread-safe queue) and
+the worker never touches a widget.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class SessionWorker(QObject):
+    """Runs `session.run()` on its own QThread; emits every snapshot, then `finished(status)`."""
+
+    snapshot_ready = Signal(object)  # core.session.Snapshot
+    finished = Signal(str)  # done | stopped | error | paused (never: the loop only ends on the first three)
+    failed = Signal(str)  # an exception escaped the session: its message (the traceback goes to stderr)
+
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.status = "idle"
+        self._thread = QThread()
+        self._thread.setObjectName(f"genviz-session-{session.model_name}")
+        self.moveToThread(self._thread)
+        self._thread.started.connect(self._pump)
+
+    def start(self) -> None:
+        self.status = "running"
+        self._thread.start()
+
+    def send(self, *command) -> None:
+        self.session.send(*command)
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    @Slot()
+    def _pump(self) -> None:
+        _lower_this_threads_priority()
+        status = "stopped"
+        try:
+            for snap in self.session.run():
+                status = snap.status
+                self.snapshot_ready.emit(snap)
+        except Exception as e:  # a model bug must not kill the app: report it and end the run
+            traceback.print_exc()
+            status = "error"
+            self.failed.emit(f"{type(e).__name__}: {e}")
+        self.status = status
+        self.finished.emit(status)
+        self._thread.quit()
+
+    def stop(self, timeout_s: float = 1.0) -> bool:
+        """Ask the session to stop and wait for the thread; True when it has ended."""
+        if self._thread.isRunning():
+            self.session.send("stop")
+            if not self._thread.wait(int(timeout_s * 1000)):
+                return False
+        writer = getattr(self.session, "writer", None)
+        if writer is not None and not writer.closed:
+            writer.close(self.session)  # the run folder is flushed even if the loop never reached its end
+        return True
+
+
+WORKER_NICENESS = 5
+
+
+def _lower_this_threads_priority() -> None:
+    """On a busy CPU the event loop must win over training: raise this thread's nice value (Linux: per thread).
+
+    QThread.setPriority is ignored for ordinary Linux threads; setpriority on the native thread id works
+    without privileges (a thread may always lower its own priority). Free cores are still used fully.
+    """
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICENESS)
+    except OSError:
+        pass  # not allowed here: training simply keeps the same priority as the window

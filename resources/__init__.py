@@ -1,0 +1,1 @@
+"""Files shipped with genviz (stylesheet); installed as the package `genviz.resources`."""
