@@ -44,6 +44,20 @@ def register(spec: ModelSpec) -> ModelSpec:
 # --- flows ---
 register(ModelSpec("realnvp", "flows", "genviz.core.flows.realnvp:RealNVP", ("2d",), "RealNVP",
                    "affine coupling flow (Dinh et al. 2017)", train_defaults=(("steps", 5000),)))
+register(ModelSpec("planar", "flows", "genviz.core.flows.planar:Planar", ("2d",), "Planar flow",
+                   "planar layers fitted to a 2D energy by reverse KL (Rezende & Mohamed 2015)",
+                   train_defaults=(("lr", 1e-3), ("batch_size", 256), ("steps", 4000))))
+register(ModelSpec("nice", "flows", "genviz.core.flows.nice:NICE", ("2d",), "NICE",
+                   "additive couplings + diagonal scaling (Dinh et al. 2014)", train_defaults=(("steps", 5000),)))
+register(ModelSpec("maf", "flows", "genviz.core.flows.maf:MAF", ("2d",), "MAF",
+                   "masked autoregressive flow: fast density, sequential sampling (Papamakarios et al. 2017)",
+                   train_defaults=(("steps", 5000),)))
+register(ModelSpec("iaf", "flows", "genviz.core.flows.maf:IAF", ("2d",), "IAF",
+                   "inverse autoregressive flow: fast sampling, sequential density (Kingma et al. 2016)",
+                   train_defaults=(("steps", 5000),)))
+register(ModelSpec("distill", "flows", "genviz.core.flows.distill:Distill", ("2d",), "MAF→IAF distillation",
+                   "IAF student fitted to a MAF teacher by KL(student‖teacher) (van den Oord et al. 2018)",
+                   train_defaults=(("steps", 6000),)))
 # --- autoregressive ---
 # --- vae ---
 # --- gan ---

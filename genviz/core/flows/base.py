@@ -5,11 +5,11 @@ log p_X(x) = log p_Z(f⁻¹(x)) + log |det ∂f⁻¹/∂x|.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from genviz.core.model import GenerativeModel, density_on_grid, standard_normal_log_prob
+from genviz.core.flows import viz
+from genviz.core.model import GenerativeModel, standard_normal_log_prob
 
 
 class StandardNormal(nn.Module):
@@ -57,7 +57,7 @@ class FlowModel(GenerativeModel):
 
     def forward_with_trace(self, z):
         """Push base samples through every layer: [z0, z1, ..., x] and the summed log-det."""
-        trace, total = [z], torch.zeros(len(z), device=z.device)
+        trace, total = [z], z.new_zeros(len(z))
         for layer in self.layers:
             z, ld = layer(z)
             trace.append(z)
@@ -66,7 +66,7 @@ class FlowModel(GenerativeModel):
 
     def inverse_with_trace(self, x):
         """Pull data back layer by layer: [x, ..., z0] and the summed log-det of the inverse."""
-        trace, total = [x], torch.zeros(len(x), device=x.device)
+        trace, total = [x], x.new_zeros(len(x))
         for layer in reversed(self.layers):
             x, ld = layer.inverse(x)
             trace.append(x)
@@ -82,11 +82,5 @@ class FlowModel(GenerativeModel):
         return self.forward_with_trace(z)[0][-1]
 
     def visualize(self, data, view):
-        bbox, res = view["bbox"], view.get("res", 96)
-        dev = self.device
-        logp = density_on_grid(self.log_prob, bbox, res, dev)
-        g = torch.Generator(device=dev).manual_seed(view.get("sample_seed", 0))
-        samples = self.sample(view.get("n_samples", 1000), generator=g)
-        return {"log_density": np.nan_to_num(logp, nan=-1e9, neginf=-1e9),
-                "samples": samples.float().cpu().numpy()}
-
+        """Density, samples and the layer-by-layer traces the flows panel draws (see flows.viz)."""
+        return viz.flow_arrays(self, data, view)

@@ -58,11 +58,11 @@ class AdditiveCoupling(nn.Module):
 
     def forward(self, z):
         t = self.net(z * self.mask) * (1 - self.mask)
-        return z + t, torch.zeros(len(z), device=z.device)
+        return z + t, z.new_zeros(len(z))
 
     def inverse(self, x):
         t = self.net(x * self.mask) * (1 - self.mask)
-        return x - t, torch.zeros(len(x), device=x.device)
+        return x - t, x.new_zeros(len(x))
 
 
 def alternating_masks(dim: int, n: int) -> list[torch.Tensor]:

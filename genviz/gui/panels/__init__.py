@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 PANELS = {
-    "flows": "genviz.gui.panels.density2d:Density2DPanel",
+    "flows": "genviz.gui.panels.flows:FlowsPanel",
     # one line per family: "vae": "genviz.gui.panels.vae:VAEPanel", ...
 }
 

@@ -1,0 +1,133 @@
+"""Probability density distillation (van den Oord et al. 2018): an IAF student fitted to a MAF teacher.
+
+The student minimises KL(student‖teacher) = E_{x~student}[log s(x) − log t(x)], which needs exactly what
+each is fast at: the IAF samples in one pass and scores its own samples (it knows their z), the MAF scores
+any x in one pass. The teacher comes from a MAF checkpoint (`teacher_path`), or is trained first on the
+data by maximum likelihood for `teacher_steps` steps of the same session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genviz.core.config import ConfigError, param
+from genviz.core.flows import viz
+from genviz.core.flows.maf import IAF, MAF, MAFConfig, rates
+
+
+@dataclass
+class DistillConfig:
+    teacher_path: str = param("", help="checkpoint of a trained MAF (e.g. runs/maf/checkpoint.pt); "
+                                       "empty: train the teacher first in this session")
+    teacher_steps: int = param(3000, lo=0, hi=1_000_000, unit="steps",
+                               help="maximum-likelihood steps for the teacher before distilling (no path)")
+    n_blocks: int = param(5, lo=1, hi=64, help="student IAF: number of MADE blocks")
+    hidden: int = param(100, lo=1, hi=4096, unit="units", help="student IAF: MADE hidden width")
+
+    def check(self) -> None:
+        if self.teacher_path and not Path(self.teacher_path).is_file():
+            raise ConfigError("teacher_path", f"no checkpoint at {self.teacher_path}; train one with "
+                                              "`genviz train maf --out DIR` or leave it empty")
+
+
+def _load_teacher(path: str, data_shape) -> MAF:
+    from genviz.core import checkpoint  # imported late: checkpoint imports the registry
+
+    try:
+        teacher = checkpoint.load(path)
+    except checkpoint.CheckpointError as e:
+        raise ConfigError("teacher_path", str(e)) from None
+    if not isinstance(teacher, MAF) or tuple(teacher.data_shape) != tuple(data_shape):
+        raise ConfigError("teacher_path", f"{path} must hold a MAF for data of shape {tuple(data_shape)}")
+    return teacher
+
+
+class Distill(IAF):
+    """The model is the IAF student (its layers/base/log_prob/sample); `teacher` is a MAF submodule."""
+
+    mode = "iaf"
+
+    def __init__(self, cfg: DistillConfig, data_shape):
+        student_cfg = MAFConfig(n_blocks=cfg.n_blocks, hidden=cfg.hidden)
+        super().__init__(student_cfg, data_shape)
+        self.cfg = cfg
+        if cfg.teacher_path:
+            self.teacher = _load_teacher(cfg.teacher_path, data_shape)
+        else:
+            self.teacher = MAF(MAFConfig(), data_shape)
+        self.register_buffer("teacher_steps_done", torch.tensor(0 if not cfg.teacher_path else -1))
+
+    @property
+    def teacher_ready(self) -> bool:
+        done = int(self.teacher_steps_done)
+        return done < 0 or done >= self.cfg.teacher_steps
+
+    def student_parameters(self):
+        return [p for n, p in self.named_parameters() if not n.startswith("teacher.")]
+
+    def configure_optimizers(self, train):
+        return [torch.optim.Adam(self.teacher.parameters(), lr=train.lr),
+                torch.optim.Adam(self.student_parameters(), lr=train.lr)]
+
+    def kl_samples(self, n: int):
+        """Per-sample log s(x) − log t(x) for n student samples (its mean estimates KL(s‖t) ≥ 0)."""
+        z = self.base.sample(n)
+        trace, log_det = self.forward_with_trace(z)
+        return self.base.log_prob(z) - log_det - self.teacher.log_prob(trace[-1])
+
+    def loss(self, x):
+        kl = self.kl_samples(len(x)).mean()
+        return kl, {"kl": kl.detach()}
+
+    def train_step(self, x, optimizers, train):
+        """Teacher MLE steps until it is ready, then student KL steps (the teacher frozen)."""
+        opt_t, opt_s = optimizers
+        ready = self.teacher_ready
+        self.teacher.requires_grad_(not ready)
+        opt = opt_s if ready else opt_t
+        opt.zero_grad(set_to_none=True)
+        teacher_nll = -self.teacher.log_prob(x).mean()
+        if ready:
+            loss = self.kl_samples(len(x)).mean()
+            kl = loss
+        else:
+            loss = teacher_nll
+            with torch.no_grad():
+                kl = self.kl_samples(len(x)).mean()
+            self.teacher_steps_done += 1
+        loss.backward()
+        if train.grad_clip > 0:
+            nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], train.grad_clip)
+        opt.step()
+        return {"loss": loss.detach(), "teacher_nll": teacher_nll.detach(), "kl": kl.detach()}
+
+    @torch.no_grad()
+    def val_metrics(self, data) -> dict[str, float]:
+        x = data.val[:2048]
+        state = torch.get_rng_state()
+        torch.manual_seed(0)
+        kl = float(self.kl_samples(2048).mean())
+        torch.set_rng_state(state)
+        speed = self.__dict__.get("_speed")
+        if speed is None:  # depends on the architectures, not the weights: time it once
+            speed = self.speed()
+        return {"nll": float(-self.log_prob(x).mean()), "teacher_nll": float(-self.teacher.log_prob(x).mean()),
+                "kl": kl, "speedup": float(speed[1, 0] / speed[0, 0])}
+
+    def speed(self) -> np.ndarray:
+        """[[teacher (MAF) samples/s, densities/s], [student (IAF) ...]]; kept for the next visualize."""
+        self.__dict__["_speed"] = np.array([rates(self.teacher, 4096, 5), rates(self, 4096, 5)], np.float64)
+        return self.__dict__["_speed"]
+
+    def visualize(self, data, view):
+        out = viz.flow_arrays(self, data, view)
+        teacher_logp, _ = viz.density_and_logdet(self.teacher, view["bbox"], view.get("res", 96))
+        out["teacher_log_density"] = teacher_logp
+        out["speed"] = self.__dict__.get("_speed")
+        if out["speed"] is None:
+            out["speed"] = self.speed()
+        return out

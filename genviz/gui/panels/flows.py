@@ -1,0 +1,251 @@
+"""Normalizing flows: density and samples, the warp layer by layer, log|det J|, a single-layer lab, speed.
+
+Arrays read from a snapshot (computed by genviz.core.flows.viz in the model's `visualize`), beyond the
+density tab's: 'warp_lines' (L+1, n_lines, n_pts, 2) and 'warp_samples' (L+1, n, 2) in the generative
+direction, 'pullback' (L+1, m, 2) the data mapped back (entry k: after undoing layers L..k+1),
+'layer_names' (L+1,), 'log_det' (res, res), 'bbox' (4,), optionally 'target_log_density' (planar),
+'teacher_log_density' (distillation) and 'speed' [[MAF samples/s, densities/s], [IAF ...]].
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+
+from genviz.core.flows.lab import lines_to_path
+from genviz.gui.panels.density2d import Density2DPanel
+from genviz.gui.panels.flows_lab import LayerLabView
+
+LINE_PEN = pg.mkPen(120, 200, 255, 120, width=1)
+SAMPLE_BRUSH = pg.mkBrush(255, 140, 60, 170)
+DATA_BRUSH = pg.mkBrush(230, 230, 230, 150)
+BASE_BOX = (-3.5, 3.5, -3.5, 3.5)
+
+
+def image_rect(bbox, shape) -> QRectF:
+    """Grid values sit at pixel centres: the image extends half a cell beyond the bbox."""
+    x0, x1, y0, y1 = bbox
+    hx, hy = (x1 - x0) / max(shape[1] - 1, 1) / 2, (y1 - y0) / max(shape[0] - 1, 1) / 2
+    return QRectF(x0 - hx, y0 - hy, x1 - x0 + 2 * hx, y1 - y0 + 2 * hy)
+
+
+def circles(plot, radii=(1.0, 2.0)) -> None:
+    """Dashed circles of radius 1σ and 2σ: where a standard normal puts 39% and 86% of its mass."""
+    t = np.linspace(0, 2 * np.pi, 121)
+    for r in radii:
+        plot.plot(r * np.cos(t), r * np.sin(t), pen=pg.mkPen(255, 255, 255, 90, style=Qt.DashLine))
+
+
+class WarpView(QWidget):
+    """Slider + play over layer index k: base grid and samples after k layers; data after undoing the rest."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        win = pg.GraphicsLayoutWidget()
+        self.fwd = win.addPlot(title="z₀ → x: base grid lines and samples after k layers")
+        self.back = win.addPlot(title="x → z₀: data after undoing layers L … k+1")
+        for p in (self.fwd, self.back):
+            p.setAspectLocked(True)
+            circles(p)
+        self.lines = pg.PlotDataItem(pen=LINE_PEN, connect="finite")
+        self.samples = pg.ScatterPlotItem(size=3, pen=None, brush=SAMPLE_BRUSH)
+        self.pulled = pg.ScatterPlotItem(size=3, pen=None, brush=DATA_BRUSH)
+        self.fwd.addItem(self.lines)
+        self.fwd.addItem(self.samples)
+        self.back.addItem(self.pulled)
+        self.back.setXLink(self.fwd)
+        self.back.setYLink(self.fwd)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.valueChanged.connect(self.draw)
+        self.play_button = QPushButton("▶ play")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._toggle_play)
+        self.label = QLabel("")
+        self.timer = QTimer(self)
+        self.timer.setInterval(600)
+        self.timer.timeout.connect(self._advance)
+        row = QHBoxLayout()
+        row.addWidget(self.play_button)
+        row.addWidget(QLabel("layer k"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(win, 1)
+        layout.addLayout(row)
+        self.arrays: dict = {}
+
+    def frame(self, bbox) -> None:
+        """One fixed view for every k: the data box and the base box together (no autoscale jumps)."""
+        x0, x1 = min(bbox[0], BASE_BOX[0]), max(bbox[1], BASE_BOX[1])
+        y0, y1 = min(bbox[2], BASE_BOX[2]), max(bbox[3], BASE_BOX[3])
+        for p in (self.fwd, self.back):
+            p.disableAutoRange()
+        self.fwd.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+    def show(self, arrays: dict) -> None:
+        if "warp_lines" not in arrays:
+            return
+        self.arrays = arrays
+        top = len(arrays["warp_lines"]) - 1
+        if self.slider.maximum() != top:
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, top)
+            self.slider.setValue(top)
+            self.slider.blockSignals(False)
+        has_back = "pullback" in arrays
+        self.back.setTitle("x → z₀: data after undoing layers L … k+1" if has_back
+                           else "(no data to pull back: this flow fits an energy, not data)")
+        self.draw()
+
+    def draw(self, *_):
+        a, k = self.arrays, self.slider.value()
+        if not a:
+            return
+        k = min(k, len(a["warp_lines"]) - 1)
+        self.lines.setData(*lines_to_path(a["warp_lines"][k]))
+        s = a["warp_samples"][k]
+        self.samples.setData(s[:, 0], s[:, 1])
+        if "pullback" in a:
+            d = a["pullback"][k]
+            self.pulled.setData(d[:, 0], d[:, 1])
+        else:
+            self.pulled.setData([], [])
+        names = a.get("layer_names")
+        after = "base N(0, I)" if k == 0 else f"after {names[k]}" if names is not None else ""
+        self.label.setText(f"k = {k} / {len(a['warp_lines']) - 1}  {after}")
+
+    def _toggle_play(self, on: bool) -> None:
+        self.play_button.setText("❚❚ pause" if on else "▶ play")
+        if on:
+            if self.slider.value() >= self.slider.maximum():
+                self.slider.setValue(0)
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _advance(self) -> None:
+        self.slider.setValue((self.slider.value() + 1) % (self.slider.maximum() + 1))
+
+
+class FlowsPanel(Density2DPanel):
+    """Density · samples, layer by layer, log|det J|, single-layer lab, MAF vs IAF speed."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.reference = pg.ImageItem(axisOrder="row-major")  # target energy / teacher density under samples
+        self.reference.setColorMap(pg.colormap.get(self.colormap))
+        self.reference.setZValue(-10)
+        self.samples_plot.addItem(self.reference)
+        self.warp = WarpView()
+        self.add_tab(self.warp, "layer by layer")
+        self._build_logdet_tab()
+        self.lab = LayerLabView()
+        self.add_tab(self.lab, "single-layer lab")
+        self._build_speed_tab()
+
+    def _build_logdet_tab(self) -> None:
+        win = pg.GraphicsLayoutWidget()
+        self.logdet_plot = win.addPlot(title="log |det ∂f⁻¹/∂x| over data space "
+                                             "(> 0: the flow squeezes volume here and raises the density)")
+        self.logdet_plot.setAspectLocked(True)
+        self.logdet_img = pg.ImageItem(axisOrder="row-major")
+        self.logdet_plot.addItem(self.logdet_img)
+        self.logdet_bar = pg.ColorBarItem(values=(-3, 3), colorMap=pg.colormap.get("CET-D1"), interactive=False,
+                                          label="nats")
+        self.logdet_bar.setImageItem(self.logdet_img, insert_in=self.logdet_plot)
+        self.add_tab(win, "log|det J|")
+
+    def _build_speed_tab(self) -> None:
+        box = QWidget()
+        win = pg.GraphicsLayoutWidget()
+        self.speed_plot = win.addPlot(title="MAF vs IAF: thousands per second (this model's size)")
+        self.speed_bars = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.6,
+                                          brushes=[pg.mkBrush(90, 170, 255), pg.mkBrush(255, 140, 60)] * 2)
+        self.speed_plot.addItem(self.speed_bars)
+        ticks = [(0, "MAF sample"), (1, "IAF sample"), (2, "MAF density"), (3, "IAF density")]
+        self.speed_plot.getAxis("bottom").setTicks([ticks])
+        self.speed_plot.setLabel("left", "k per second")
+        self.speed_text = QLabel("train MAF, IAF or the distillation model to see live numbers, or measure:")
+        self.speed_dim = QSpinBox()
+        self.speed_dim.setRange(2, 64)
+        self.speed_dim.setValue(8)
+        self.speed_dim.setPrefix("D = ")
+        measure = QPushButton("measure course-size MAF/IAF")
+        measure.clicked.connect(self.measure_speed)
+        row = QHBoxLayout()
+        row.addWidget(self.speed_text, 1)
+        row.addWidget(self.speed_dim)
+        row.addWidget(measure)
+        layout = QVBoxLayout(box)
+        layout.addWidget(win, 1)
+        layout.addLayout(row)
+        self.add_tab(box, "MAF vs IAF speed")
+
+    # -- Panel API ---------------------------------------------------------------------------------
+    def begin(self, info: dict) -> None:
+        super().begin(info)
+        self.reference.clear()
+        for item in (self.data_scatter, self.data_grey):
+            item.setVisible(True)
+        self.samples_plot.setTitle("model samples")
+        self.density_plot.setTitle("model density p(x)")
+        self.warp.arrays = {}
+        self.warp.frame(self.bbox)
+        self.logdet_plot.setRange(xRange=self.bbox[:2], yRange=self.bbox[2:], padding=0.02)
+
+    def show_snapshot(self, snap) -> None:
+        a = snap.arrays
+        if "bbox" in a and tuple(np.round(a["bbox"], 6)) != tuple(np.round(self.bbox, 6)):
+            self.bbox = tuple(float(v) for v in a["bbox"])  # planar flows live in their target's box
+            self.reset_view()
+            self.warp.frame(self.bbox)
+            self.logdet_plot.setRange(xRange=self.bbox[:2], yRange=self.bbox[2:], padding=0.02)
+        super().show_snapshot(snap)
+        self._show_reference(a)
+        self.warp.show(a)
+        if "log_det" in a:
+            ld = np.clip(a["log_det"], -50, 50)
+            lim = max(float(np.percentile(np.abs(ld), 99)), 0.1)
+            self.logdet_img.setImage(ld, autoLevels=False)
+            self.logdet_bar.setLevels((-lim, lim))
+            self.logdet_img.setRect(image_rect(self.bbox, ld.shape))
+        if a.get("speed") is not None:
+            self.show_speed(np.asarray(a["speed"]), "live, from this model (distillation: MAF = teacher, "
+                                                     "IAF = student)")
+
+    def _show_reference(self, a: dict) -> None:
+        key = "target_log_density" if "target_log_density" in a else "teacher_log_density"
+        if key not in a:
+            return
+        p = np.exp(np.clip(a[key], -50, 20)).astype(np.float32)
+        self.reference.setImage(p, levels=(0.0, float(np.percentile(p, 99.5)) or 1.0), autoLevels=False)
+        self.reference.setRect(image_rect(self.bbox, p.shape))
+        planar = key == "target_log_density"
+        for item in (self.data_scatter, self.data_grey):
+            item.setVisible(not planar)  # the data are not what a planar flow fits
+        self.samples_plot.setTitle("samples over the target exp(−U)/Z" if planar
+                                   else "student (IAF) samples over the teacher (MAF) density")
+        self.density_plot.setTitle("model density p(x)" if planar else "student (IAF) density")
+
+    def show_speed(self, table: np.ndarray, source: str) -> None:
+        heights = np.array([table[0, 0], table[1, 0], table[0, 1], table[1, 1]]) / 1e3
+        self.speed_bars.setOpts(height=heights)
+        self.speed_plot.setYRange(0, float(heights.max()) * 1.1 or 1.0)
+        self.speed_text.setText(f"{source}: IAF samples {table[1, 0] / table[0, 0]:.1f}× faster, "
+                                f"MAF scores densities {table[0, 1] / table[1, 1]:.1f}× faster")
+
+    def measure_speed(self) -> None:
+        """Time fresh course-size MAF and IAF (5 blocks × 100 units) at the chosen D, on this thread."""
+        from genviz.core import registry
+        from genviz.core.flows.maf import rates
+
+        d = self.speed_dim.value()
+        maf, iaf = registry.build("maf", data_dim=d), registry.build("iaf", data_dim=d)
+        table = np.array([rates(maf, 2048), rates(iaf, 2048)])
+        self.show_speed(table, f"measured at D = {d}")
+
+    def plots(self) -> dict:
+        return {**super().plots(), "warp": self.warp.fwd, "pullback": self.warp.back,
+                "log_det": self.logdet_plot, **self.lab.plots(), "speed": self.speed_plot}

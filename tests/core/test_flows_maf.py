@@ -1,0 +1,148 @@
+"""MAF / IAF blocks: autoregressive structure, the course default, speed table, and MAF→IAF distillation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.autograd.functional import jacobian
+
+from genviz.core import checkpoint, data, registry
+from genviz.core.config import ConfigError
+from genviz.core.flows.maf import MaskedAffine, speed_table
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def perturbed_block(dim: int, mode: str, seed: int) -> MaskedAffine:
+    torch.manual_seed(seed)
+    block = MaskedAffine(dim, (24, 24), mode, order=torch.randperm(dim)).double()
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    return block
+
+
+@pytest.mark.parametrize("mode", ("maf", "iaf"))
+@pytest.mark.parametrize("seed", range(3))
+def test_made_jacobian_is_strictly_triangular_in_its_ordering(mode, seed):
+    """∂(μ, α)_i/∂v_j ≠ 0 only when j comes before i in the block's ordering (and the mask's paths agree)."""
+    dim = 5
+    block = perturbed_block(dim, mode, seed)
+    pos = torch.empty(dim, dtype=torch.long)
+    pos[block.made.order] = torch.arange(dim)  # pos[j] = place of variable j in the ordering
+    allowed = pos[None, :] < pos[:, None]  # [i, j]: j strictly before i
+    v = torch.randn(dim, dtype=torch.float64)
+    for k in range(2):  # μ then α
+        jac = jacobian(lambda t: block.conditioner(t[None])[k][0], v)
+        assert (jac[~allowed] == 0).all()
+        assert (jac[allowed].abs() > 0).float().mean() > 0.5  # the allowed part is really used
+    assert ((block.made.connectivity() > 0) <= allowed).all()
+    # hence the block's own Jacobian is triangular in the ordering with exp(α) on the diagonal
+    jac = jacobian(lambda t: block(t[None])[0][0], v)
+    assert (jac[pos[None, :] > pos[:, None]] == 0).all()
+    reads = block(v[None])[0] if mode == "maf" else v[None]  # MAF conditions on x, IAF on z
+    _, alpha = block.conditioner(reads)
+    assert torch.allclose(jac.diagonal(), torch.exp(alpha[0]))
+
+
+def test_maf_defaults_are_the_course_homework_model():
+    model = registry.build("maf", data_dim=2)
+    blocks = [layer for layer in model.layers if isinstance(layer, MaskedAffine)]
+    assert len(blocks) == 5 and all(b.made.hidden == (100,) for b in blocks)
+    assert len(model.layers) == 9  # permutations between the blocks
+
+
+def test_maf_and_iaf_directions():
+    """MAF: one MADE pass for density, D for sampling; IAF: the reverse (counted with a forward hook)."""
+    dim = 4
+    for mode, sample_calls, density_calls in (("maf", dim, 1), ("iaf", 1, dim)):
+        block = MaskedAffine(dim, (8,), mode)
+        calls = []
+        block.made.register_forward_hook(lambda *_: calls.append(1))
+        x, _ = block(torch.randn(3, dim))
+        assert len(calls) == sample_calls
+        calls.clear()
+        block.inverse(x)
+        assert len(calls) == density_calls
+
+
+def test_speed_table_is_positive():
+    table = speed_table(registry.build("maf", data_dim=2, n_blocks=2, hidden=16), n=256)
+    assert table.shape == (2, 2) and np.isfinite(table).all() and (table > 0).all()
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return data.load("moons", n=1200, seed=0)
+
+
+def _steps(model, ds, n, lr=3e-3):
+    tr = registry.train_config("distill", {"lr": lr, "batch_size": 128})
+    opts, gen = model.configure_optimizers(tr), torch.Generator().manual_seed(0)
+    return [{k: float(v) for k, v in model.train_step(ds.batch(128, gen), opts, tr).items()} for _ in range(n)]
+
+
+def _params(module):
+    return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+
+
+def test_distill_trains_teacher_first_then_only_the_student(moons):
+    torch.manual_seed(0)
+    model = registry.build("distill", data_dim=2, n_blocks=2, hidden=16, teacher_steps=8)
+    t0, s0 = _params(model.teacher), torch.cat([p.detach().flatten() for p in model.student_parameters()])
+    _steps(model, moons, 8)
+    t1, s1 = _params(model.teacher), torch.cat([p.detach().flatten() for p in model.student_parameters()])
+    assert not torch.equal(t0, t1) and torch.equal(s0, s1)
+    _steps(model, moons, 5)
+    assert torch.equal(t1, _params(model.teacher))
+    assert not torch.equal(s1, torch.cat([p.detach().flatten() for p in model.student_parameters()]))
+
+
+def test_distill_from_a_teacher_checkpoint(moons, tmp_path):
+    torch.manual_seed(0)
+    teacher = registry.build("maf", data_dim=2, n_blocks=2, hidden=16)
+    tr = registry.train_config("maf", {"lr": 3e-3, "batch_size": 128})
+    opts, gen = teacher.configure_optimizers(tr), torch.Generator().manual_seed(0)
+    for _ in range(40):
+        teacher.train_step(moons.batch(128, gen), opts, tr)
+    path = checkpoint.save(teacher, tmp_path / "maf.pt")
+    model = registry.build("distill", data_dim=2, n_blocks=2, hidden=16, teacher_path=str(path))
+    assert torch.equal(_params(model.teacher), _params(teacher)) and model.teacher_ready
+    kl = [s["kl"] for s in _steps(model, moons, 60)]
+    assert np.mean(kl[-10:]) < np.mean(kl[:10]) - 0.05 and kl[-1] > -0.1
+    assert model.val_metrics(moons)["speedup"] > 0
+
+
+def test_distill_refuses_a_bad_teacher_path(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        registry.build("distill", data_dim=2, teacher_path=str(tmp_path / "missing.pt"))
+    assert err.value.field == "teacher_path"
+    nvp = registry.build("realnvp", data_dim=2, n_layers=1, hidden=4)
+    path = checkpoint.save(nvp, tmp_path / "nvp.pt")
+    with pytest.raises(ConfigError, match="must hold a MAF"):
+        registry.build("distill", data_dim=2, teacher_path=str(path))
+
+
+def test_actnorm_initialises_from_the_first_training_batch(moons):
+    """The data-dependent init standardises the first batch it sees; later batches don't re-initialise it."""
+    from genviz.core.flows.actnorm import ActNorm
+
+    model = registry.build("maf", data_dim=2, n_blocks=1, hidden=8, actnorm=True)
+    act = next(layer for layer in model.layers if isinstance(layer, ActNorm))
+    x = moons.train[:512] * 3 + 1
+    model.train()
+    model.log_prob(x)
+    z, log_det = act.inverse(x)  # the first block is the identity at init, so ActNorm sees x itself
+    assert torch.allclose(z.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(z.std(0), torch.ones(2), atol=1e-3)
+    assert torch.allclose(log_det, -torch.log(x.std(0)).sum().expand(512), atol=1e-4)
+    before = act.loc.detach().clone()
+    model.log_prob(moons.train[:512])
+    assert torch.equal(before, act.loc.detach())

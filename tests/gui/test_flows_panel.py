@@ -1,0 +1,126 @@
+"""FlowsPanel fed with real snapshots from short sessions; the lab redraws when handles and sliders move."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genviz.core import data
+from genviz.core.flows import targets
+from genviz.core.session import Session
+from genviz.gui.panels import panel_class
+from genviz.gui.panels.flows import FlowsPanel
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return data.load("moons", n=1500, seed=0)
+
+
+def run_into(panel, name, ds, cfg, steps=8):
+    """Train `name` briefly and draw every snapshot, as the window's redraw timer would."""
+    panel.begin({"model": name, "family": "flows", "dataset": ds.name, "kind": "2d", "data_shape": ds.shape,
+                 "bbox": ds.bbox(), "data": ds.train[:500].numpy()})
+    session = Session(name, ds, model_config=cfg, train={"steps": steps, "snapshot_every": 4, "batch_size": 64},
+                      view={"res": 32})
+    snaps = list(session.run())
+    for snap in snaps:
+        panel.show_snapshot(snap)
+    return session, snaps
+
+
+def image(item) -> np.ndarray:
+    return np.array(item.image, copy=True)
+
+
+def test_registered_for_the_flows_family():
+    assert panel_class("flows") is FlowsPanel
+
+
+def test_panel_draws_real_maf_snapshots(qtbot, moons):
+    panel = FlowsPanel()
+    qtbot.addWidget(panel)
+    session, snaps = run_into(panel, "maf", moons, {"n_blocks": 2, "hidden": 16})
+    assert snaps[-1].status == "done"
+    assert panel.image.image is not None and panel.image.image.shape == (32, 32)
+    n_layers = len(session.model.layers)
+    assert panel.warp.slider.maximum() == n_layers
+    x_top, _ = panel.warp.lines.getData()
+    panel.warp.slider.setValue(0)  # base space: the straight grid over [-3, 3]
+    x_base, _ = panel.warp.lines.getData()
+    assert np.nanmax(np.abs(x_base)) == pytest.approx(3.0) and not np.allclose(x_base, x_top, equal_nan=True)
+    assert len(panel.warp.pulled.getData()[0]) > 0
+    assert "k = 0" in panel.warp.label.text()
+    assert panel.logdet_img.image is not None and np.isfinite(panel.logdet_img.image).all()
+    heights = panel.speed_bars.opts["height"]
+    assert len(heights) == 4 and (np.asarray(heights) > 0).all()
+    assert {"density", "warp", "log_det", "lab_planar", "speed"} <= set(panel.plots())
+
+
+def test_planar_snapshots_switch_to_the_target_box(qtbot, moons):
+    panel = FlowsPanel()
+    qtbot.addWidget(panel)
+    run_into(panel, "planar", moons, {"n_layers": 3, "anneal_steps": 0})
+    assert panel.bbox == targets.BOX
+    assert panel.reference.image is not None and not panel.data_scatter.isVisible()
+    assert "no data to pull back" in panel.warp.back.titleLabel.text
+
+
+def test_play_button_steps_through_layers(qtbot, moons):
+    panel = FlowsPanel()
+    qtbot.addWidget(panel)
+    run_into(panel, "realnvp", moons, {"n_layers": 3, "hidden": 8})
+    panel.warp.timer.setInterval(10)
+    panel.warp.play_button.setChecked(True)
+    seen = set()
+    qtbot.waitUntil(lambda: seen.add(panel.warp.slider.value()) or len(seen) >= 3, timeout=3000)
+    panel.warp.play_button.setChecked(False)
+    assert not panel.warp.timer.isActive()
+
+
+def test_dragging_the_planar_handles_redraws_the_density(qtbot):
+    panel = FlowsPanel()
+    qtbot.addWidget(panel)
+    lab = panel.lab
+    before = image(lab.planar_img)
+    lab.w_handle.setPos(-2.0, 1.0)  # what a mouse drag does: the handle moves and signals
+    after_w = image(lab.planar_img)
+    assert not np.allclose(before, after_w)
+    assert np.allclose(lab.w, [-2.0, 1.0])
+    lab.u_handle.setPos(3.0, -1.5)  # wᵀu = −7.5 < −1: the û fix keeps it invertible and finite
+    after_u = image(lab.planar_img)
+    assert not np.allclose(after_w, after_u) and np.isfinite(after_u).all()
+    assert float(lab.w @ lab.u_hat) > -1
+    lab.b_slider.setValue(lab.b_slider.maximum())
+    assert not np.allclose(after_u, image(lab.planar_img))
+    assert "ms" in lab.timing.text()
+
+
+def test_coupling_sliders_redraw_the_density(qtbot):
+    panel = FlowsPanel()
+    qtbot.addWidget(panel)
+    lab = panel.lab
+    before = image(lab.coupling_img)
+    lab.st_sliders["s0"].setValue(0)
+    changed = image(lab.coupling_img)
+    assert not np.allclose(before, changed)
+    lab.st_sliders["t1"].setValue(lab.st_sliders["t1"].maximum())
+    assert not np.allclose(changed, image(lab.coupling_img))
+
+
+def test_measure_speed_button(qtbot):
+    panel = FlowsPanel()
+    qtbot.addWidget(panel)
+    panel.speed_dim.setValue(4)
+    panel.measure_speed()
+    assert (np.asarray(panel.speed_bars.opts["height"]) > 0).all()
+    assert "D = 4" in panel.speed_text.text()
