@@ -5,6 +5,7 @@ import importlib
 
 PANELS = {
     "flows": "genviz.gui.panels.flows:FlowsPanel",
+    "autoregressive": "genviz.gui.panels.autoregressive:AutoregressivePanel",
     # one line per family: "vae": "genviz.gui.panels.vae:VAEPanel", ...
 }
 
