@@ -71,6 +71,23 @@ register(ModelSpec("made-2d", "autoregressive", "genviz.core.autoregressive.made
                    "MADE over a grid of bins: categorical conditionals, an exact piecewise-constant density",
                    default_dataset="moons", train_defaults=(("lr", 3e-3), ("steps", 2000))))
 # --- vae ---
+# the course homework's training setup for the VAE family (Adam 1e-3, batch 97, 20k iterations)
+_VAE_HW = (("lr", 1e-3), ("batch_size", 97), ("steps", 20000), ("snapshot_every", 100))
+register(ModelSpec("mog", "vae", "genviz.core.vae.mog:MoG", ("2d",), "Mixture of Gaussians",
+                   "shallow latent variable model fitted by EM or gradient; points coloured by p(z|x)",
+                   train_defaults=(("steps", 200), ("snapshot_every", 5), ("batch_size", 512))))
+register(ModelSpec("vae", "vae", "genviz.core.vae.vae:VAE", ("image", "2d"), "VAE",
+                   "Gaussian encoder, analytic KL, Bernoulli (images) or Gaussian (2D) decoder",
+                   default_dataset="mnist", train_defaults=_VAE_HW))
+register(ModelSpec("gmvae", "vae", "genviz.core.vae.gmvae:GMVAE", ("image", "2d"), "GMVAE",
+                   "VAE with a learnable k-component mixture-of-Gaussians prior", default_dataset="mnist",
+                   train_defaults=_VAE_HW))
+register(ModelSpec("iwae", "vae", "genviz.core.vae.iwae:IWAE", ("image", "2d"), "IWAE",
+                   "VAE trained on the m-sample importance-weighted bound", default_dataset="mnist",
+                   train_defaults=_VAE_HW))
+register(ModelSpec("ssvae", "vae", "genviz.core.vae.ssvae:SSVAE", ("image",), "SSVAE",
+                   "semi-supervised VAE (M2): 100 labelled digits + the rest unlabelled",
+                   default_dataset="mnist", train_defaults=(*_VAE_HW[:2], ("steps", 30000), _VAE_HW[3])))
 # --- gan ---
 # --- ebm ---
 

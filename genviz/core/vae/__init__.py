@@ -1,0 +1,1 @@
+"""Latent variable models: mixture of Gaussians, VAE, GMVAE, IWAE, SSVAE, and the estimator labs."""

@@ -1,0 +1,81 @@
+"""What the VAE panel draws, as plain numpy: latent scatter, reconstructions, samples, IWAE curve, density.
+
+Keys returned by `visualize_images` (n = held-out points, z = latent size):
+  latent (n, 2) encoder means projected on `proj_basis` (2, z) around `proj_mean` (z,); latent_labels (n,)
+  prior_means (k, 2) projected prior components, prior_weights (k,)
+  recon_in / recon_out (8, 28, 28); samples (16, 28, 28) decoded prior draws (fixed noise)
+  iwae_m, iwae_mean, iwae_std (4,) the negative IWAE bound vs m (view['iwae_ms'], default 1..1000) on two
+    images, mean and std over 3 repeats (refreshed every 10th call: m = 1000 is the costly part)
+  param/<name> every weight, so the GUI can decode a clicked latent point and run labs without a round trip.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genviz.core.model import density_on_grid
+from genviz.core.vae import nets
+
+N_LATENT = 1000  # held-out points in the latent scatter
+IWAE_MS = (1, 10, 100, 1000)
+IWAE_EVERY = 10  # recompute the IWAE curve on every 10th snapshot (it costs ~0.1 s)
+
+
+def fixed_val(data, n: int) -> torch.Tensor:
+    """The first n validation examples, binarized with a fixed seed when the data is binarized."""
+    x = data.val[:n]
+    if data.binarize:
+        x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
+    return x
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
+
+
+def latent_view(model, x: torch.Tensor, labels) -> dict:
+    """Encoder means of x projected to 2D (PCA when z > 2), with the prior components in the same plane."""
+    m = model.latent_means(x) if hasattr(model, "latent_means") else model.encode(x)[0]
+    mean, basis = nets.pca_basis(m)
+    pm, pw = model.prior_components()
+    out = {"latent": _np((m - mean) @ basis.T), "proj_mean": _np(mean), "proj_basis": _np(basis),
+           "prior_means": _np((pm - mean) @ basis.T), "prior_weights": _np(pw)}
+    if labels is not None:
+        out["latent_labels"] = labels[:len(x)].cpu().numpy().astype(np.int64)
+    return out
+
+
+def iwae_curve(model, x: torch.Tensor, ms=IWAE_MS, repeats: int = 3) -> dict:
+    """Negative IWAE bound for each m in ms, mean and std over `repeats` independent estimates."""
+    vals = np.array([[float(model.niwae(x, m)) for _ in range(repeats)] for m in ms])
+    return {"iwae_m": np.asarray(ms, np.float64), "iwae_mean": vals.mean(1), "iwae_std": vals.std(1)}
+
+
+def visualize_images(model, data, view: dict) -> dict:
+    x = fixed_val(data, N_LATENT)
+    out = latent_view(model, x, data.labels.get("val"))
+    side = data.shape[-1]
+    recon = model.reconstruct(x[:8]) if hasattr(model, "reconstruct") else \
+        model.mean_image(model.decode(model.encode(x[:8])[0]))
+    out["recon_in"] = _np(x[:8]).reshape(-1, side, side)
+    out["recon_out"] = _np(recon).reshape(-1, side, side)
+    out["samples"] = _np(model.sample_means(16, torch.Generator(device=model.device).manual_seed(0))
+                         ).reshape(-1, side, side)
+    if model._viz_calls % IWAE_EVERY == 1 or not model._iwae_cache:
+        torch.manual_seed(model._viz_calls)
+        model._iwae_cache = iwae_curve(model, x[:2], tuple(view.get("iwae_ms", IWAE_MS)))
+    out.update(model._iwae_cache)
+    out.update(nets.export_params(model))
+    return out
+
+
+def visualize_2d(model, data, view: dict) -> dict:
+    """2D data: IW density on the view's grid, samples, and the latent codes of training points."""
+    bbox, res = view["bbox"], int(view.get("res", 96))
+    out = {"log_density": density_on_grid(lambda p: model.log_prob(p, k=32), bbox, res, model.device),
+           "samples": _np(model.sample(int(view.get("n_samples", 1000)),
+                                       torch.Generator(device=model.device).manual_seed(0)))}
+    x = data.train[:N_LATENT]
+    out.update(latent_view(model, x, None))
+    out.update(nets.export_params(model))
+    return out

@@ -1,0 +1,311 @@
+"""Latent variable models (MoG, VAE, GMVAE, IWAE, SSVAE): the latent space made visible.
+
+Tabs: 'density · samples' (2D data: the IW density, samples; MoG: points coloured by p(z|x) and the
+components' 2σ ellipses) · 'ELBO' (Rec and KL, train and validation) · 'latent' (encoder means coloured by
+digit, prior/GMVAE components; click or drag to decode, traversals along both plotted axes) · 'images'
+(reconstructions and prior samples) · 'IWAE' (negative bound vs m, ± std over repeats) · 'labs'.
+
+Clicked points are decoded on the GUI thread with the decoder weights of the latest snapshot ('param/dec.*',
+numpy, < 1 ms for the 784-300-300 MLP): a ("view", ...) round trip would wait for the next snapshot (every
+100 steps, seconds on a CPU) and never answer while training is paused, so it could not meet 50 ms.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from torchvision.utils import make_grid
+
+from genviz.core.vae.mog import ellipse
+from genviz.core.vae.nets import numpy_mlp
+from genviz.gui.panels.density2d import Density2DPanel
+from genviz.gui.panels.vae_labs import LabsTab
+
+LABEL_BRUSHES = [pg.mkBrush(pg.intColor(i, 10, alpha=200)) for i in range(10)]
+PRIOR_PEN = pg.mkPen(255, 255, 255, 220, width=1.5)
+PRIOR_FAINT = pg.mkPen(255, 255, 255, 110, width=1)
+LOG_TICKS = [[(0, "1"), (1, "10"), (2, "100"), (3, "1000"), (4, "10⁴")], []]  # log10 axis: decades only
+TRAVERSE = np.linspace(-2.5, 2.5, 9)  # traversal offsets, in units of the latent cloud's std per axis
+# (series, where it comes from: per-step train losses or per-snapshot validation metrics, key, label, colour)
+SERIES = (("rec", "losses", "rec", "Rec (train)", "#4fa3ff"), ("kl", "losses", "kl", "KL (train)", "#ff9f43"),
+          ("nelbo", "losses", "nelbo", "NELBO (train)", "#e0e0e0"),
+          ("val_rec", "metrics", "rec", "Rec (val)", "#4fa3ff"), ("val_kl", "metrics", "kl", "KL (val)", "#ff9f43"),
+          ("val_nelbo", "metrics", "nelbo", "NELBO (val)", "#e0e0e0"))
+
+
+def tile(images: np.ndarray, nrow: int) -> np.ndarray:
+    """(n, h, w) in [0, 1] -> one (H, W) mosaic with 1-pixel gaps (torchvision's make_grid)."""
+    t = torch.from_numpy(np.ascontiguousarray(images, np.float32)).unsqueeze(1)
+    return make_grid(t, nrow=nrow, padding=1, pad_value=0.25)[0].numpy()
+
+
+def _image_view(layout, row: int, col: int):
+    """A ViewBox holding one row-major image, y pointing down as images do."""
+    vb = layout.addViewBox(row=row, col=col)
+    vb.setAspectLocked(True)
+    vb.invertY(True)
+    img = pg.ImageItem(axisOrder="row-major")
+    vb.addItem(img)
+    return vb, img
+
+
+class PickViewBox(pg.ViewBox):
+    """Left click or left drag reports the point in data coordinates; the right button still zooms."""
+
+    picked = Signal(float, float)
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph's name)
+        if ev.button() == Qt.LeftButton:
+            ev.accept()
+            self._emit(ev.scenePos())
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        if ev.button() == Qt.LeftButton:
+            ev.accept()
+            self._emit(ev.scenePos())
+        else:
+            super().mouseDragEvent(ev, axis)
+
+    def _emit(self, scene_pos) -> None:
+        p = self.mapSceneToView(scene_pos)
+        self.picked.emit(float(p.x()), float(p.y()))
+
+
+class InertScatter(pg.ScatterPlotItem):
+    """A scatter whose points never take a click: clicks on the latent cloud must reach the plane."""
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        ev.ignore()
+
+
+class VAEPanel(Density2DPanel):
+    """Views for 'mog', 'vae', 'gmvae', 'iwae' and 'ssvae' snapshots (2D data or images)."""
+
+    decoded = Signal()  # a clicked latent point was decoded and drawn
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.arrays: dict = {}
+        self.info: dict = {}
+        self.z_click: np.ndarray | None = None
+        self._build_mog_items()
+        self._build_elbo_tab()
+        self._build_latent_tab()
+        self._build_images_tab()
+        self._build_iwae_tab()
+        self.labs = LabsTab(self)
+        self.labs_tab = self.add_tab(self.labs, "labs")
+
+    # -- construction -------------------------------------------------------------------------------
+    def _build_mog_items(self) -> None:
+        self.cluster_scatter = pg.ScatterPlotItem(size=3, pen=None)
+        self.density_plot.addItem(self.cluster_scatter)
+        self.ellipses = pg.PlotDataItem(pen=PRIOR_PEN, connect="finite")
+        self.density_plot.addItem(self.ellipses)
+        self.decoded_point = pg.ScatterPlotItem(size=12, symbol="x", pen=pg.mkPen("c", width=2), brush=None)
+        self.density_plot.addItem(self.decoded_point)
+
+    def _build_elbo_tab(self) -> None:
+        win = pg.GraphicsLayoutWidget()
+        self.elbo_plot = win.addPlot(title="ELBO decomposition: NELBO = Rec + KL (nats)")
+        self.elbo_plot.addLegend(offset=(5, 5))
+        self.elbo_plot.setLabel("bottom", "step")
+        self.elbo_plot.setClipToView(True)
+        self.elbo_plot.setDownsampling(auto=True, mode="mean")  # 20k single-sample ELBOs: draw their means
+        self.series = {}
+        for key, source, _, name, color in SERIES:
+            val = source == "metrics"
+            pen = pg.mkPen(color, width=2 if val else 1, style=Qt.DashLine if val else Qt.SolidLine)
+            sym = dict(symbol="o", symbolSize=5, symbolBrush=color, symbolPen=None) if val else {}
+            self.series[key] = (self.elbo_plot.plot([], [], pen=pen, name=name, **sym), [], [])
+        self.acc_plot = win.addPlot(title="SSVAE validation accuracy", row=1, col=0)
+        self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen("#7bed9f", width=2), symbol="o", symbolSize=4)
+        self.acc_data: tuple[list, list] = ([], [])
+        self.acc_plot.setVisible(False)
+        self.add_tab(win, "ELBO")
+
+    def _build_latent_tab(self) -> None:
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        digits = " ".join(f'<span style="color:{pg.intColor(i, 10).name()}">{i}</span>' for i in range(10))
+        self.hint_images = f"colour = digit {digits} · + = prior components · click or drag to decode"
+        self.hint = QLabel(self.hint_images)
+        row.addWidget(self.hint)
+        row.addStretch(1)
+        row.addWidget(QLabel("SSVAE class y:"))
+        self.class_box = QComboBox()
+        self.class_box.addItems([str(i) for i in range(10)])
+        self.class_box.currentIndexChanged.connect(lambda _: self.decode_at(*self._last_uv))
+        row.addWidget(self.class_box)
+        col.addLayout(row)
+        win = pg.GraphicsLayoutWidget()
+        self.latent_vb = PickViewBox()
+        self.latent_plot = win.addPlot(row=0, col=0, rowspan=4, viewBox=self.latent_vb,
+                                       title="encoder means of held-out data (PCA plane when z > 2)")
+        self.latent_plot.setAspectLocked(True)
+        self.latent_scatter = InertScatter(size=4, pen=None)
+        self.prior_scatter = InertScatter(size=6, symbol="+", pen=PRIOR_FAINT, brush=None)
+        self.cursor = InertScatter(size=14, symbol="x", pen=pg.mkPen("c", width=2), brush=None)
+        for it in (self.latent_scatter, self.prior_scatter, self.cursor):
+            self.latent_plot.addItem(it)
+        self.latent_vb.picked.connect(self.decode_at)
+        win.addLabel("decoded at the cursor", row=0, col=1)
+        self.decoded_vb, self.decoded_img = _image_view(win, 1, 1)
+        win.addLabel("traversals: plotted axis 1 (top), axis 2 (bottom)", row=2, col=1)
+        self.traverse_vb, self.traverse_img = _image_view(win, 3, 1)
+        self.latent_win = win
+        win.ci.layout.setColumnStretchFactor(0, 3)
+        win.ci.layout.setColumnStretchFactor(1, 2)
+        col.addWidget(win)
+        self._last_uv = (0.0, 0.0)
+        self.latent_tab = self.add_tab(box, "latent")
+
+    def _build_images_tab(self) -> None:
+        win = pg.GraphicsLayoutWidget()
+        win.addLabel("reconstructions: input (top) vs output (bottom)", row=0, col=0)
+        self.recon_vb, self.recon_img = _image_view(win, 1, 0)
+        win.addLabel("prior samples (decoded means)", row=2, col=0)
+        self.samples_vb, self.samples_img = _image_view(win, 3, 0)
+        self.images_tab = self.add_tab(win, "images")
+
+    def _build_iwae_tab(self) -> None:
+        win = pg.GraphicsLayoutWidget()
+        self.iwae_plot = win.addPlot(title="negative IWAE bound vs m (2 held-out digits, ± std over 3 repeats)")
+        self.iwae_plot.setLogMode(x=True)
+        self.iwae_plot.getAxis("bottom").setTicks(LOG_TICKS)
+        self.iwae_plot.setLabel("bottom", "m (importance samples)")
+        self.iwae_plot.setLabel("left", "−L_m (nats)")
+        self.iwae_curve = self.iwae_plot.plot([], [], pen=pg.mkPen("#4fa3ff", width=2), symbol="o")
+        self.iwae_err = pg.ErrorBarItem(pen=pg.mkPen("#4fa3ff"), beam=0.05)
+        self.iwae_plot.addItem(self.iwae_err)
+        self.iwae_tab = self.add_tab(win, "IWAE")
+
+    # -- Panel API ---------------------------------------------------------------------------------
+    def begin(self, info: dict) -> None:
+        super().begin(info)
+        self.info, self.arrays, self.z_click = dict(info), {}, None
+        image = info.get("kind") == "image"
+        for key in self.series:
+            curve, xs, ys = self.series[key]
+            xs.clear(), ys.clear()
+            curve.setData([], [])
+        self.acc_data[0].clear(), self.acc_data[1].clear()
+        self.acc_plot.setVisible(info.get("model") == "ssvae")
+        self.class_box.setEnabled(info.get("model") == "ssvae")
+        self.hint.setText(self.hint_images if image else
+                          "latent codes of training points · + = prior components · click to decode onto the density")
+        for it in (self.cluster_scatter, self.ellipses, self.decoded_point, self.latent_scatter,
+                   self.prior_scatter, self.cursor):
+            it.setData([], [])
+        self.tabs.setTabVisible(0, not image)
+        for tab in (self.images_tab, self.iwae_tab):
+            self.tabs.setTabVisible(tab, image)
+        self.tabs.setTabVisible(self.latent_tab, info.get("model") != "mog")
+        self.labs.begin(info)
+
+    def show_snapshot(self, snap) -> None:
+        a = snap.arrays
+        if a:
+            self.arrays = a
+        if "log_density" in a:
+            super().show_snapshot(snap)
+        if "resp" in a:
+            self._show_mog(a)
+        self._add_curves(snap)
+        if "latent" in a:
+            self._show_latent(a)
+        if "recon_in" in a:
+            self.recon_img.setImage(tile(np.concatenate([a["recon_in"], a["recon_out"]]), 8), levels=(0, 1))
+            self.samples_img.setImage(tile(a["samples"], 8), levels=(0, 1))
+        if "iwae_m" in a:
+            m, mean, std = a["iwae_m"], a["iwae_mean"], a["iwae_std"]
+            self.iwae_curve.setData(m, mean)
+            self.iwae_err.setData(x=np.log10(m), y=mean, height=2 * std)
+        if self.z_click is not None and "param/dec.0.weight" in a:
+            self.decode_at(*self._last_uv)  # the decoder moved: redraw the picked point with it
+        self.labs.set_arrays(a)
+
+    def _add_curves(self, snap) -> None:
+        """Train terms: every step's value (downsampled to means when drawn); validation: one per snapshot."""
+        for key, source, name, _, _ in SERIES:
+            curve, xs, ys = self.series[key]
+            if source == "losses" and name in snap.losses and len(snap.losses[name]):
+                xs.extend(snap.steps.tolist())
+                ys.extend(np.asarray(snap.losses[name], np.float64).tolist())
+            elif source == "metrics" and name in snap.metrics and (not xs or xs[-1] != snap.step):
+                xs.append(snap.step)
+                ys.append(snap.metrics[name])
+            else:
+                continue
+            curve.setData(xs, ys)
+        if "acc" in snap.metrics and (not self.acc_data[0] or self.acc_data[0][-1] != snap.step):
+            self.acc_data[0].append(snap.step)
+            self.acc_data[1].append(snap.metrics["acc"])
+            self.acc_curve.setData(*self.acc_data)
+
+    def _show_mog(self, a: dict) -> None:
+        pts, lab = a["points"], a["point_labels"]
+        k = len(a["means"])
+        brushes = [pg.mkBrush(pg.intColor(i, max(k, 1), alpha=160)) for i in range(k)]
+        self.cluster_scatter.setData(pts[:, 0], pts[:, 1], brush=[brushes[i] for i in lab])
+        self.data_scatter.setData([], [])  # the coloured points replace the white ones
+        curves = [np.vstack([ellipse(m, c), [np.nan, np.nan]]) for m, c in zip(a["means"], a["covs"])]
+        xy = np.concatenate(curves)
+        self.ellipses.setData(xy[:, 0], xy[:, 1])
+
+    def _show_latent(self, a: dict) -> None:
+        lat = a["latent"]
+        if "latent_labels" in a:
+            self.latent_scatter.setData(lat[:, 0], lat[:, 1], brush=[LABEL_BRUSHES[i % 10] for i in a["latent_labels"]])
+        else:
+            self.latent_scatter.setData(lat[:, 0], lat[:, 1], brush=pg.mkBrush(200, 200, 200, 120))
+        pm = a["prior_means"]
+        self.prior_scatter.setData(pm[:, 0], pm[:, 1])
+
+    # -- decoding on the GUI thread ------------------------------------------------------------------
+    def latent_of(self, u: float, v: float) -> np.ndarray:
+        """The latent z (z_dim,) of a point (u, v) of the plotted plane: mean + u·b₁ + v·b₂."""
+        a = self.arrays
+        return a["proj_mean"] + u * a["proj_basis"][0] + v * a["proj_basis"][1]
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Decoder mean for z (n, z_dim): images (n, h, w) in [0, 1] or 2D points (n, 2)."""
+        a = self.arrays
+        w0 = a["param/dec.0.weight"]
+        if w0.shape[1] > z.shape[1]:  # SSVAE: the decoder also takes the chosen class, one-hot
+            y = np.zeros((len(z), w0.shape[1] - z.shape[1]), np.float32)
+            y[:, self.class_box.currentIndex()] = 1
+            z = np.concatenate([z, y], 1)
+        out = numpy_mlp(a, "param/dec.", z.astype(np.float32))
+        shape = tuple(self.info.get("data_shape") or ())
+        if len(shape) > 1:
+            return (1 / (1 + np.exp(-out))).reshape(len(z), shape[-2], shape[-1])
+        return out[:, : out.shape[1] // 2]  # Gaussian decoder: the mean half
+
+    def decode_at(self, u: float, v: float) -> None:
+        """Decode the clicked point and its traversals along both plotted axes."""
+        if "param/dec.0.weight" not in self.arrays or "proj_basis" not in self.arrays:
+            return
+        self._last_uv = (u, v)
+        self.z_click = self.latent_of(u, v)
+        self.cursor.setData([u], [v])
+        spread = self.arrays["latent"].std(0) + 1e-6
+        offs = [(u + t * spread[0], v) for t in TRAVERSE] + [(u, v + t * spread[1]) for t in TRAVERSE]
+        zs = np.stack([self.z_click] + [self.latent_of(*o) for o in offs])
+        out = self.decode(zs)
+        if out.ndim == 3:
+            self.decoded_img.setImage(out[0], levels=(0, 1))
+            self.traverse_img.setImage(tile(out[1:], len(TRAVERSE)), levels=(0, 1))
+        else:
+            self.decoded_point.setData(out[:1, 0], out[:1, 1])
+        self.decoded.emit()
+
+    def plots(self) -> dict:
+        return {**super().plots(), "elbo": self.elbo_plot, "latent": self.latent_plot, "iwae": self.iwae_plot,
+                **self.labs.plots()}
