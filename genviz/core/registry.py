@@ -89,6 +89,25 @@ register(ModelSpec("ssvae", "vae", "genviz.core.vae.ssvae:SSVAE", ("image",), "S
                    "semi-supervised VAE (M2): 100 labelled digits + the rest unlabelled",
                    default_dataset="mnist", train_defaults=(*_VAE_HW[:2], ("steps", 30000), _VAE_HW[3])))
 # --- gan ---
+register(ModelSpec("gan", "gan", "genviz.core.gan.gan:GAN", ("2d", "image"), "GAN",
+                   "vanilla GAN, minimax or non-saturating (Goodfellow et al. 2014)", default_dataset="ring8",
+                   train_defaults=(("lr", 2e-4), ("batch_size", 256), ("steps", 10000))))
+register(ModelSpec("gan_preset", "gan", "genviz.core.gan.gan:GANPreset", ("2d",), "GAN (mode-covering preset)",
+                   "non-saturating GAN + PacGAN packing + decaying learning rates, for ring8 / grid25",
+                   config_target="genviz.core.gan.gan:GANPresetConfig", default_dataset="grid25",
+                   train_defaults=(("lr", 1e-3), ("batch_size", 256), ("steps", 5000))))
+register(ModelSpec("dcgan", "gan", "genviz.core.gan.gan:DCGAN", ("image",), "DCGAN", "small DCGAN for 28x28 images",
+                   config_target="genviz.core.gan.gan:DCGANConfig", default_dataset="mnist",
+                   train_defaults=(("lr", 2e-4), ("batch_size", 64), ("steps", 3000))))
+register(ModelSpec("fgan", "gan", "genviz.core.gan.fgan:FGAN", ("2d", "image"), "f-GAN",
+                   "GAN on a chosen f-divergence's variational bound (Nowozin et al. 2016)", default_dataset="ring8",
+                   train_defaults=(("lr", 2e-4), ("batch_size", 256), ("steps", 10000))))
+register(ModelSpec("bigan", "gan", "genviz.core.gan.bigan:BiGAN", ("2d", "image"), "BiGAN",
+                   "GAN with an encoder; D judges (x, z) pairs (Donahue et al. 2017)", default_dataset="moons",
+                   train_defaults=(("lr", 2e-4), ("batch_size", 256), ("steps", 10000))))
+register(ModelSpec("cyclegan", "gan", "genviz.core.gan.cyclegan:CycleGAN", ("2d", "image"), "CycleGAN",
+                   "unpaired translation with a cycle loss (Zhu et al. 2017)", default_dataset="moons",
+                   train_defaults=(("lr", 5e-4), ("batch_size", 256), ("steps", 5000))))
 # --- ebm ---
 
 
