@@ -109,6 +109,13 @@ register(ModelSpec("cyclegan", "gan", "genviz.core.gan.cyclegan:CycleGAN", ("2d"
                    "unpaired translation with a cycle loss (Zhu et al. 2017)", default_dataset="moons",
                    train_defaults=(("lr", 5e-4), ("batch_size", 256), ("steps", 5000))))
 # --- ebm ---
+register(ModelSpec("ebm", "ebm", "genviz.core.ebm.ebm2d:EBM2D", ("2d",), "EBM (2D)",
+                   "MLP energy; contrastive divergence with Langevin negatives or denoising score matching",
+                   config_target="genviz.core.ebm.ebm2d:EBMConfig", default_dataset="8gaussians"))
+register(ModelSpec("ebm-mnist", "ebm", "genviz.core.ebm.ebm_image:ImageEBM", ("image",), "EBM (MNIST)",
+                   "conv energy; contrastive divergence with Langevin negatives from a replay buffer",
+                   config_target="genviz.core.ebm.ebm_image:ImageEBMConfig", default_dataset="mnist",
+                   train_defaults=(("lr", 1e-4), ("batch_size", 64), ("steps", 2000), ("snapshot_every", 20))))
 
 
 def names() -> list[str]:

@@ -6,6 +6,7 @@ import importlib
 PANELS = {
     "flows": "genviz.gui.panels.flows:FlowsPanel",
     "gan": "genviz.gui.panels.gan:GANPanel",
+    "ebm": "genviz.gui.panels.ebm:EBMPanel",
     "autoregressive": "genviz.gui.panels.autoregressive:AutoregressivePanel",
     "vae": "genviz.gui.panels.vae:VAEPanel",
     # one line per family: "vae": "genviz.gui.panels.vae:VAEPanel", ...

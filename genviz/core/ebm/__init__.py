@@ -1,0 +1,1 @@
+"""Energy-based models: p(x) ∝ exp(f_θ(x)), trained by contrastive divergence or denoising score matching."""
