@@ -11,7 +11,7 @@ import dataclasses
 import math
 import queue
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np

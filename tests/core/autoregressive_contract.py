@@ -3,17 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
 import torch
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: a second intra-op thread only waits for a core on a busy machine (4x slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def all_binary(n: int, dtype=torch.float64) -> torch.Tensor:

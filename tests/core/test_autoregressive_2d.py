@@ -3,7 +3,6 @@ import math
 import numpy as np
 import torch
 
-from autoregressive_contract import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from genviz.core import data as data_mod
 from genviz.core import registry
 from genviz.core.model import density_on_grid, integrate_density

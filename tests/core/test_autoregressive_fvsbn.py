@@ -4,7 +4,6 @@ import torch
 from autoregressive_contract import (check_jacobian_triangular, check_loss_falls, check_normalized,
                                      check_sample_frequencies, check_sampling_follows_order, mnist_slice,
                                      randomize)
-from autoregressive_contract import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from genviz.core import registry
 
 

@@ -1,20 +1,10 @@
 """Grid normalization: a known Gaussian energy gives its exact log-density; log Z is cached until θ changes."""
 import math
 
-import pytest
 import torch
 
 from genviz.core.ebm.anomaly import anomaly_arrays, auroc
 from genviz.core.ebm.gridnorm import GridNormalizer, grid_log_z
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add spin-wait overhead, which is severe on busy shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_grid_log_z_of_an_unnormalized_gaussian_is_exact():

@@ -1,7 +1,6 @@
 """Langevin dynamics and the replay buffer: the sampler's stationary law and the buffer's bookkeeping."""
 import math
 
-import pytest
 import torch
 
 from genviz.core.ebm.buffer import ReplayBuffer
@@ -10,15 +9,6 @@ from genviz.core.ebm.langevin import langevin, score
 MU = torch.tensor([1.0, -2.0])
 COV = torch.tensor([[0.5, 0.3], [0.3, 1.0]])
 PREC = torch.linalg.inv(COV)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add spin-wait overhead, which is severe on busy shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def gaussian_f(x):

@@ -12,15 +12,6 @@ from genviz.core.ebm.energy import cd_loss, dsm_loss
 from genviz.core.session import Session
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add spin-wait overhead, which is severe on busy shared cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def gauss8():
     return data_mod.load("8gaussians", n=3000)

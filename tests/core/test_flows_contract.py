@@ -17,14 +17,6 @@ from genviz.core.flows.planar import PlanarLayer
 from genviz.core.flows.scaling import Scaling
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 LAYERS = {
     "affine_coupling": lambda d: AffineCoupling(alternating_masks(d, 1)[0], hidden=16, depth=2),
     "additive_coupling": lambda d: AdditiveCoupling(alternating_masks(d, 2)[1], hidden=16, depth=2),

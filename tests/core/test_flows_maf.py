@@ -11,15 +11,6 @@ from genviz.core.config import ConfigError
 from genviz.core.flows.maf import MaskedAffine, speed_table
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def perturbed_block(dim: int, mode: str, seed: int) -> MaskedAffine:
     torch.manual_seed(seed)
     block = MaskedAffine(dim, (24, 24), mode, order=torch.randperm(dim)).double()

@@ -11,14 +11,6 @@ from genviz.core.model import density_on_grid, integrate_density
 from genviz.core.session import Session
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # Tiny configs: each test file must run in < 30 s on two busy cores.
 SMALL = {
     "realnvp": {"n_layers": 4, "hidden": 16},

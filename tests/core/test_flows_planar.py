@@ -12,15 +12,6 @@ from genviz.core.flows.planar import Planar, PlanarConfig, PlanarLayer
 from genviz.core.session import Session
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def layer_with(w, u, b=0.3) -> PlanarLayer:
     layer = PlanarLayer(len(w))
     with torch.no_grad():

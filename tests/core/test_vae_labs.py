@@ -9,14 +9,6 @@ from genviz.core import registry
 from genviz.core.vae import labs
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def linear_gaussian(s2=0.5, **q):
     g = torch.Generator().manual_seed(0)
     return labs.LinearGaussian(torch.randn(3, 1, generator=g) * 2, torch.randn(3, generator=g), s2, **q)

@@ -10,15 +10,6 @@ from genviz.core.model import grid, integrate_density
 from genviz.core.vae import nets
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on shared, busy cores: a second OMP thread only adds contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_analytic_kl_matches_monte_carlo():
     g = torch.Generator().manual_seed(0)
     qm, pm = torch.randn(4, generator=g, dtype=torch.float64), torch.randn(4, generator=g, dtype=torch.float64)

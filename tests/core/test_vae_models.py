@@ -11,15 +11,6 @@ from genviz.core.vae.ssvae import labelled_split
 VAE_FAMILY = ("vae", "gmvae", "iwae", "ssvae")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on shared, busy cores: a second OMP thread only adds contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def mnist():
     return data.load("mnist")

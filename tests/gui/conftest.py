@@ -10,17 +10,6 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings, QThread  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_torch_thread():
-    """GUI tests train tiny models: intra-op threads only add contention (10x slower on 2 busy cores)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(autouse=True)
 def temp_settings(tmp_path_factory):
     """Every test writes its QSettings under a fresh temporary folder, never the user's."""

@@ -14,14 +14,6 @@ from genviz.gui.panels import panel_class
 from genviz.gui.panels.autoregressive import AutoregressivePanel
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def panel(qtbot):
     p = panel_class("autoregressive")()

@@ -1,7 +1,6 @@
 """The EBM panel draws snapshots from short real Sessions (2D and MNIST) and turns clicks into chain starts."""
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import QPointF, Qt
 
 from genviz.core import data as data_mod
@@ -11,14 +10,6 @@ from genviz.gui.panels import panel_class
 from genviz.gui.panels.ebm import EBMPanel
 
 SMALL = {"hidden": 32, "depth": 2, "grid_res": 64, "buffer_size": 512, "step_size": 0.01}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: extra intra-op threads only spin on busy cores
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

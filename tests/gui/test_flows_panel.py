@@ -3,22 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from genviz.core import data
 from genviz.core.flows import targets
 from genviz.core.session import Session
 from genviz.gui.panels import panel_class
 from genviz.gui.panels.flows import FlowsPanel
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one intra-op thread (two threads on a busy machine can be ~10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,10 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import QPointF, Qt
 
 from genviz.core.labs import counts
 from genviz.gui.labs import (CountsLab, KLLab, LabsWindow, LikelihoodGapLab, MonteCarloLab, TwoSampleLab)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

@@ -13,14 +13,6 @@ from genviz.gui.panels import panel_class
 from genviz.gui.panels.vae import VAEPanel
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def small_mnist():
     m = data.load("mnist")

@@ -115,24 +115,23 @@ def test_render_window_writes_the_whole_window(tmp_path):
 
 
 def test_many_signal_emits_do_not_drain_true_or_none():
-    """PySide6 6.12 + Python 3.11: emit() drops a reference to True each call; genviz.gui guards against it."""
+    """PySide6 6.12.0 on Python 3.11 drops a reference to True/None on every emit() and the interpreter
+    aborts after a few hundred; pyproject excludes that release. This fails if a leaking one comes back."""
     import sys
 
     from PySide6.QtCore import QObject, Signal
-
-    import genviz.gui  # noqa: F401  (applies the guard)
 
     class Source(QObject):
         fired = Signal(object)
 
     src, got = Source(), []
     src.fired.connect(got.append)
-    before = sys.getrefcount(True)
-    for i in range(20_000):  # without the guard the interpreter aborts long before this ends
+    before_true, before_none = sys.getrefcount(True), sys.getrefcount(None)
+    for _ in range(2_000):
         src.fired.emit(None)
-    assert len(got) == 20_000
-    assert sys.getrefcount(True) > 1000 and sys.getrefcount(None) > 1000
-    assert before > 1000
+    got.clear()
+    assert sys.getrefcount(True) >= before_true - 50
+    assert sys.getrefcount(None) >= before_none - 50
 
 
 def test_render_window_refuses_bad_overrides_naming_the_field(tmp_path):
