@@ -1,7 +1,7 @@
 """Binarized-MNIST test NLL of the autoregressive models (FVSBN, MADE) with parameter counts and training time.
 
-Trains through the models' own `train_step` (dynamic binarization of training batches, as in the app), with a
-cosine learning-rate decay, then evaluates exact NLL in nats on the 10k test images (fixed-seed binarization).
+Trains in a headless genviz Session (dynamic binarization of training batches, as in the app) with the
+registry's cosine learning-rate decay, then evaluates exact NLL in nats on the 10k test images (fixed-seed binarization).
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_autoregressive.py           # full (tens of minutes)
     .venv/bin/python bench/bench_autoregressive.py --quick                                  # smoke run (~1 min)
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 
 import torch
 
 from genviz.core import data as data_mod
-from genviz.core import registry
+from genviz.core.session import Session
 
 # name, config overrides, lr, batch, steps (full run), target NLL (nats)
 RUNS = {
@@ -32,24 +31,17 @@ RUNS = {
 
 
 def train(name, overrides, lr, batch, steps, data, seed=0, log_every=1000):
-    """Train one model; returns (model, seconds). Cosine decay of lr to 2% over `steps`."""
-    torch.manual_seed(seed)
-    model = registry.build(name, data_shape=data.shape, **overrides)
-    tcfg = registry.train_config(name, {"lr": lr, "batch_size": batch, "steps": steps, "seed": seed})
-    opts = model.configure_optimizers(tcfg)
-    gen = torch.Generator().manual_seed(seed + 1)
+    """Train one model in a genviz Session (headless, as `genviz train` does) with cosine decay of lr to 2%
+    over `steps`; returns (model, seconds)."""
+    train_cfg = {"lr": lr, "batch_size": batch, "steps": steps, "seed": seed, "lr_schedule": "cosine",
+                 "snapshot_every": log_every or steps}
+    session = Session(name, data, overrides, train_cfg, with_arrays=False)
     t0 = time.perf_counter()
-    model.train()
-    for step in range(steps):
-        scale = 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / steps))
-        for opt in opts:
-            for g in opt.param_groups:
-                g["lr"] = lr * scale
-        terms = model.train_step(model.fetch_batch(data, batch, gen), opts, tcfg)
-        if log_every and (step + 1) % log_every == 0:
-            print(f"  {name} step {step + 1}/{steps} train nll {float(terms['nll']):.2f} "
+    for snap in session.run():
+        if log_every and snap.losses:
+            print(f"  {name} step {snap.step}/{steps} train nll {float(snap.losses['nll'][-1]):.2f} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    return model, time.perf_counter() - t0
+    return session.model, time.perf_counter() - t0
 
 
 def main(argv=None):

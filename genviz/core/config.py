@@ -120,6 +120,8 @@ class TrainConfig:
     snapshot_every: int = param(25, lo=1, hi=100_000, unit="steps",
                                 help="how often the session copies plot data out of the model")
     grad_clip: float = param(0.0, lo=0.0, hi=1e6, help="clip the gradient norm to this (0 = off)")
+    lr_schedule: str = param("constant", choices=("constant", "cosine"),
+                             help="learning rate over the run: constant, or cosine decay to 2% of lr at the last step")
     device: str = param("cpu", help="cpu, cuda or cuda:N")
 
     def check(self) -> None:

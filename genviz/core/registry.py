@@ -62,11 +62,13 @@ register(ModelSpec("distill", "flows", "genviz.core.flows.distill:Distill", ("2d
 register(ModelSpec("fvsbn", "autoregressive", "genviz.core.autoregressive.fvsbn:FVSBN", ("image",), "FVSBN",
                    "fully visible sigmoid belief net: one logistic regression per pixel, n(n+1)/2 parameters",
                    default_dataset="mnist",
-                   train_defaults=(("lr", 3e-3), ("batch_size", 100), ("steps", 10000), ("snapshot_every", 250))))
+                   train_defaults=(("lr", 3e-3), ("batch_size", 100), ("steps", 12000), ("snapshot_every", 250),
+                                   ("lr_schedule", "cosine"))))
 register(ModelSpec("made", "autoregressive", "genviz.core.autoregressive.made_model:MADEModel", ("image",), "MADE",
                    "masked autoencoder for distribution estimation (Germain et al. 2015), Bernoulli outputs",
                    config_target="genviz.core.autoregressive.made_model:MADEConfig", default_dataset="mnist",
-                   train_defaults=(("lr", 1e-3), ("batch_size", 100), ("steps", 20000), ("snapshot_every", 250))))
+                   train_defaults=(("lr", 1e-3), ("batch_size", 100), ("steps", 16000), ("snapshot_every", 250),
+                                   ("lr_schedule", "cosine"))))
 register(ModelSpec("made-2d", "autoregressive", "genviz.core.autoregressive.made2d:MADE2D", ("2d",), "MADE (2D, binned)",
                    "MADE over a grid of bins: categorical conditionals, an exact piecewise-constant density",
                    default_dataset="moons", train_defaults=(("lr", 3e-3), ("steps", 2000))))

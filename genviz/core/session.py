@@ -44,7 +44,7 @@ class Snapshot:
 
 
 # Settings that may change while a session runs, with what they change.
-LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps")
+LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule")
 
 
 class Session:
@@ -119,10 +119,20 @@ class Session:
         new = dataclasses.replace(self.train, **{name: config_mod.coerce(config_mod.TrainConfig, name, value)})
         config_mod.validate(new)
         self.train = new
-        if name == "lr":
-            for opt in self.optimizers:
-                for g in opt.param_groups:
-                    g["lr"] = new.lr * g.get("lr_scale", 1.0)
+        if name in ("lr", "lr_schedule"):
+            self._set_lr(self._lr_factor())
+
+    def _lr_factor(self) -> float:
+        """The schedule's multiplier of lr at the current step (1 for a constant rate)."""
+        if self.train.lr_schedule != "cosine":
+            return 1.0
+        frac = min(self.step / max(self.train.steps, 1), 1.0)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))
+
+    def _set_lr(self, factor: float) -> None:
+        for opt in self.optimizers:
+            for g in opt.param_groups:  # lr_scale keeps per-group ratios (e.g. a GAN's D/G rates)
+                g["lr"] = self.train.lr * factor * g.get("lr_scale", 1.0)
 
     def _drain(self, block: bool = False) -> None:
         """Apply queued commands; with `block`, first wait (in short slices) until one arrives."""
@@ -175,6 +185,8 @@ class Session:
             if self.paused and self._pending == 0:
                 self._drain(block=True)  # idle until play / step / stop arrives
                 continue
+            if self.train.lr_schedule != "constant":
+                self._set_lr(self._lr_factor())
             single = self.paused and self._pending > 0
             if single:
                 self._pending -= 1

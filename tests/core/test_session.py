@@ -130,3 +130,14 @@ def test_eta_and_rate(moons):
     snaps = list(_session(moons).run())
     mid = snaps[1]
     assert mid.steps_per_s > 0 and math.isfinite(mid.eta_s) and mid.eta_s >= 0
+
+
+def test_cosine_schedule_decays_lr_to_two_percent(moons):
+    s = _session(moons, steps=40, lr_schedule="cosine", lr=1e-2)
+    seen = []
+    for snap in s.run():
+        seen.append((s.step, s.optimizers[0].param_groups[0]["lr"]))
+    lrs = dict(seen)
+    assert lrs[20] == pytest.approx(1e-2 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * 19 / 40))))
+    assert lrs[40] < 1e-2 * 0.03 and lrs[20] < 1e-2
+    assert [lr for _, lr in seen[1:]] == sorted((lr for _, lr in seen[1:]), reverse=True)
