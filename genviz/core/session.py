@@ -190,9 +190,8 @@ class Session:
             single = self.paused and self._pending > 0
             if single:
                 self._pending -= 1
-            terms = self.model.train_step(self.model.fetch_batch(self.data, self.train.batch_size, self.gen),
-                                          self.optimizers,
-                                          self.train)
+            batch = self.model.fetch_batch(self.data, self.train.batch_size, self.gen)
+            terms = self.model.train_step(batch, self.optimizers, self.train)
             self.step += 1
             buf_steps.append(self.step)
             buf_losses.append(terms)
