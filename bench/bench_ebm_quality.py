@@ -20,11 +20,12 @@ from genviz.core import data as data_mod
 from genviz.core.session import Session
 
 # Per dataset: Langevin step sizes must resolve the data's thinnest scale (moons: ~0.06 across an arc).
+# CD: reinit_prob 0.01 (model default) keeps buffer chains long enough to spread along the moons arcs (0.05: 1.67).
 # 'dsm-tail' also noises 10 % of examples with σ = 1, so f is trained far from the data too.
 SETTINGS = {
     "8gaussians": {"cd": dict(step_size=0.01, langevin_steps=20), "dsm": dict(dsm_sigma=0.1),
                    "dsm-tail": dict(dsm_sigma=0.1, dsm_tail=0.1, dsm_tail_sigma=1.0)},
-    "moons": {"cd": dict(step_size=0.002, langevin_steps=30), "dsm": dict(dsm_sigma=0.05),
+    "moons": {"cd": dict(step_size=0.002, langevin_steps=30, reinit_prob=0.01), "dsm": dict(dsm_sigma=0.05),
               "dsm-tail": dict(dsm_sigma=0.05, dsm_tail=0.1, dsm_tail_sigma=1.0)},
 }
 NET = dict(hidden=128, depth=3)

@@ -33,7 +33,9 @@ class EBMConfig:
                                help="s, multiplier of the exact Langevin noise √(2η); 1 samples exp(f)")
     buffer: bool = param(True, help="persistent chains: start negatives from a replay buffer")
     buffer_size: int = param(8192, lo=1, hi=1_000_000, help="replay buffer size (fixed)")
-    reinit_prob: float = param(0.05, lo=0.0, hi=1.0, help="chance a buffer chain restarts from uniform noise")
+    reinit_prob: float = param(0.01, lo=0.0, hi=1.0,
+                               help="chance a buffer chain restarts from uniform noise (low: long chains mix along "
+                                    "thin structures, e.g. the moons arcs)")
     alpha: float = param(0.01, lo=0.0, hi=100.0, help="energy magnitude penalty α·(f(x⁺)² + f(x⁻)²)")
     dsm_sigma: float = param(0.05, lo=0.0, lo_open=True, hi=10.0, log=True,
                              help="score matching noise σ (the model learns the data smoothed by σ)")
