@@ -54,6 +54,7 @@ class FlowModel(GenerativeModel):
 
     family = "flows"
     layers: nn.ModuleList
+    layer_inverse = "inverse"  # the layer method that pulls data back (planar flows solve it numerically)
 
     def forward_with_trace(self, z):
         """Push base samples through every layer: [z0, z1, ..., x] and the summed log-det."""
@@ -68,7 +69,7 @@ class FlowModel(GenerativeModel):
         """Pull data back layer by layer: [x, ..., z0] and the summed log-det of the inverse."""
         trace, total = [x], x.new_zeros(len(x))
         for layer in reversed(self.layers):
-            x, ld = layer.inverse(x)
+            x, ld = getattr(layer, self.layer_inverse)(x)
             trace.append(x)
             total = total + ld
         return trace, total

@@ -96,6 +96,8 @@ class PlanarConfig:
 class Planar(FlowModel):
     """K planar layers on 2D; the loss samples the base (the data batch only sets how many samples)."""
 
+    layer_inverse = "inverse_numeric"  # no closed form: log_prob on a grid uses the 1-D root solve
+
     def __init__(self, cfg: PlanarConfig, data_shape):
         super().__init__(cfg, data_shape)
         if self.data_dim != 2:
@@ -108,15 +110,6 @@ class Planar(FlowModel):
 
     def inverse(self, x):
         raise NotImplementedError(NO_INVERSE)
-
-    def inverse_with_trace(self, x):
-        """Numerical inverse (see module docstring): [x, ..., z0] and the summed inverse log-det."""
-        trace, total = [x], x.new_zeros(len(x))
-        for layer in reversed(self.layers):
-            x, ld = layer.inverse_numeric(x)
-            trace.append(x)
-            total = total + ld
-        return trace, total
 
     def reverse_kl_terms(self, n: int):
         """Samples x ~ q and the per-sample log q(x) + U(x) + log Z (its mean is KL(q‖p) ≥ 0)."""
