@@ -95,9 +95,9 @@ register(ModelSpec("gan", "gan", "genviz.core.gan.gan:GAN", ("2d", "image"), "GA
                    "vanilla GAN, minimax or non-saturating (Goodfellow et al. 2014)", default_dataset="ring8",
                    train_defaults=(("lr", 2e-4), ("batch_size", 256), ("steps", 10000))))
 register(ModelSpec("gan_preset", "gan", "genviz.core.gan.gan:GANPreset", ("2d",), "GAN (mode-covering preset)",
-                   "non-saturating GAN + PacGAN packing + decaying learning rates, for ring8 / grid25",
+                   "non-saturating GAN + R1 penalty + decaying learning rates, for ring8 / grid25",
                    config_target="genviz.core.gan.gan:GANPresetConfig", default_dataset="grid25",
-                   train_defaults=(("lr", 1e-3), ("batch_size", 256), ("steps", 5000))))
+                   train_defaults=(("lr", 1e-3), ("batch_size", 256), ("steps", 12000))))
 register(ModelSpec("dcgan", "gan", "genviz.core.gan.gan:DCGAN", ("image",), "DCGAN", "small DCGAN for 28x28 images",
                    config_target="genviz.core.gan.gan:DCGANConfig", default_dataset="mnist",
                    train_defaults=(("lr", 2e-4), ("batch_size", 64), ("steps", 3000))))

@@ -101,6 +101,19 @@ def test_r1_penalty_changes_the_d_update(moons):
     assert not torch.allclose(grads[0], grads[1])
 
 
+def test_r1_penalty_is_half_gamma_squared_gradient_norm():
+    """For a linear critic D(x) = w·x + b, ∇x D = w everywhere, so R1 = γ/2 |w|² whatever the batch."""
+    model = registry.build("gan", data_dim=2, r1=4.0, **SMALL)
+    w = torch.tensor([0.3, -1.2])
+    x = torch.randn(32, 2, requires_grad=True)
+    penalty = model._r1(x, x @ w + 0.7)
+    assert float(penalty) == pytest.approx(0.5 * 4.0 * float(w.pow(2).sum()), rel=1e-6)
+    # and it is differentiable in D's parameters (create_graph), which is what lets D learn to be smooth
+    w.requires_grad_(True)
+    (g,) = torch.autograd.grad(model._r1(x, x @ w), w)
+    assert torch.allclose(g, 4.0 * w.detach())
+
+
 
 
 def test_spectral_norm_keeps_d_layers_at_unit_norm(moons):

@@ -14,13 +14,13 @@ from torch.nn import functional as F
 LOG2PI = math.log(2 * math.pi)
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers with ELU between them (none after the last): sizes = [in, h1, ..., out]."""
+def mlp(sizes: list[int], act=nn.ELU) -> nn.Sequential:
+    """Linear layers with `act` between them (none after the last): sizes = [in, h1, ..., out]."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ELU())
+            layers.append(act())
     return nn.Sequential(*layers)
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from genviz.core.config import param
@@ -52,7 +53,8 @@ class SSVAE(VAE):
     def __init__(self, cfg: SSVAEConfig, data_shape):
         super().__init__(cfg, data_shape)
         hidden = cfg.hidden or 300
-        self.cls = nets.mlp([self.data_dim] + [hidden] * cfg.depth + [N_CLASSES])
+        # ReLU, not the encoder's ELU: the homework's classifier (nns/v1.py), whose accuracy we compare to
+        self.cls = nets.mlp([self.data_dim] + [hidden] * cfg.depth + [N_CLASSES], act=nn.ReLU)
         self._split = None
 
     def enc_in(self):
