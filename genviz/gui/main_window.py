@@ -259,10 +259,13 @@ class MainWindow(QMainWindow):
             return
         snaps, self._pending[:] = list(self._pending), []
         arrays: dict = {}
-        for s in snaps:
+        own = self.panel.own_metrics if self.panel is not None else ()
+        for i, s in enumerate(snaps):
             self.loss.append(s.steps, s.losses)
             if s.metrics and s.status != "error":
-                self.loss.add_metrics(s.step, s.metrics)
+                self.loss.add_metrics(s.step, {k: v for k, v in s.metrics.items() if k not in own})
+                if self.panel is not None and i < len(snaps) - 1:  # the last comes with show_snapshot
+                    self.panel.add_metrics(s.step, s.metrics)
             arrays.update(s.arrays)
         self.loss.redraw()
         last = snaps[-1]

@@ -94,3 +94,23 @@ def test_image_grids_and_histograms(panel, name):
     assert panel.tabs.isTabVisible(panel.images_tab)
     if name == "bigan":
         assert len(panel.emb_scatter.data) == 200 and panel.grid_b.image.shape[0] == 4 * 30 + 2
+
+
+def test_coalesced_snapshots_keep_every_metric_point_and_counts_stay_off_the_loss_axis(qtbot):
+    """Several snapshots merged into one frame (fast training, or a render) still give the panel's curves
+    one point per snapshot; mode counts and fractions go to the panel, not onto the loss plot."""
+    from genviz.gui.main_window import MainWindow
+    from genviz.gui.render import _apply_overrides
+
+    window = MainWindow(persist=False, model="gan", dataset="ring8")
+    qtbot.addWidget(window)
+    _apply_overrides(window, 20, {"snapshot_every": 5, "batch_size": 64}, {"hidden": 32, "depth": 2})
+    assert window.reset()
+    window.controller.run_sync(window._pending.append)
+    queued = [s.step for s in window._pending if s.metrics and "modes" in s.metrics]
+    assert len(queued) >= 3
+    window.flush()  # all queued snapshots merge into one frame
+    panel = window.panel
+    assert panel.series["modes_frac"].x[-len(queued):] == queued
+    assert not {"modes", "n_modes", "hq"} & set(window.loss.metric_items)
+    assert "d_real" in window.loss.metric_items  # D's mean output is on the loss scale and stays

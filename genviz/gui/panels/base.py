@@ -14,12 +14,19 @@ class Panel(QWidget):
 
     # A session command for the worker to forward, e.g. ("view", {"res": 128}) or ("set", "lr", 1e-4).
     command_issued = Signal(tuple)
+    # Validation metrics this panel plots itself; the loss plot leaves them out (a mode count of 25 or a
+    # fraction drawn on the loss axis would squash the losses into a flat line).
+    own_metrics: frozenset[str] = frozenset()
 
     def begin(self, info: dict) -> None:
         """A new session starts. info: model, family, dataset, kind ('2d'|'image'), data_shape, bbox (2D)."""
 
     def show_snapshot(self, snap) -> None:
         """Draw the latest core.session.Snapshot (its `arrays` hold this family's plot data)."""
+
+    def add_metrics(self, step: int, metrics: dict) -> None:
+        """Validation metrics of a snapshot that was merged into a later one before drawing (fast training
+        coalesces several per frame); the last one arrives with `show_snapshot`. Curves over time use it."""
 
     def plots(self) -> dict:
         """Exportable views by name: pyqtgraph PlotItem / GraphicsLayout / ImageItem's view (for PNG/SVG)."""

@@ -85,6 +85,8 @@ class _Series:
 class GANPanel(Panel):
     """Views for 'gan', 'gan_preset', 'dcgan', 'fgan', 'bigan' and 'cyclegan' snapshots."""
 
+    own_metrics = frozenset({"modes", "n_modes", "hq", "jsd_kde", "jsd_d", "bound"})
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.bbox = (-3.0, 3.0, -3.0, 3.0)
@@ -276,7 +278,7 @@ class GANPanel(Panel):
         if "f" in a:
             self.f_curve.setData(a["f_u"], a["f"])
             self.fstar_curve.setData(a["fstar_t"], a["fstar"])
-        self._show_metrics(snap.step, snap.metrics)
+        self.add_metrics(snap.step, snap.metrics)
 
     def _show_game(self, a) -> None:
         _place(self.d_img, a["d_grid"], self.bbox)
@@ -318,7 +320,7 @@ class GANPanel(Panel):
             brushes = [LABEL_COLORS[int(k) % 10] for k in labels]
             self.emb_scatter.setData(pos=a["embedding"], brush=brushes)
 
-    def _show_metrics(self, step: int, m: dict) -> None:
+    def add_metrics(self, step: int, m: dict) -> None:
         for name in ("jsd_kde", "jsd_d", "bound", "hq"):
             if name in m:
                 self.series[name].add(step, m[name])
