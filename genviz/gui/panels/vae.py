@@ -85,6 +85,8 @@ class InertScatter(pg.ScatterPlotItem):
 class VAEPanel(Density2DPanel):
     """Views for 'mog', 'vae', 'gmvae', 'iwae' and 'ssvae' snapshots (2D data or images)."""
 
+    own_metrics = frozenset({"acc"})  # a fraction; its own plot here, not beside NELBOs of ~100 nats
+
     decoded = Signal()  # a clicked latent point was decoded and drawn
 
     def __init__(self, parent=None):
@@ -238,15 +240,20 @@ class VAEPanel(Density2DPanel):
             if source == "losses" and name in snap.losses and len(snap.losses[name]):
                 xs.extend(snap.steps.tolist())
                 ys.extend(np.asarray(snap.losses[name], np.float64).tolist())
-            elif source == "metrics" and name in snap.metrics and (not xs or xs[-1] != snap.step):
-                xs.append(snap.step)
-                ys.append(snap.metrics[name])
-            else:
-                continue
-            curve.setData(xs, ys)
-        if "acc" in snap.metrics and (not self.acc_data[0] or self.acc_data[0][-1] != snap.step):
-            self.acc_data[0].append(snap.step)
-            self.acc_data[1].append(snap.metrics["acc"])
+                curve.setData(xs, ys)
+        self.add_metrics(snap.step, snap.metrics)
+
+    def add_metrics(self, step: int, metrics: dict) -> None:
+        """Validation curves (ELBO terms, SSVAE accuracy): one point per snapshot, however they are drawn."""
+        for key, source, name, _, _ in SERIES:
+            curve, xs, ys = self.series[key]
+            if source == "metrics" and name in metrics and (not xs or xs[-1] != step):
+                xs.append(step)
+                ys.append(metrics[name])
+                curve.setData(xs, ys)
+        if "acc" in metrics and (not self.acc_data[0] or self.acc_data[0][-1] != step):
+            self.acc_data[0].append(step)
+            self.acc_data[1].append(metrics["acc"])
             self.acc_curve.setData(*self.acc_data)
 
     def _show_mog(self, a: dict) -> None:
