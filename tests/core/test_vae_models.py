@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from genviz.core import checkpoint, data, registry
+from genviz.core.config import TrainConfig
 from genviz.core.data import Dataset
 from genviz.core.session import Session
 from genviz.core.vae.ssvae import labelled_split
@@ -145,3 +146,48 @@ def test_snapshot_weights_rebuild_the_same_model(name, shape):
     z = np.random.default_rng(0).normal(size=(4, model.dec_in())).astype(np.float32)
     np.testing.assert_allclose(nets.numpy_mlp(arrays, "param/dec.", z),
                                model.dec(torch.from_numpy(z)).detach().numpy(), atol=1e-5)
+
+
+def test_ssvae_shared_first_layer_equals_encoding_each_class(small):
+    """The ELBO's enumeration over y computes W_x x once; it must equal encoding every (x, y) pair."""
+    torch.manual_seed(0)
+    model = registry.build("ssvae", data_shape=small.shape, hidden=32, z_dim=5)
+    x = torch.bernoulli(small.train[:7])
+    y = torch.eye(10).repeat_interleave(7, 0)
+    m_ref, v_ref = model.encode(x.flatten(1).repeat(10, 1), y)
+    m, v = model.encode_every_class(x)
+    assert m.shape == (70, 5) and torch.allclose(m, m_ref, atol=1e-5) and torch.allclose(v, v_ref, atol=1e-5)
+    grads = torch.autograd.grad((m * v).sum(), model.enc[0].weight)[0]  # gradients reach both halves of W
+    ref = torch.autograd.grad((m_ref * v_ref).sum(), model.enc[0].weight)[0]
+    assert torch.allclose(grads, ref, atol=1e-4)
+
+
+def test_ssvae_predicts_with_a_warmed_up_average_of_the_classifier(small):
+    torch.manual_seed(0)
+    model = registry.build("ssvae", data_shape=small.shape, hidden=16, z_dim=3, cls_average=0.9)
+    (opt,) = model.configure_optimizers(TrainConfig())
+    assert not any(p.requires_grad for p in model.cls_avg.parameters())  # no gradient, no Adam update
+    assert model.classifier is model.cls  # nothing averaged before the first step
+    expected = [p.detach().clone() for p in model.cls.parameters()]
+    g = torch.Generator().manual_seed(0)
+    for n in range(30):
+        model.train_step(model.fetch_batch(small, 16, g), [opt], TrainConfig())
+        d = 0.0 if n == 0 else min(0.9, (1 + n) / (10 + n))  # first update copies; then the warm-up decay
+        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, model.cls.parameters())]
+    assert model.classifier is model.cls_avg.module
+    assert not any(p in opt.state for p in model.cls_avg.parameters())
+    for e, a, p in zip(expected, model.classifier.parameters(), model.cls.parameters()):
+        assert torch.allclose(a, e, atol=1e-6) and not torch.allclose(a, p)
+    x, y = small.val[:50], small.labels["val"][:50]
+    assert model.accuracy(x, y) == model.accuracy(x, y, cls=model.cls_avg.module)
+
+
+def test_ssvae_without_average_and_older_checkpoints(small):
+    plain = registry.build("ssvae", data_shape=small.shape, hidden=16, z_dim=3, cls_average=0.0)
+    assert plain.cls_avg is None and plain.classifier is plain.cls
+    assert not any(k.startswith("cls_avg") for k in plain.state_dict())
+    # a state dict saved before the average existed loads, its average starting at the saved weights
+    model = registry.build("ssvae", data_shape=small.shape, hidden=16, z_dim=3)
+    model.load_state_dict(plain.state_dict())
+    for a, p in zip(model.classifier.parameters(), plain.cls.parameters()):
+        assert torch.equal(a, p)

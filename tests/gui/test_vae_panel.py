@@ -77,7 +77,11 @@ def test_latent_click_decodes_live(panel, qtbot, small_mnist):
 
 def test_ssvae_decodes_the_chosen_class_and_shows_accuracy(panel, qtbot, small_mnist):
     _feed(panel, "ssvae", small_mnist, {"hidden": 32, "z_dim": 4}, steps=20)
-    assert panel.acc_plot.isVisible() and len(panel.acc_data[1]) >= 2
+    assert panel.acc_plot.isVisible()
+    steps, accs = panel.acc_series["acc"][1:]
+    last_steps, last_accs = panel.acc_series["acc_last"][1:]
+    assert len(accs) >= 2 and last_steps == steps[1:]  # both, from the first step on (step 0: one net)
+    assert all(0.0 <= a <= 1.0 for a in accs + last_accs)
     panel.decode_at(0.0, 0.0)
     first = panel.decoded_img.image.copy()
     panel.class_box.setCurrentIndex(7)  # a different y through the same decoder

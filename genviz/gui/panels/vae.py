@@ -85,7 +85,7 @@ class InertScatter(pg.ScatterPlotItem):
 class VAEPanel(Density2DPanel):
     """Views for 'mog', 'vae', 'gmvae', 'iwae' and 'ssvae' snapshots (2D data or images)."""
 
-    own_metrics = frozenset({"acc"})  # a fraction; its own plot here, not beside NELBOs of ~100 nats
+    own_metrics = frozenset({"acc", "acc_last"})  # fractions: their own plot, not beside NELBOs of ~100 nats
 
     decoded = Signal()  # a clicked latent point was decoded and drawn
 
@@ -114,7 +114,7 @@ class VAEPanel(Density2DPanel):
     def _build_elbo_tab(self) -> None:
         win = pg.GraphicsLayoutWidget()
         self.elbo_plot = win.addPlot(title="ELBO decomposition: NELBO = Rec + KL (nats)")
-        self.elbo_plot.addLegend(offset=(5, 5))
+        self.elbo_plot.addLegend(offset=(-5, 5))  # top right: the curves fall away from it
         self.elbo_plot.setLabel("bottom", "step")
         self.elbo_plot.setClipToView(True)
         self.elbo_plot.setDownsampling(auto=True, mode="mean")  # 20k single-sample ELBOs: draw their means
@@ -125,8 +125,15 @@ class VAEPanel(Density2DPanel):
             sym = dict(symbol="o", symbolSize=5, symbolBrush=color, symbolPen=None) if val else {}
             self.series[key] = (self.elbo_plot.plot([], [], pen=pen, name=name, **sym), [], [])
         self.acc_plot = win.addPlot(title="SSVAE validation accuracy", row=1, col=0)
-        self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen("#7bed9f", width=2), symbol="o", symbolSize=4)
-        self.acc_data: tuple[list, list] = ([], [])
+        self.acc_plot.addLegend(offset=(-5, -5))  # bottom right: accuracy climbs away from it
+        self.acc_plot.setLabel("bottom", "step")
+        self.acc_series = {  # metric -> (curve, steps, values)
+            "acc": (self.acc_plot.plot([], [], pen=pg.mkPen("#7bed9f", width=2), symbol="o", symbolSize=4,
+                                       symbolBrush="#7bed9f", symbolPen=None, name="q(y|x), averaged weights"),
+                    [], []),
+            "acc_last": (self.acc_plot.plot([], [], pen=pg.mkPen("#a4b0be", width=1, style=Qt.DashLine),
+                                            name="q(y|x), last step's weights"), [], []),
+        }
         self.acc_plot.setVisible(False)
         self.add_tab(win, "ELBO")
 
@@ -197,7 +204,9 @@ class VAEPanel(Density2DPanel):
             curve, xs, ys = self.series[key]
             xs.clear(), ys.clear()
             curve.setData([], [])
-        self.acc_data[0].clear(), self.acc_data[1].clear()
+        for curve, xs, ys in self.acc_series.values():
+            xs.clear(), ys.clear()
+            curve.setData([], [])
         self.acc_plot.setVisible(info.get("model") == "ssvae")
         self.class_box.setEnabled(info.get("model") == "ssvae")
         self.hint.setText(self.hint_images if image else
@@ -245,16 +254,12 @@ class VAEPanel(Density2DPanel):
 
     def add_metrics(self, step: int, metrics: dict) -> None:
         """Validation curves (ELBO terms, SSVAE accuracy): one point per snapshot, however they are drawn."""
-        for key, source, name, _, _ in SERIES:
-            curve, xs, ys = self.series[key]
-            if source == "metrics" and name in metrics and (not xs or xs[-1] != step):
+        val = [(name, self.series[key]) for key, source, name, _, _ in SERIES if source == "metrics"]
+        for name, (curve, xs, ys) in val + list(self.acc_series.items()):
+            if name in metrics and (not xs or xs[-1] != step):
                 xs.append(step)
                 ys.append(metrics[name])
                 curve.setData(xs, ys)
-        if "acc" in metrics and (not self.acc_data[0] or self.acc_data[0][-1] != step):
-            self.acc_data[0].append(step)
-            self.acc_data[1].append(metrics["acc"])
-            self.acc_curve.setData(*self.acc_data)
 
     def _show_mog(self, a: dict) -> None:
         pts, lab = a["points"], a["point_labels"]
