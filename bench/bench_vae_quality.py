@@ -5,7 +5,7 @@ in --out, and the table is printed from whatever parts have finished, so long pa
 
   nice -n 10 python bench/bench_vae_quality.py --part vae   &   # 20k steps, then IWAE bounds on the test set
   nice -n 10 python bench/bench_vae_quality.py --part gmvae &
-  nice -n 10 python bench/bench_vae_quality.py --part ssvae &   # also runs the supervised-only baseline
+  nice -n 10 python bench/bench_vae_quality.py --part ssvae &   # 50k steps; also the supervised-only baseline
   nice -n 10 python bench/bench_vae_quality.py --part epoch     # genviz vs torchvision DataLoader loop
   python bench/bench_vae_quality.py --table
   python bench/bench_vae_quality.py --quick                     # every part, tiny, then the table (smoke run)
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from genviz.core import checkpoint, data as data_mod, images
+from genviz.core import checkpoint, data as data_mod, images, registry
 from genviz.core.session import Session
 from genviz.core.vae import course
 
@@ -250,7 +250,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("vae", "gmvae", "ssvae", "epoch", "iwae"),
                     help="iwae: evaluate the saved VAE's bounds on the full test set up to --iwae-full-max")
-    ap.add_argument("--steps", type=int, help="training steps (default: the homework's 20k / 30k)")
+    ap.add_argument("--steps", type=int, help="training steps (default: the registry's: 20k, SSVAE 50k)")
     ap.add_argument("--quick", action="store_true", help="every part with a few steps (smoke run)")
     ap.add_argument("--table", action="store_true", help="print the table of finished parts")
     ap.add_argument("--iwae-full-max", type=int, default=1000,
@@ -267,7 +267,8 @@ def main(argv=None) -> None:
     if a.quick:  # shrink the test set so the smoke run takes seconds
         data.test, data.labels["test"] = data.test[:200], data.labels["test"][:200]
     for p in parts:
-        steps = 30 if a.quick else (a.steps or (30000 if p == "ssvae" else 20000))
+        shipped = dict(registry.get(p).train_defaults).get("steps", 0) if p in registry.MODELS else 0
+        steps = 30 if a.quick else (a.steps or shipped)  # default: what the app and `genviz train` run
         if p == "epoch":
             res = part_epoch(data, a.quick)
         elif p == "iwae":
