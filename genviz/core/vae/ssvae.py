@@ -5,9 +5,9 @@ Unlabelled x: NELBO = KL(q(y|x) || p(y)) + Σ_y q(y|x) [Rec(x, y) + KL(q(z|x,y) 
 Objective: gen_weight · NELBO(unlabelled batch) + α · CE(q(y|x_l), y_l) on the 100 labelled digits.
 gen_weight = 0 is the supervised-only baseline (the classifier sees only the 100 labels).
 Predictions and accuracy use a Polyak (exponential moving) average of the classifier's weights: with
-α = 100 on 100 digits the last step's weights swing by a point or more of test accuracy between
-neighbouring steps; the average does not, and it is what the homework's single end-of-run figure
-measures at its best. The average never feeds back into training.
+α = 100 on 100 digits the last step's weights swing by a point or more of test accuracy from one
+checkpoint to the next (93.3% averaged vs 90.6% last at step 30k of one bench run); the average is
+steadier and a little better. It never feeds back into training.
 """
 from __future__ import annotations
 
