@@ -40,12 +40,12 @@ def homework_subset() -> torch.Tensor:
 
 
 @torch.no_grad()
-def subset_bounds(model, sub, ms=()) -> dict:
-    """The homework's evaluate_lower_bound on the 100-image subset: NELBO, KL, Rec averaged over 100 draws,
-    and the negative IWAE-m bound over max(100 // m, 1) draws."""
+def subset_bounds(model, name: str, sub, ms=()) -> dict:
+    """The homework's evaluate_lower_bound on the 100-image subset: NELBO, KL, Rec averaged over 100 draws
+    ('<name>_nelbo_sub', ...), and the negative IWAE-m bound over max(100 // m, 1) draws ('iwae<m>_sub')."""
     torch.manual_seed(0)
     terms = torch.tensor([[float(t) for t in model.negative_elbo_bound(sub)] for _ in range(100)]).mean(0)
-    res = dict(zip(("nelbo_sub", "kl_sub", "rec_sub"), terms.tolist()))
+    res = dict(zip((f"{name}_nelbo_sub", f"{name}_kl_sub", f"{name}_rec_sub"), terms.tolist()))
     for m in ms:
         res[f"iwae{m}_sub"] = sum(float(model.niwae(sub, m)) for _ in range(max(100 // m, 1))) / max(100 // m, 1)
     return res
@@ -105,8 +105,7 @@ def part_vae(data, steps, out: Path, name="vae", iwae_full_max=1000, budget_s=No
     res = {f"{name}_nelbo": full["nelbo"], f"{name}_kl": full["kl"], f"{name}_rec": full["rec"],
            f"{name}_train_s": secs, f"{name}_steps": s.step}
     ms = (1, 10, 100, 1000) if name == "vae" else ()
-    res.update({f"{name}_{k}" if not k.startswith("iwae") else k: v
-                for k, v in subset_bounds(model, homework_subset(), ms).items()})
+    res.update(subset_bounds(model, name, homework_subset(), ms))
     if name == "vae":
         for m in ms:
             with torch.no_grad():

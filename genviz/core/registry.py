@@ -87,7 +87,7 @@ register(ModelSpec("gmvae", "vae", "genviz.core.vae.gmvae:GMVAE", ("image", "2d"
 register(ModelSpec("iwae", "vae", "genviz.core.vae.iwae:IWAE", ("image", "2d"), "IWAE",
                    "VAE trained on the m-sample importance-weighted bound", default_dataset="mnist",
                    train_defaults=_VAE_HW))
-# SSVAE: 50k steps, not the homework's 30k: test accuracy still climbs ~0.6 points from 30k to 50k
+# SSVAE: 50k steps, not the homework's 30k: test accuracy still climbs ~1 point from 30k to 50k
 # (bench_vae_quality.py --part ssvae prints the curve), and a later copy of the homework runs 50k too
 register(ModelSpec("ssvae", "vae", "genviz.core.vae.ssvae:SSVAE", ("image",), "SSVAE",
                    "semi-supervised VAE (M2): 100 labelled digits + the rest unlabelled",

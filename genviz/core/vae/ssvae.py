@@ -97,7 +97,8 @@ class SSVAE(VAE):
         """Checkpoints from before the averaged classifier start their average at the saved weights."""
         if self.cls_avg is not None and "cls_avg.n_averaged" not in state_dict:
             state_dict = dict(state_dict)
-            state_dict.update({f"cls_avg.module.{k[4:]}": v for k, v in state_dict.items() if k.startswith("cls.")})
+            state_dict.update({f"cls_avg.module.{k[len('cls.'):]}": v for k, v in state_dict.items()
+                               if k.startswith("cls.")})
             state_dict["cls_avg.n_averaged"] = torch.tensor(1)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 

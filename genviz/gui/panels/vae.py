@@ -200,11 +200,7 @@ class VAEPanel(Density2DPanel):
         super().begin(info)
         self.info, self.arrays, self.z_click = dict(info), {}, None
         image = info.get("kind") == "image"
-        for key in self.series:
-            curve, xs, ys = self.series[key]
-            xs.clear(), ys.clear()
-            curve.setData([], [])
-        for curve, xs, ys in self.acc_series.values():
+        for curve, xs, ys in [*self.series.values(), *self.acc_series.values()]:
             xs.clear(), ys.clear()
             curve.setData([], [])
         self.acc_plot.setVisible(info.get("model") == "ssvae")
