@@ -50,15 +50,10 @@ def run_app(argv: list[str] | None = None, open_path: str | None = None) -> int:
     app = application(argv)
     from pathlib import Path
 
-    from genviz.gui import file_menu
     from genviz.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
     if open_path:
-        p = Path(open_path)
-        if p.is_dir():
-            file_menu.load_run(window, p)
-        else:
-            file_menu.load_checkpoint(window, p)
+        window.open_path(Path(open_path))
     return app.exec()

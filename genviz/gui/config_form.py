@@ -62,6 +62,9 @@ def _widget_for(f, meta: dict) -> QWidget:
         w.setRange(int(max(lo if lo is not None else -INT_MAX, -INT_MAX)),
                    int(min(hi if hi is not None else INT_MAX, INT_MAX)))
         w.setGroupSeparatorShown(True)
+        w.setKeyboardTracking(False)  # commit on Enter, focus out or the arrows, not on every keystroke
+        if lo == 0 and "0 = auto" in meta.get("help", ""):
+            w.setSpecialValueText("auto")  # 0 means "the model picks": say so in the field itself
         return w
     if ftype is float:
         w = LogSpinBox() if meta.get("log") else QDoubleSpinBox()
@@ -71,6 +74,7 @@ def _widget_for(f, meta: dict) -> QWidget:
         w.setRange(lo if lo is not None else -1e9, hi if hi is not None else 1e9)
         if lo == 0 and "0 = off" in meta.get("help", ""):
             w.setSpecialValueText("off")
+        w.setKeyboardTracking(False)
         return w
     return QLineEdit()
 
@@ -83,7 +87,7 @@ def _step_for(default) -> float:
 class ConfigForm(QWidget):
     """Edits one config dataclass. `values()` -> raw dict; `config()` -> validated instance or ConfigError."""
 
-    value_changed = Signal(str, object)  # field name, new value
+    value_changed = Signal(str, object)  # field name, committed value (Enter, focus out, arrows, a pick)
 
     def __init__(self, cfg_cls, defaults: dict | None = None, exclude=(), parent=None):
         super().__init__(parent)

@@ -1,19 +1,31 @@
-"""Owns the model between sessions and the worker during one; the window only calls these verbs.
+"""The one owner of the app's run state: model choice and config, dataset, training settings, the panel's view
+settings and live model settings, the model between sessions and the worker during one.
 
-A Session trains until its step budget; the controller keeps the model, optimizer state and step when it
-ends, so Play continues in a new Session and Reset builds a fresh model. No widget code lives here.
+Menus, render and tests drive the app through its verbs (prepare, adopt, open, play, pause, step_once, stop,
+set_live, send, preview, save_checkpoint). Every Session it starts gets the whole state replayed: the view
+settings, the live model settings and the delay, so nothing depends on a command reaching a session that
+was running at the time. Each run has an id; a snapshot or end signal of an older run that is still in
+Qt's queue when a Reset or switch happens is dropped, so nothing from it reaches the screen. No widget code.
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from genviz.core import checkpoint, registry
+from genviz.core import checkpoint, registry, runs
 from genviz.core import config as config_mod
+from genviz.core import data as data_mod
 from genviz.core.session import Session
 from genviz.gui.worker import SessionWorker
+
+ENDED = ("done", "stopped", "error", "diverged")  # statuses that end a session
+FAILED = ("error", "diverged")
 
 
 class _SavedOptimizer:
@@ -26,9 +38,25 @@ class _SavedOptimizer:
         return self._state
 
 
-class TrainingController(QObject):
-    """Verbs: prepare (fresh model), adopt (loaded model), play, pause, step_once, stop; signals out."""
+@dataclass
+class Opened:
+    """What `open()` restored: the checkpoint's payload, its dataset name and train config, and the loss history
+    of its run folder (metrics.csv columns by name, 'step' included; empty without one)."""
 
+    payload: dict
+    dataset: str
+    train: config_mod.TrainConfig
+    history: dict = field(default_factory=dict)
+
+
+class TrainingController(QObject):
+    """Verbs: prepare (fresh model), adopt / open (a saved model), play, pause, step_once, stop; signals out.
+
+    `prepared(info)` says a new run replaced the previous one (fresh, switched, reset or opened): views clear
+    and begin on `info` (empty when there is no model: the last choice was refused).
+    """
+
+    prepared = Signal(dict)
     snapshot_ready = Signal(object)
     finished = Signal(str)
     failed = Signal(str)
@@ -37,44 +65,95 @@ class TrainingController(QObject):
         super().__init__(parent)
         self.model_name = ""
         self.dataset = None
+        self.points: np.ndarray | None = None  # the drawn / loaded points of the 'custom' dataset
         self.model_cfg: dict = {}
         self.train = config_mod.TrainConfig()
+        self.view: dict = {}  # the panel's view settings, replayed into every Session of this run
+        self.model_live: dict = {}  # live model settings (e.g. a GAN's train_players), replayed likewise
         self.model = None
         self.optimizer_state = None
+        self.training_state: dict | None = None
         self.step = 0
         self.delay = 0.0
         self.worker: SessionWorker | None = None
+        self.run_id = 0  # the id of the run whose signals are shown; older ones are dropped
         self._retired: list[SessionWorker] = []
         self._collected = True
+        self._data_cache = None  # ((name, seed), Dataset) of the last named dataset loaded
 
     # -- set-up -----------------------------------------------------------------------------------
+    def load_dataset(self, name: str, seed: int, points=None):
+        """The dataset by name (custom: `points`, else the controller's own); DataError if it cannot load.
+        A generated or image set asked for again (Reset, a model switch) is reused, not read again."""
+        if name == "custom":
+            return data_mod.load(name, seed=seed, points=self.points if points is None else points)
+        if self._data_cache is None or self._data_cache[0] != (name, seed):
+            self._data_cache = ((name, seed), data_mod.load(name, seed=seed))
+        return self._data_cache[1]
+
     def prepare(self, model_name: str, dataset, model_cfg: dict, train: config_mod.TrainConfig) -> None:
         """Validate everything and build a fresh model; raises ConfigError naming the bad field."""
         self.stop()
         spec = registry.get(model_name)
         cfg = registry.make_config(model_name, model_cfg)
         _check_fits(spec, dataset, train)
-        torch.manual_seed(train.seed)
-        model = spec.model_class()(cfg, dataset.shape)
+        model = _build(model_name, dataset.shape, train.seed, config_mod.to_dict(cfg))
         self._set(model_name, dataset, config_mod.to_dict(cfg), train, model, None, 0)
 
     def adopt(self, model, payload: dict, dataset, train: config_mod.TrainConfig) -> None:
         """Take over a loaded checkpoint's model, optimizer state and step (to look at or continue)."""
         self.stop()
         _check_fits(registry.get(payload["model"]), dataset, train)
+        state = checkpoint.training_state(payload) if hasattr(checkpoint, "training_state") else None
         self._set(payload["model"], dataset, dict(payload["model_config"]), train, model,
-                  payload.get("optimizers") or None, int(payload.get("step", 0)))
+                  payload.get("optimizers") or None, int(payload.get("step", 0)), state)
 
-    def _set(self, name, dataset, cfg, train, model, opt_state, step) -> None:
+    def open(self, path) -> Opened:
+        """Adopt a checkpoint file or a run folder (its checkpoint.pt and metrics.csv).
+
+        Raises CheckpointError / ConfigError / DataError (nothing changes then)."""
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        if path.is_dir():
+            runs.read_config(path)  # a clear error when the folder is not a run folder
+            path = path / "checkpoint.pt"
+        model, payload = checkpoint.load_full(path)
+        spec = registry.get(payload["model"])
+        ds_spec = _dataset_spec(payload) or {"name": spec.default_dataset}
+        if ds_spec["name"] == "custom" and ds_spec.get("points") is None:
+            if self.points is None:
+                raise checkpoint.CheckpointError("it was trained on drawn points; draw or load them first")
+            ds_spec = {**ds_spec, "points": self.points}
+        train = config_mod.make(config_mod.TrainConfig, {**(payload.get("train") or {}), "device": "cpu"})
+        dataset = _load_spec(ds_spec, train.seed)
+        ds_name = ds_spec["name"]
+        history = _read_history(folder)
+        self.adopt(model.train(), payload, dataset, train)
+        return Opened(payload, ds_name, train, history)
+
+    def clear(self) -> None:
+        """No model (the last choice was refused): nothing of the previous run may stay on screen."""
+        self.stop()
+        self._set("", None, {}, self.train, None, None, 0)
+
+    def _set(self, name, dataset, cfg, train, model, opt_state, step, state=None) -> None:
         self.model_name, self.dataset, self.model_cfg, self.train = name, dataset, cfg, train
         self.model, self.optimizer_state, self.step = model, opt_state, step
+        self.training_state = state  # a Session's training_state(): exact continuation (#12)
+        if self.worker is not None and self.worker.is_running():
+            self._retired.append(self.worker)
+        self.view, self.model_live = {}, {}  # a new run starts with a new panel's defaults
+        self.worker, self._collected = None, True
+        self.run_id += 1
+        self.prepared.emit(self.info() if model is not None else {})
 
     def info(self) -> dict:
         """What a panel's begin() gets."""
         d = self.dataset
         spec = registry.get(self.model_name)
-        return {"model": self.model_name, "family": spec.family, "dataset": d.name, "kind": d.kind,
-                "data_shape": d.shape, "bbox": d.bbox() if d.kind == "2d" else None,
+        return {"model": self.model_name, "family": spec.family, "title": spec.title or self.model_name,
+                "dataset": d.name, "kind": d.kind, "data_shape": d.shape,
+                "bbox": d.bbox() if d.kind == "2d" else None,
                 "data": _spread_subset(d.train, 2000) if d.kind == "2d" else None}
 
     # -- running ----------------------------------------------------------------------------------
@@ -114,20 +193,43 @@ class TrainingController(QObject):
             self.worker.send("delay", seconds)
 
     def send(self, command: tuple) -> None:
-        """A panel's command (e.g. ("view", {...})); dropped when nothing runs."""
+        """A panel's command: ("view", {...}) or ("model_set", field, value). Kept, so every later Session of
+        this run gets it too, and forwarded to the running one."""
+        if command[0] == "view":
+            self.view.update(command[1])
+        elif command[0] == "model_set":
+            self.model_live[command[1]] = command[2]
         if self.running():
             self.worker.send(*command)
 
-    def _session(self, paused: bool) -> Session:
+    def _session(self, paused: bool, train=None) -> Session:
         if self.model is None:
             raise RuntimeError("prepare() or adopt() a model first")
-        train = self.train
+        train = train or self.train
         if self.step >= train.steps:  # the budget is spent: Play trains `steps` more
             train = dataclasses.replace(train, steps=self.step + train.steps)
+        if self.training_state is not None and _SESSION_TAKES_STATE:
+            carried = {"state": self.training_state}
+        else:
+            carried = {"optimizer_state": self.optimizer_state, "start_step": self.step}
         session = Session(self.model_name, self.dataset, self.model_cfg, train, model=self.model,
-                          optimizer_state=self.optimizer_state, start_step=self.step, start_paused=paused)
+                          start_paused=paused, view=dict(self.view), **carried)
         session.send("delay", self.delay)
+        for name, value in self.model_live.items():  # applied before the first step
+            session.send("model_set", name, value)
         return session
+
+    def preview(self) -> None:
+        """One snapshot of the current model without training (an opened run shows its density at once)."""
+        if self.model is None:
+            return
+        self.stop()
+        session = self._session(paused=True, train=dataclasses.replace(self.train, steps=self.step + 1))
+        gen = session.run()
+        snap = next(gen)
+        gen.close()
+        self.model = session.model
+        self.snapshot_ready.emit(dataclasses.replace(snap, status="paused", metrics={}))
 
     def run_sync(self, on_snapshot) -> str:
         """Train to the step budget on this thread (headless rendering); returns the final status."""
@@ -136,21 +238,32 @@ class TrainingController(QObject):
         for snap in session.run():
             on_snapshot(snap)
             status = snap.status
-        self.model, self.optimizer_state, self.step = session.model, session.optimizer_state(), session.step
+        self._take_back(session)
         return status
 
     def _start(self, paused: bool) -> None:
         if self.worker is not None and self.worker.is_running():
             self._retired.append(self.worker)  # still stopping: a QThread must not be destroyed while it runs
         self._retired = [w for w in self._retired if w.is_running()]
-        self.worker = SessionWorker(self._session(paused))
+        self.run_id += 1
+        self.worker = SessionWorker(self._session(paused), self.run_id)
         self._collected = False
-        self.worker.snapshot_ready.connect(self.snapshot_ready)
-        self.worker.failed.connect(self.failed)
+        self.worker.snapshot_ready.connect(self._on_snapshot)
+        self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
 
-    def _on_finished(self, status: str) -> None:
+    def _on_snapshot(self, run_id: int, snap) -> None:
+        if run_id == self.run_id:
+            self.snapshot_ready.emit(snap)
+
+    def _on_failed(self, run_id: int, message: str) -> None:
+        if run_id == self.run_id:
+            self.failed.emit(message)
+
+    def _on_finished(self, run_id: int, status: str) -> None:
+        if run_id != self.run_id:
+            return  # a run that a Reset, switch or open already replaced
         self._collect()
         self.finished.emit(status)
 
@@ -160,31 +273,84 @@ class TrainingController(QObject):
             return
         if not self.worker.stop(timeout_s=5.0):
             return  # still inside a long step: collect when its finished signal arrives
-        s = self.worker.session
-        self.model, self.optimizer_state, self.step = s.model, s.optimizer_state(), s.step
+        self._take_back(self.worker.session)
         self._collected = True
 
+    def _take_back(self, s) -> None:
+        """The ended session's model, step and optimizer state (and, where the core has it, its whole
+        training state) carry over to the next Session."""
+        self.model, self.optimizer_state, self.step = s.model, s.optimizer_state(), s.step
+        self.training_state = s.training_state() if hasattr(s, "training_state") else None
+
     def stop(self, timeout_s: float = 1.0) -> bool:
-        """Stop the worker (if any) within `timeout_s`; True when no thread is left running."""
+        """Stop the worker (if any) within `timeout_s`; True when no thread is left running. Signals the
+        stopped run still has queued are dropped: the caller decides what the screen shows next."""
         if self.worker is None:
             return True
+        was_running = self.running()
         ok = self.worker.stop(timeout_s)
         if ok:
             self._collect()
+        if was_running:
+            self.run_id += 1
         return ok
 
     # -- saving -----------------------------------------------------------------------------------
     def save_checkpoint(self, path, **extra):
         """Atomic checkpoint of the current model; while training, of the last finite snapshot's state."""
+        if self.model is None:
+            raise ValueError("there is no model to save: pick a model first")
+        state = self.training_state
         if self.running() and self.worker.session.last_good is not None:
             s = self.worker.session
-            step, state, opt_states = s.last_good  # CPU copies made by the worker: safe to read here
+            step, weights, opt = s.last_good  # CPU copies made by the worker: safe to read here
             model = registry.build(self.model_name, data_shape=self.dataset.shape, **self.model_cfg)
-            model.load_state_dict(state)
+            model.load_state_dict(weights)
+            state, opt_states = (opt, opt["optimizers"]) if isinstance(opt, dict) else (None, opt)
         else:
             model, opt_states, step = self.model, self.optimizer_state or [], self.step
+        if _CHECKPOINT_TAKES_STATE:
+            spec = getattr(self.dataset, "spec", None) or self.dataset.name
+            return checkpoint.save(model, path, [_SavedOptimizer(o) for o in opt_states], step=step,
+                                   train=self.train, state=state, dataset=spec, **extra)
         return checkpoint.save(model, path, [_SavedOptimizer(o) for o in opt_states], step=step,
                                train=self.train, dataset=self.dataset.name, **extra)
+
+
+# The core's run state is being reworked (#12); until it lands both forms of its API work here.
+_SESSION_TAKES_STATE = "state" in inspect.signature(Session.__init__).parameters
+_CHECKPOINT_TAKES_STATE = "state" in inspect.signature(checkpoint.save).parameters
+
+
+def _dataset_spec(payload: dict) -> dict | None:
+    if hasattr(checkpoint, "dataset_spec"):
+        return checkpoint.dataset_spec(payload)
+    name = (payload.get("extra") or {}).get("dataset")
+    return {"name": name} if isinstance(name, str) else None
+
+
+def _load_spec(spec: dict, seed: int):
+    if hasattr(data_mod, "load_spec"):
+        return data_mod.load_spec({"seed": seed, **{k: v for k, v in spec.items() if v is not None}})
+    return data_mod.load(spec["name"], seed=seed, points=spec.get("points"))
+
+
+def _build(name: str, shape, seed: int, cfg: dict):
+    """A fresh model initialised from `seed` (registry.build's own seeded generator where the core has it)."""
+    if "seed" in inspect.signature(registry.build).parameters:
+        return registry.build(name, data_shape=shape, seed=seed, **cfg)
+    torch.manual_seed(seed)  # TODO(#12): goes once registry.build(seed=...) lands
+    return registry.build(name, data_shape=shape, **cfg)
+
+
+def _read_history(folder: Path) -> dict:
+    """metrics.csv of a run folder by column; {} if absent or damaged (that only costs the curve)."""
+    if not (folder / "metrics.csv").is_file():
+        return {}
+    try:
+        return runs.read_metrics(folder)
+    except (OSError, ValueError):
+        return {}
 
 
 def _spread_subset(x: torch.Tensor, n: int):

@@ -118,6 +118,7 @@ class RunControls(QWidget):
         self.snapshot_every.setRange(1, 100_000)
         self.snapshot_every.setValue(25)
         self.snapshot_every.setSuffix(" steps")
+        self.snapshot_every.setKeyboardTracking(False)
         self.snapshot_every.setToolTip("how often the plots get fresh model outputs (costs training speed)")
         self.device = QComboBox()
         self.device.addItems(["cpu"] + (["cuda"] if torch.cuda.is_available() else []))

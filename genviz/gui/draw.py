@@ -1,6 +1,9 @@
 """Draw a 2D dataset with the mouse (a Gaussian brush, core.data.brush) or load it from a CSV file."""
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -99,7 +102,7 @@ class DrawDialog(QDialog):
     def load_csv(self, path) -> bool:
         """Replace the points with a CSV's; a bad file is explained in a dialog (with its line number)."""
         try:
-            pts = data_mod.load_points_csv(path)
+            pts = load_points(path)
         except data_mod.DataError as e:
             QMessageBox.critical(self, "Cannot load points", str(e))
             return False
@@ -123,3 +126,28 @@ class DrawDialog(QDialog):
             QMessageBox.information(self, "Too few points", "Draw at least 10 points (or load a CSV).")
             return
         self.accept()
+
+
+def load_points(path):
+    """(n, 2) points from a CSV of x,y rows; DataError (saying what to do) for anything else."""
+    points = data_mod.load_points_csv(path)
+    widest = _widest_numeric_row(path)
+    if widest > 2:
+        raise data_mod.DataError(f"{Path(path).name} has {widest} columns; genviz reads 2D points as two "
+                                 "columns x,y — save only those two and load it again")
+    return points
+
+
+def _widest_numeric_row(path) -> int:
+    """How many non-empty cells the widest data row has (a header line does not count)."""
+    with open(path, encoding="utf-8") as fh:
+        rows = [[c for c in r if c.strip()] for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
+    return max((len(r) for r in rows if r and _is_number(r[0])), default=0)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

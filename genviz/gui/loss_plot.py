@@ -163,6 +163,21 @@ class LossPanel(QWidget):
         for name, it in self.metric_items.items():
             it.setData(*self.metric_series[name].data())
 
+    def load_history(self, cols: dict) -> None:
+        """A run folder's metrics.csv columns ('step', losses, 'val_<metric>'): its curves, as if trained here."""
+        steps = cols.get("step")
+        if steps is None or not len(steps):
+            return
+        losses = {k: v for k, v in cols.items() if k != "step" and not k.startswith("val_")}
+        ok = np.all([np.isfinite(v) for v in losses.values()], axis=0) if losses else np.zeros(len(steps), bool)
+        if losses:
+            self.append(steps[ok], {k: v[ok] for k, v in losses.items()})
+        for k, v in cols.items():
+            if k.startswith("val_"):
+                for s, x in zip(steps[np.isfinite(v)], v[np.isfinite(v)]):
+                    self.add_metrics(int(s), {k[4:]: float(x)})
+        self.redraw()
+
     def history(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (steps, values) for every loss and (as 'val_<name>') every metric; for CSV export."""
         out = {name: s.data() for name, s in self.series.items()}

@@ -1,7 +1,9 @@
 """The main window: setup dock (pickers, forms, run controls), the family panel, the loss dock, status.
 
-Snapshots arrive from the worker by queued signal and are only queued here; a ~30 Hz timer merges
-everything received since the last frame (every loss value kept, the latest arrays) into one redraw.
+The window is a view of its TrainingController: every new run (`prepared`) gets a new family panel, an empty
+loss plot and fresh status numbers, so nothing of a previous run stays on screen. Its public verbs (select,
+reset, play, pause, step_once, open_path, export, use_points, train_headless) are what menus, render and
+tests use. Snapshots are only queued on arrival; a ~30 Hz timer merges them into one redraw.
 """
 from __future__ import annotations
 
@@ -11,52 +13,54 @@ import json
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
+from genviz.core import checkpoint, registry
 from genviz.core import config as config_mod
 from genviz.core import data as data_mod
-from genviz.core import registry
 from genviz.core.session import LIVE_TRAIN_FIELDS
-from genviz.gui import file_menu
-from genviz.gui.config_form import ConfigForm
-from genviz.gui.controller import TrainingController
-from genviz.gui.controls import ModelPicker, RunControls
-from genviz.gui.loss_plot import LossPanel
+from genviz.gui import export, file_menu
+from genviz.gui.controller import FAILED, TrainingController
+from genviz.gui.frames import FrameQueue
 from genviz.gui.panels import panel_class
 from genviz.gui.panels.base import Panel
-from genviz.gui.status import TrainingStatus
+from genviz.gui.panels.toolkit import plain_axes
+from genviz.gui.window_layout import WindowLayout, default_snapshot_every, fmt_value
 from genviz.gui.theme import configure_pyqtgraph, stylesheet
 
 REDRAW_MS = 33
-TRAIN_FORM_EXCLUDE = ("device", "snapshot_every")  # these have their own controls in the run box
+LOSS_SHARE = 0.3  # the loss dock's share of the height right of the setup dock; the panel keeps >= half
 
 
 def default_settings() -> QSettings:
     return QSettings(QSettings.IniFormat, QSettings.UserScope, "genviz", "genviz")
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowLayout):
     """genviz's window. `settings=None` uses the user's settings file; `persist=False` never writes it."""
 
     def __init__(self, settings: QSettings | None = None, persist: bool = True, model: str | None = None,
                  dataset: str | None = None):
-        super().__init__()
         configure_pyqtgraph()
+        super().__init__()
         self.setStyleSheet(stylesheet())
         self.setWindowTitle("genviz — deep generative models, live")
         self.settings = settings or default_settings()
         self.persist = persist
         self.controller = TrainingController(self)
-        self.custom_points: np.ndarray | None = None
+        self.frames = FrameQueue()
         self.latest = None  # the last merged snapshot drawn (arrays for export)
-        self._pending: list = []
         self._panel_due = None  # the merged snapshot the panel draws on the next tick
         self.last_error: Exception | None = None  # why the last reset() was refused
-        self._family = None
-        self.panel: Panel | None = None
-        self.model_form: ConfigForm | None = None
-        self._build_widgets()
-        self._build_docks()
+        self.labs = None  # the concept labs window, made on first use
+        self.panel: Panel = Panel()
+        self._panel_key = None
+        self.central = QWidget()  # one lasting central widget: swapping panels never re-splits the docks
+        self.central.setMinimumSize(320, 240)  # explicit: a panel's size hint can never widen the window
+        QVBoxLayout(self.central).setContentsMargins(0, 0, 0, 0)
+        self.central.layout().addWidget(self.panel)
+        self.setCentralWidget(self.central)
+        self.build_setup()
         file_menu.build_menus(self)
         self._connect()
         self._restore(model, dataset)
@@ -65,46 +69,14 @@ class MainWindow(QMainWindow):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
 
-    # -- construction -----------------------------------------------------------------------------
-    def _build_widgets(self) -> None:
-        self.picker = ModelPicker()
-        self.train_form = ConfigForm(config_mod.TrainConfig, exclude=TRAIN_FORM_EXCLUDE)
-        self.run = RunControls()
-        self.loss = LossPanel()
-        self.status = TrainingStatus()
-        self.setStatusBar(self.status)
-        self.model_box = QGroupBox("Hyperparameters")
-        QVBoxLayout(self.model_box)
-
-    def _build_docks(self) -> None:
-        boxes = [("Model", self.picker), ("Run", self.run), ("Training", self.train_form)]
-        setup = QWidget()
-        col = QVBoxLayout(setup)
-        for title, w in boxes[:2]:
-            col.addWidget(_boxed(title, w))
-        col.addWidget(self.model_box)
-        col.addWidget(_boxed(*boxes[2]))
-        col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(setup)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(360)
-        self.setup_dock = _dock("Setup", "setup", scroll)
-        self.loss_dock = _dock("Loss", "loss", self.loss)
-        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)  # setup runs the full height
-        self.addDockWidget(Qt.LeftDockWidgetArea, self.setup_dock)
-        self.addDockWidget(Qt.BottomDockWidgetArea, self.loss_dock)
-        self.resize(1400, 900)
-        self.resizeDocks([self.loss_dock], [280], Qt.Vertical)
-
     def _connect(self) -> None:
         c, r = self.controller, self.run
-        c.snapshot_ready.connect(self._pending.append)
+        c.prepared.connect(self._on_prepared)
+        c.snapshot_ready.connect(self.frames.push)
         c.finished.connect(self._on_finished)
         c.failed.connect(lambda msg: self.status.say(f"training failed: {msg}", error=True))
         self.picker.model_changed.connect(self._on_model_changed)
-        self.picker.dataset_changed.connect(lambda _: self.reset())
+        self.picker.dataset_changed.connect(self._on_dataset_changed)
         self.picker.draw_requested.connect(lambda: file_menu.draw_points(self))
         self.train_form.value_changed.connect(self._on_train_field)
         r.play.connect(self.play)
@@ -113,47 +85,45 @@ class MainWindow(QMainWindow):
         r.reset.connect(self.reset)
         r.delay_changed.connect(c.set_delay)
         r.snapshot_every_changed.connect(lambda n: self._on_train_field("snapshot_every", n))
-        r.device_changed.connect(lambda _: self._on_structural_change())
+        r.device_changed.connect(lambda v: self._on_structural_change("device", v))
         self.space_shortcut = QShortcut(QKeySequence(Qt.Key_Space), self, self.toggle_play)
 
-    # -- model / form changes ---------------------------------------------------------------------
+    # -- choices ----------------------------------------------------------------------------------
+    def select(self, model: str, dataset: str | None = None) -> None:
+        """Pick a model (and dataset) as the pickers would: a fresh run of it, ready to Play."""
+        self.picker.select(model, dataset)
+
     def _on_model_changed(self, name: str, reset: bool = True) -> None:
-        spec = registry.get(name)
-        if self.model_form is not None:
-            self.model_form.setParent(None)
-            self.model_form.deleteLater()
-        stored = self._stored_json(f"model_cfg/{name}")
-        self.model_form = ConfigForm(spec.config_class(), stored)
-        self.model_form.value_changed.connect(lambda *_: self._on_structural_change())
-        self.model_box.layout().addWidget(self.model_form)
-        self.model_box.setTitle(f"{spec.title or name} hyperparameters")
-        self.train_form.set_values(dict(spec.train_defaults))
-        if spec.family != self._family:
-            self._set_panel(spec.family)
+        self.show_model_form(name, self._stored_json(f"model_cfg/{name}"))
+        train = config_mod.to_dict(registry.train_config(name))
+        self.train_form.set_values(train)
+        self.run.blockSignals(True)
+        self.run.snapshot_every.setValue(default_snapshot_every(name))
+        self.run.blockSignals(False)
         if reset:
             self.reset()
 
-    def _set_panel(self, family: str) -> None:
-        try:
-            panel = panel_class(family)()
-        except Exception as e:  # a family's panel failing to build must not take the window down
-            self.status.say(f"the {family} panel could not be built ({type(e).__name__}: {e}); "
-                            "the loss plot still works", error=True)
-            panel = Panel()
-        panel.command_issued.connect(self.controller.send)
-        self.setCentralWidget(panel)
-        self.panel, self._family = panel, family
+    def _on_dataset_changed(self, name: str) -> None:
+        self.run.blockSignals(True)
+        self.run.snapshot_every.setValue(default_snapshot_every(self.picker.current_model(), name))
+        self.run.blockSignals(False)
+        self.reset()
 
-    def _on_structural_change(self) -> None:
+    def _on_structural_change(self, name: str, value) -> None:
         """A model field, seed, batch size or device changed: rebuild now if nothing was trained yet."""
         if self.controller.step == 0 and not self.controller.running():
-            self.reset()
+            if self.reset():
+                self.status.say(f"{name} = {fmt_value(value)}: a fresh model is ready — press Play (Space)")
         else:
-            self.status.say("changed settings apply when you press Reset")
+            self.status.say(f"{name} = {fmt_value(value)} applies when you press Reset")
+
+    def _on_model_field(self, name: str, value) -> None:
+        self._on_structural_change(name, value)
 
     def _on_train_field(self, name: str, value) -> None:
+        """An edit was committed (Enter, focus out, arrows): validate once, then confirm or refuse it."""
         if name not in LIVE_TRAIN_FIELDS:
-            self._on_structural_change()
+            self._on_structural_change(name, value)
             return
         try:
             self.train_config()
@@ -161,6 +131,8 @@ class MainWindow(QMainWindow):
             self.status.say(f"refused — {e}", error=True)
             return
         self.controller.set_live(name, value)
+        where = "the running session" if self.controller.running() else "the next Play"
+        self.status.say(f"{name} = {fmt_value(value)} — applies to {where}")
 
     def train_config(self) -> config_mod.TrainConfig:
         extra = {"device": self.run.device.currentText(), "snapshot_every": self.run.snapshot_every.value()}
@@ -169,32 +141,73 @@ class MainWindow(QMainWindow):
     # -- run verbs ----------------------------------------------------------------------------------
     def reset(self) -> bool:
         """A fresh model from the current choices; False (with the reason in the status bar) if refused."""
-        self.controller.stop()
-        self._pending.clear()
-        self._panel_due = None
         name, ds_name = self.picker.current_model(), self.picker.current_dataset()
         try:
             model_cfg = self.model_form.config()
             train = self.train_config()
-            dataset = data_mod.load(ds_name, seed=train.seed, points=self.custom_points)
+            dataset = self.controller.load_dataset(ds_name, train.seed)
             self.controller.prepare(name, dataset, config_mod.to_dict(model_cfg), train)
         except (config_mod.ConfigError, data_mod.DataError) as e:
+            same = self.controller.model_name == name and self.controller.dataset is not None and \
+                self.controller.dataset.name == ds_name
+            self.controller.stop() if same else self.controller.clear()  # never show another model's run
             self.status.say(f"refused — {e}", error=True)
             self.run.set_running(False)
             self.last_error = e
             return False
         self.last_error = None
-        self.begin_view()
         self.status.say(f"{registry.get(name).title or name} on {ds_name}: ready — press Play (Space)")
         return True
 
-    def begin_view(self) -> None:
-        """Clear plots and start the panel on the controller's model/data."""
+    def _on_prepared(self, info: dict) -> None:
+        """A new run: a new panel, an empty loss plot, fresh numbers. Nothing of the previous run stays."""
+        self.frames.clear()
+        self._panel_due, self.latest = None, None
         self.loss.clear()
-        self.latest = None
-        self.panel.begin(self.controller.info())
+        key = (info.get("model"), info.get("dataset"))
+        old_tabs = self.panel.findChild(QTabWidget)
+        tab = old_tabs.currentIndex() if old_tabs is not None and key == self._panel_key else None
+        self._set_panel(info.get("family"))
+        self._panel_key = key
+        if info:
+            self.panel.begin(info)
+        new_tabs = self.panel.findChild(QTabWidget)
+        if tab is not None and new_tabs is not None and new_tabs.isTabVisible(tab):
+            new_tabs.setCurrentIndex(tab)  # Reset keeps the view the user was looking at
         self.status.show_numbers(self.controller.step, self.controller.train.steps, 0.0, None, float("inf"))
         self.run.set_running(False)
+        QTimer.singleShot(0, self._fit_views)
+
+    def _set_panel(self, family: str | None) -> None:
+        try:
+            panel = panel_class(family)() if family else Panel()
+        except Exception as e:  # a family's panel failing to build must not take the window down
+            self.status.say(f"the {family} panel could not be built ({type(e).__name__}: {e}); "
+                            "the loss plot still works", error=True)
+            panel = Panel()
+        plain_axes(panel)
+        panel.command_issued.connect(self.controller.send)
+        old, self.panel = self.panel, panel
+        self.central.layout().replaceWidget(old, panel)
+        old.setParent(None)
+        old.deleteLater()
+
+    def _fit_views(self) -> None:
+        """Once the new panel has its size: the panel keeps its share, its plots frame their data."""
+        self.keep_panel_share()
+        self.panel.reset_view()
+
+    def keep_panel_share(self) -> None:
+        """The family panel keeps at least half of the height right of the setup dock."""
+        if not self.loss_dock.isVisible() or self.loss_dock.isFloating():
+            return
+        total = self.central.height() + self.loss_dock.height()
+        if self.loss_dock.height() > 0.5 * total or self.central.height() < 0.5 * total:
+            self.resizeDocks([self.loss_dock], [int(LOSS_SHARE * total)], Qt.Vertical)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self.keep_panel_share)
 
     def _ready_to_train(self) -> bool:
         """Validate the forms; refuse (naming the field) before anything trains."""
@@ -237,6 +250,12 @@ class MainWindow(QMainWindow):
         else:
             self.play()
 
+    def train_headless(self) -> str:
+        """Train to the step budget on this thread and draw everything (render); returns the final status."""
+        status = self.controller.run_sync(self.frames.push)
+        self._on_finished(status)
+        return status
+
     def _on_finished(self, status: str) -> None:
         self.flush()
         self.run.set_running(False)
@@ -246,46 +265,102 @@ class MainWindow(QMainWindow):
         elif status == "stopped":
             self.status.say(f"stopped at step {self.controller.step:,}")
 
+    # -- files ----------------------------------------------------------------------------------------
+    def open_path(self, path) -> bool:
+        """Open a checkpoint file or run folder: its model, forms and history, its density/samples at once.
+        False (and a message box) if it cannot be opened; nothing changes then."""
+        is_run = not str(path).endswith(".pt")
+        try:
+            opened = self.controller.open(path)
+        except (checkpoint.CheckpointError, config_mod.ConfigError, data_mod.DataError) as e:
+            QMessageBox.critical(self, f"Cannot open {'run folder' if is_run else 'checkpoint'}", str(e))
+            return False
+        p = opened.payload
+        self.show_choices(p["model"], opened.dataset, p["model_config"], config_mod.to_dict(opened.train))
+        self.loss.load_history(opened.history)
+        self.controller.preview()
+        self.flush()
+        self.status.say(f"opened {p['model']} at step {p['step']:,} — Play continues training")
+        return True
+
+    def use_points(self, points) -> bool:
+        """Train on these (n, 2) points as the 'custom' dataset. Everything is checked first; a refusal (a
+        DataError naming what to do) leaves the current run untouched."""
+        pts = np.asarray(points, np.float32)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise data_mod.DataError(f"points need exactly two columns (x, y); got shape {pts.shape}")
+        model = self.picker.current_model() if "2d" in registry.get(self.picker.current_model()).data_kinds \
+            else "realnvp"
+        batch = self.train_config().batch_size if model == self.picker.current_model() else \
+            registry.train_config(model).batch_size
+        dataset = self.controller.load_dataset("custom", self.train_config().seed, points=pts)
+        if batch > len(dataset.train):
+            need = int(np.ceil(len(pts) * batch / max(len(dataset.train), 1)))
+            raise data_mod.DataError(f"{len(pts)} points leave {len(dataset.train)} for training, fewer than "
+                                     f"the batch size {batch}: use at least {need} points, or lower batch size")
+        self.controller.points = pts
+        self.picker.blockSignals(True)
+        if model != self.picker.current_model():
+            self.picker.select(model)
+            self._on_model_changed(model, reset=False)
+        self.picker.select(model, "custom")
+        self.picker.blockSignals(False)
+        return self.reset()
+
+    def plots(self) -> dict:
+        return {**self.panel.plots(), **self.loss.plots()}
+
+    def export(self, kind: str, path) -> list:
+        """kind: png | svg (path = a folder) | csv | npz (samples) | checkpoint | metrics. Raises ValueError,
+        OSError or CheckpointError with a message for the user."""
+        if kind in ("png", "svg"):
+            return export.export_plots(self.plots(), path, kind)
+        if kind in ("csv", "npz"):
+            if self.latest is None or not self.latest.arrays:
+                raise ValueError("nothing to export yet: train a little first")
+            return [export.export_samples(self.latest.arrays, path)]
+        if kind == "checkpoint":
+            return [self.controller.save_checkpoint(path)]
+        if kind == "metrics":
+            return [export.export_metrics(self.loss.history(), path)]
+        raise ValueError(f"unknown export {kind!r}")
+
     # -- drawing ------------------------------------------------------------------------------------
     def redraw(self) -> None:
         """One frame (the ~30 Hz timer): merge the queued snapshots into the loss plot and status now and
         the family panel on the next tick, so one event-loop pass never paints both big views."""
         if self._panel_due is not None:
             snap, self._panel_due = self._panel_due, None
-            if self.panel is not None:
-                self.panel.show_snapshot(snap)
+            self.panel.show_snapshot(snap)
             return
-        if not self._pending:
+        if not self.frames:
             return
-        snaps, self._pending[:] = list(self._pending), []
-        arrays: dict = {}
-        own = self.panel.own_metrics if self.panel is not None else ()
+        snaps, merged = self.frames.take()
+        own = self.panel.own_metrics
         for i, s in enumerate(snaps):
             self.loss.append(s.steps, s.losses)
-            if s.metrics and s.status != "error":
+            if s.metrics and s.status not in FAILED:
                 self.loss.add_metrics(s.step, {k: v for k, v in s.metrics.items() if k not in own})
-                if self.panel is not None and i < len(snaps) - 1:  # the last comes with show_snapshot
+                if i < len(snaps) - 1:  # the last comes with show_snapshot
                     self.panel.add_metrics(s.step, s.metrics)
-            arrays.update(s.arrays)
         self.loss.redraw()
-        last = snaps[-1]
-        merged = dataclasses.replace(last, arrays=arrays, steps=np.concatenate([s.steps for s in snaps]),
-                                     losses=_merge_losses(snaps))
         self._panel_due = merged
-        self.latest = dataclasses.replace(merged, arrays={**(self.latest.arrays if self.latest else {}), **arrays})
+        old = self.latest.arrays if self.latest else {}
+        self.latest = dataclasses.replace(merged, arrays={**old, **merged.arrays})
         self._show_status(snaps)
 
     def flush(self) -> None:
         """Draw everything queued now (render, end of a run)."""
-        while self._pending or self._panel_due is not None:
+        while self.frames or self._panel_due is not None:
             self.redraw()
 
     def _show_status(self, snaps) -> None:
         last = snaps[-1]
         loss = next((float(v[-1]) for s in reversed(snaps) for v in s.losses.values() if len(v)), None)
-        self.status.show_numbers(last.step, last.total_steps, last.steps_per_s, loss, last.eta_s)
+        eta = last.eta_s if last.status == "running" else float("inf")  # one Step's rate predicts nothing
+        self.status.show_numbers(last.step, last.total_steps, last.steps_per_s, loss, eta)
         message = next((s.message for s in reversed(snaps) if s.message), "")
-        if last.status == "error":
+        if last.status in FAILED:
             self.status.say(last.message or "training stopped on an error", error=True)
         elif message:
             self.status.say(message)
@@ -306,7 +381,6 @@ class MainWindow(QMainWindow):
         if s.value("windowState") is not None:
             self.restoreState(s.value("windowState"))
         self.run.blockSignals(True)
-        self.run.snapshot_every.setValue(int(s.value("snapshot_every", 25)))
         self.run.device.setCurrentText(str(s.value("device", "cpu")))
         self.run.blockSignals(False)
         self.picker.blockSignals(True)
@@ -314,6 +388,8 @@ class MainWindow(QMainWindow):
         self.picker.blockSignals(False)
         self._on_model_changed(self.picker.current_model(), reset=False)
         self.train_form.set_values(self._stored_json("train"))  # user's values over the model's defaults
+        if s.value("snapshot_every") is not None:
+            self.run.snapshot_every.setValue(int(s.value("snapshot_every")))
         self.reset()
 
     def save_settings(self) -> None:
@@ -333,27 +409,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.save_settings()
         self.timer.stop()
-        if getattr(self, "_labs", None) is not None:
-            self._labs.close()  # a separate top-level window: it must not outlive the app's main window
+        if self.labs is not None:
+            self.labs.close()  # a separate top-level window: it must not outlive the app's main window
         if not self.controller.stop(timeout_s=1.0):
             self.controller.stop(timeout_s=5.0)  # a long op in flight: never leave a thread running
         super().closeEvent(event)
-
-
-def _merge_losses(snaps) -> dict:
-    names = dict.fromkeys(k for s in snaps for k in s.losses)
-    return {k: np.concatenate([s.losses[k] for s in snaps if k in s.losses]) for k in names}
-
-
-def _boxed(title: str, widget: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
-    QVBoxLayout(box).addWidget(widget)
-    return box
-
-
-def _dock(title: str, name: str, widget: QWidget) -> QDockWidget:
-    dock = QDockWidget(title)
-    dock.setObjectName(f"dock_{name}")  # saveState/restoreState need names
-    dock.setWidget(widget)
-    dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-    return dock

@@ -23,13 +23,15 @@ def render_window(model: str, dataset: str | None, steps: int, out: str, size=(1
     window = MainWindow(settings=_blank_settings(), persist=False, model=model, dataset=dataset)
     window.resize(*size)
     _apply_overrides(window, steps, dict(train_overrides or {}), model_overrides or {})
-    window.custom_points = points
+    window.show()
+    if points is not None:
+        window.controller.points = points
     if not window.reset():
         window.close()
         raise window.last_error
-    window.show()
-    status = window.controller.run_sync(window._pending.append)
-    window._on_finished(status)  # draws everything queued
+    for _ in range(3):
+        app.processEvents()  # the panel gets its size before the plots frame their data
+    window.train_headless()  # draws everything queued
     for _ in range(3):
         app.processEvents()
     out = Path(out)

@@ -16,13 +16,15 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 class SessionWorker(QObject):
     """Runs `session.run()` on its own QThread; emits every snapshot, then `finished(status)`."""
 
-    snapshot_ready = Signal(object)  # core.session.Snapshot
-    finished = Signal(str)  # done | stopped | error | paused (never: the loop only ends on the first three)
-    failed = Signal(str)  # an exception escaped the session: its message (the traceback goes to stderr)
+    # Every signal carries the worker's run id first, so the controller can drop a replaced run's signals.
+    snapshot_ready = Signal(int, object)  # core.session.Snapshot
+    finished = Signal(int, str)  # done | stopped | error | diverged (the statuses that end a session)
+    failed = Signal(int, str)  # an exception escaped the session: its message (the traceback goes to stderr)
 
-    def __init__(self, session):
+    def __init__(self, session, run_id: int = 0):
         super().__init__()
         self.session = session
+        self.run_id = run_id
         self.status = "idle"
         self._thread = QThread()
         self._thread.setObjectName(f"genviz-session-{session.model_name}")
@@ -46,13 +48,13 @@ class SessionWorker(QObject):
         try:
             for snap in self.session.run():
                 status = snap.status
-                self.snapshot_ready.emit(snap)
+                self.snapshot_ready.emit(self.run_id, snap)
         except Exception as e:  # a model bug must not kill the app: report it and end the run
             traceback.print_exc()
             status = "error"
-            self.failed.emit(f"{type(e).__name__}: {e}")
+            self.failed.emit(self.run_id, f"{type(e).__name__}: {e}")
         self.status = status
-        self.finished.emit(status)
+        self.finished.emit(self.run_id, status)
         self._thread.quit()
 
     def stop(self, timeout_s: float = 1.0) -> bool:

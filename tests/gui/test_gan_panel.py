@@ -106,8 +106,8 @@ def test_coalesced_snapshots_keep_every_metric_point_and_counts_stay_off_the_los
     qtbot.addWidget(window)
     _apply_overrides(window, 20, {"snapshot_every": 5, "batch_size": 64}, {"hidden": 32, "depth": 2})
     assert window.reset()
-    window.controller.run_sync(window._pending.append)
-    queued = [s.step for s in window._pending if s.metrics and "modes" in s.metrics]
+    window.controller.run_sync(window.frames.push)
+    queued = [s.step for s in window.frames.pending if s.metrics and "modes" in s.metrics]
     assert len(queued) >= 3
     window.flush()  # all queued snapshots merge into one frame
     panel = window.panel

@@ -148,8 +148,8 @@ def test_a_nan_stop_is_shown_as_an_error_in_the_status_bar(qtbot, window):
     from genviz.core.session import Snapshot
 
     msg = "training stopped: the loss became NaN/inf by step 7. The model was restored to step 5"
-    window._pending.append(Snapshot(7, 100, np.arange(6, 8), {"loss": np.array([1.0, np.nan])}, {}, {},
-                                    "error", msg))
+    window.controller.snapshot_ready.emit(Snapshot(7, 100, np.arange(6, 8), {"loss": np.array([1.0, np.nan])},
+                                                   {}, {}, "error", msg))
     window.flush()
     assert window.status.message.text() == msg and window.status.message.property("error") is True
     assert np.array_equal(window.loss.series["loss"].data()[0], [6])  # the NaN is not plotted

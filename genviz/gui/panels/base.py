@@ -28,6 +28,9 @@ class Panel(QWidget):
         """Validation metrics of a snapshot that was merged into a later one before drawing (fast training
         coalesces several per frame); the last one arrives with `show_snapshot`. Curves over time use it."""
 
+    def reset_view(self) -> None:
+        """Frame every plot on its data (called once the panel has its size, and by the 'A' button's users)."""
+
     def plots(self) -> dict:
         """Exportable views by name: pyqtgraph PlotItem / GraphicsLayout / ImageItem's view (for PNG/SVG)."""
         return {}

@@ -192,6 +192,9 @@ class EBMPanel(Panel):
         self.energy_plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
         self._framed = self.isVisible() and self.width() > 50
 
+    def reset_view(self) -> None:
+        self.frame_view()
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._framed:

@@ -217,7 +217,6 @@ class GANPanel(Panel):
         for item in (self.arrows, self.manifold, self.f_curve, self.fstar_curve, self.hist_real, self.hist_fake):
             item.setData([], [])
         self.coverage.setText("")
-        self._sync_players = self.players.currentText() != "both"  # a fresh model starts with "both"
         if info.get("data") is not None:
             self._set_real(info["data"])
         self.reset_view()
@@ -263,9 +262,6 @@ class GANPanel(Panel):
             item.setData(pts[:, 0], pts[:, 1])
 
     def show_snapshot(self, snap) -> None:
-        if getattr(self, "_sync_players", False):  # commands only reach a running session
-            self._sync_players = False
-            self.command_issued.emit(("model_set", "train_players", self.players.currentText()))
         a = snap.arrays
         if "data" in a:
             self._set_real(a["data"])

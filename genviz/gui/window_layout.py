@@ -1,0 +1,115 @@
+"""The main window's widgets and docks, without behaviour: the Setup dock (pickers, run controls, the model's
+and the training's forms), the Loss dock and the status bar. MainWindow adds what they do."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+
+from genviz.core import config as config_mod
+from genviz.core import data as data_mod
+from genviz.core import registry
+from genviz.gui.config_form import ConfigForm
+from genviz.gui.controls import ModelPicker, RunControls
+from genviz.gui.loss_plot import LossPanel
+from genviz.gui.status import TrainingStatus
+
+TRAIN_FORM_EXCLUDE = ("device", "snapshot_every")  # these have their own controls in the run box
+SNAPSHOT_EVERY = {"2d": 25, "image": 100}  # plot refreshes by data kind, when the model names none
+SETUP_MIN_WIDTH = 340
+
+
+def default_snapshot_every(model: str, dataset: str | None = None) -> int:
+    """The model's own snapshot rate, else one that suits its data: image views cost far more per snapshot."""
+    spec = registry.get(model)
+    own = dict(spec.train_defaults).get("snapshot_every")
+    if own is not None:
+        return int(own)
+    kind = data_mod.kind_of(dataset or spec.default_dataset)
+    return SNAPSHOT_EVERY.get(kind, 25)
+
+
+def fmt_value(v) -> str:
+    """A value as the status bar confirms it: 0.0005, 30,000, True, cosine."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    return f"{v:,}" if isinstance(v, int) else f"{v:.6g}"
+
+
+class WindowLayout(QMainWindow):
+    """Docks and forms. `show_model_form` swaps the model's form; `show_choices` fills every control at once."""
+
+    def build_setup(self) -> None:
+        self.picker = ModelPicker()
+        self.train_form = ConfigForm(config_mod.TrainConfig, exclude=TRAIN_FORM_EXCLUDE)
+        self.run = RunControls()
+        self.loss = LossPanel()
+        self.status = TrainingStatus()
+        self.setStatusBar(self.status)
+        self.model_box = QGroupBox("Hyperparameters")
+        QVBoxLayout(self.model_box)
+        self.model_form = ConfigForm(config_mod.TrainConfig, exclude=())  # replaced by the model's form
+        setup = QWidget()
+        col = QVBoxLayout(setup)
+        col.addWidget(_boxed("Model", self.picker))
+        col.addWidget(_boxed("Run", self.run))
+        col.addWidget(self.model_box)
+        col.addWidget(_boxed("Training", self.train_form))
+        col.addStretch(1)
+        self.setup_scroll = QScrollArea()
+        self.setup_scroll.setWidget(setup)
+        self.setup_scroll.setWidgetResizable(True)
+        self.setup_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setup_dock = _dock("Setup", "setup", self.setup_scroll)
+        self.loss_dock = _dock("Loss", "loss", self.loss)
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)  # setup runs the full height
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.setup_dock)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.loss_dock)
+        self.resize(1400, 900)
+        self.resizeDocks([self.loss_dock], [260], Qt.Vertical)
+
+    def show_model_form(self, name: str, values: dict | None = None) -> None:
+        """The model's own form (its config dataclass), filled with `values` over the defaults."""
+        spec = registry.get(name)
+        self.model_form.setParent(None)
+        self.model_form.deleteLater()
+        self.model_form = ConfigForm(spec.config_class(), values or {})
+        self.model_form.value_changed.connect(self._on_model_field)
+        self.model_box.layout().addWidget(self.model_form)
+        self.model_box.setTitle(f"{spec.title or name} hyperparameters")
+        self.fit_setup_width()
+
+    def show_choices(self, model: str, dataset: str, model_cfg: dict, train: dict) -> None:
+        """Put a run's choices into every control without starting anything (opening a checkpoint)."""
+        for w in (self.picker, self.train_form, self.run):
+            w.blockSignals(True)
+        self.picker.select(model, dataset)
+        self.show_model_form(model, model_cfg)
+        self.train_form.set_values(train)
+        self.run.snapshot_every.setValue(int(train.get("snapshot_every", 25)))
+        for w in (self.picker, self.train_form, self.run):
+            w.blockSignals(False)
+
+    def fit_setup_width(self) -> None:
+        """The Setup dock is wide enough for its widest form and its scroll bar: nothing is clipped."""
+        content = self.setup_scroll.widget()
+        content.adjustSize()
+        bar = self.setup_scroll.verticalScrollBar().sizeHint().width()
+        need = content.minimumSizeHint().width() + bar + 2 * self.setup_scroll.frameWidth() + 4
+        self.setup_scroll.setMinimumWidth(max(SETUP_MIN_WIDTH, need))
+
+    def _on_model_field(self, name: str, value) -> None:  # MainWindow: what a committed model edit does
+        raise NotImplementedError
+
+
+def _boxed(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    QVBoxLayout(box).addWidget(widget)
+    return box
+
+
+def _dock(title: str, name: str, widget: QWidget) -> QDockWidget:
+    dock = QDockWidget(title)
+    dock.setObjectName(f"dock_{name}")  # saveState/restoreState need names
+    dock.setWidget(widget)
+    dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+    return dock
