@@ -127,7 +127,7 @@ class MoG(GenerativeModel):
                 "points": pts.cpu().numpy(), "resp": r.cpu().numpy(),
                 "point_labels": r.argmax(1).cpu().numpy().astype(np.int64),
                 "samples": self.sample(int(view.get("n_samples", 1000)),
-                                       torch.Generator().manual_seed(0)).cpu().numpy()}
+                                       torch.Generator(device=self.device).manual_seed(0)).cpu().numpy()}
 
 
 def ellipse(mean: np.ndarray, cov: np.ndarray, n_std: float = 2.0, n: int = 64) -> np.ndarray:

@@ -30,9 +30,13 @@ def gaussian_parameters(h: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, t
     return m, F.softplus(h) + 1e-8
 
 
-def sample_gaussian(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Reparameterized draw z = m + sqrt(v) * eps."""
-    return m + v.sqrt() * torch.randn_like(m)
+def sample_gaussian(m: torch.Tensor, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Reparameterized draw z = m + sqrt(v) * eps; eps from `generator` (drawn on its device, then moved to
+    m's), or from torch's global stream when None (training: the session owns that stream)."""
+    if generator is None:
+        return m + v.sqrt() * torch.randn_like(m)
+    eps = torch.randn(m.shape, generator=generator, device=generator.device, dtype=m.dtype)
+    return m + v.sqrt() * eps.to(m.device)
 
 
 def log_normal(x: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

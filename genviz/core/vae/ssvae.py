@@ -156,7 +156,7 @@ class SSVAE(VAE):
     def log_px_given_z(self, x, z, y=None):
         return nets.log_bernoulli_with_logits(x.flatten(1), self.decode(z, y))
 
-    def negative_elbo_bound(self, x):
+    def negative_elbo_bound(self, x, generator=None):
         """Labels marginalised under q(y|x): (NELBO, KL_z + KL_y, Rec), batch means."""
         b = len(x)
         logits = self.cls(x.flatten(1))
@@ -164,7 +164,7 @@ class SSVAE(VAE):
         y = torch.eye(N_CLASSES, device=x.device).repeat_interleave(b, 0)  # (10b, 10): class-major
         xr = x.flatten(1).repeat(N_CLASSES, 1)
         qm, qv = self.encode_every_class(x)
-        z = nets.sample_gaussian(qm, qv)
+        z = nets.sample_gaussian(qm, qv, generator)
         rec = -nets.log_bernoulli_with_logits(xr, self.decode(z, y)).view(N_CLASSES, b).T  # (b, 10)
         kl_z = self.kl(qm, qv, z).view(N_CLASSES, b).T
         kl_y = (qy * (log_qy + math.log(N_CLASSES))).sum(-1)
@@ -182,13 +182,14 @@ class SSVAE(VAE):
             terms.update(nelbo=nelbo.detach(), rec=rec.detach(), kl=kl.detach())
         return loss, terms
 
-    def log_weights(self, x, k):
+    def log_weights(self, x, k, generator=None):
         """Proposal q(y|x) q(z|x, y): log p(x, y, z) - log q(y, z|x) for k draws, (k, batch)."""
         logits = self.cls(x.flatten(1))
-        ys = torch.distributions.Categorical(logits=logits).sample((k,))  # (k, batch)
+        probs = torch.distributions.Categorical(logits=logits).probs  # what Categorical.sample draws from
+        ys = torch.multinomial(probs, k, replacement=True, generator=generator).T  # (k, batch)
         y = F.one_hot(ys, N_CLASSES).float()
         qm, qv = nets.gaussian_parameters(self.enc(torch.cat([x.flatten(1).expand(k, -1, -1), y], -1)))
-        z = nets.sample_gaussian(qm, qv)
+        z = nets.sample_gaussian(qm, qv, generator)
         log_q = nets.log_normal(z, qm, qv) + F.log_softmax(logits, -1).gather(1, ys.T).T
         return self.log_px_given_z(x, z, y) + self.log_prior(z) - math.log(N_CLASSES) - log_q
 
@@ -208,8 +209,7 @@ class SSVAE(VAE):
         if self.classifier is not self.cls:
             out["acc_last"] = self.accuracy(x, y, cls=self.cls)
         if self.cfg.gen_weight > 0:
-            torch.manual_seed(0)
-            nelbo, kl, rec = self.negative_elbo_bound(x[:300])
+            nelbo, kl, rec = self.negative_elbo_bound(x[:300], self.fixed_generator())
             out.update(nelbo=float(nelbo), kl=float(kl), rec=float(rec))
         return out
 

@@ -82,10 +82,11 @@ class VAE(GenerativeModel):
         return torch.randn(n, self.z_dim, device=self.device, generator=generator)
 
     # -- objectives -----------------------------------------------------------------------------
-    def negative_elbo_bound(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(NELBO, KL, Rec), each averaged over the batch (nats)."""
+    def negative_elbo_bound(self, x: torch.Tensor, generator: torch.Generator | None = None
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(NELBO, KL, Rec), each averaged over the batch (nats); the one sample of z uses `generator`."""
         qm, qv = self.encode(x)
-        z = nets.sample_gaussian(qm, qv)
+        z = nets.sample_gaussian(qm, qv, generator)
         kl = self.kl(qm, qv, z)
         rec = -self.log_px_given_z(x, z)
         return (kl + rec).mean(), kl.mean(), rec.mean()
@@ -94,25 +95,26 @@ class VAE(GenerativeModel):
         nelbo, kl, rec = self.negative_elbo_bound(x)
         return nelbo, {"nelbo": nelbo.detach(), "rec": rec.detach(), "kl": kl.detach()}
 
-    def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """log p(x, z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): (k, batch)."""
         qm, qv = self.encode(x)
-        z = nets.sample_gaussian(qm.expand(k, *qm.shape), qv.expand(k, *qv.shape))
+        z = nets.sample_gaussian(qm.expand(k, *qm.shape), qv.expand(k, *qv.shape), generator)
         return self.log_px_given_z(x, z) + self.log_prior(z) - nets.log_normal(z, qm, qv)
 
-    def log_prob(self, x: torch.Tensor, k: int | None = None, chunk_elems: int = 2_000_000) -> torch.Tensor:
+    def log_prob(self, x: torch.Tensor, k: int | None = None, chunk_elems: int = 2_000_000,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) with k samples (default cfg.iw_eval): (batch,).
 
         Samples are drawn in chunks so k = 1000 fits in memory: chunk * batch * D ≤ chunk_elems.
         """
         k = k or self.cfg.iw_eval
         step = max(1, chunk_elems // max(1, len(x) * self.data_dim))
-        parts = [torch.logsumexp(self.log_weights(x, min(step, k - i)), 0) for i in range(0, k, step)]
+        parts = [torch.logsumexp(self.log_weights(x, min(step, k - i), generator), 0) for i in range(0, k, step)]
         return torch.logsumexp(torch.stack(parts), 0) - math.log(k)
 
-    def niwae(self, x: torch.Tensor, m: int) -> torch.Tensor:
+    def niwae(self, x: torch.Tensor, m: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Negative IWAE bound with m samples, averaged over the batch; m = 1 is the NELBO."""
-        return -self.log_prob(x, k=m).mean()
+        return -self.log_prob(x, k=m, generator=generator).mean()
 
     @torch.no_grad()
     def sample(self, n: int, generator=None) -> torch.Tensor:
@@ -139,13 +141,16 @@ class VAE(GenerativeModel):
 
     # -- evaluation -----------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, batch: int = 500, k: int | None = None) -> dict[str, float]:
-        """NELBO, KL, Rec and the IW NLL (k samples) averaged over x, in nats."""
+    def evaluate(self, x: torch.Tensor, batch: int = 500, k: int | None = None,
+                 generator: torch.Generator | None = None) -> dict[str, float]:
+        """NELBO, KL, Rec and the IW NLL (k samples) averaged over x, in nats; samples from `generator`
+        (default: a fresh one seeded 0), never from torch's global stream."""
+        g = generator if generator is not None else self.fixed_generator()
         sums = np.zeros(4)
         for i in range(0, len(x), batch):
             xb = x[i:i + batch]
-            nelbo, kl, rec = self.negative_elbo_bound(xb)
-            nll = -self.log_prob(xb, k=k).mean()
+            nelbo, kl, rec = self.negative_elbo_bound(xb, g)
+            nll = -self.log_prob(xb, k=k, generator=g).mean()
             sums += len(xb) * np.array([float(nelbo), float(kl), float(rec), float(nll)])
         return dict(zip(("nelbo", "kl", "rec", "nll"), sums / max(len(x), 1)))
 
@@ -153,10 +158,14 @@ class VAE(GenerativeModel):
     def val_metrics(self, data) -> dict[str, float]:
         """ELBO terms on a fixed 1k validation slice with a fixed binarization (no IW: it runs every snapshot)."""
         x = viz.fixed_val(data, 1000)
-        torch.manual_seed(0)  # the one reparameterized sample, so the curve does not jitter from sampling alone
-        nelbo, kl, rec = self.negative_elbo_bound(x)
+        # the one reparameterized sample from a fixed seed, so the curve does not jitter from sampling alone
+        nelbo, kl, rec = self.negative_elbo_bound(x, self.fixed_generator())
         return {"nelbo": float(nelbo), "kl": float(kl), "rec": float(rec)}  # the window labels them 'val'
 
+    def fixed_generator(self, seed: int = 0) -> torch.Generator:
+        """A fresh generator on the model's device: metrics and views draw from it, never from the global
+        stream that training uses (drawing there would disturb the run; seeding it would replay its noise)."""
+        return torch.Generator(device=self.device).manual_seed(seed)
 
     def prior_components(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(means (k, z_dim), weights (k,)) of the prior's components, for drawing in the latent plane."""

@@ -45,9 +45,9 @@ def latent_view(model, x: torch.Tensor, labels) -> dict:
     return out
 
 
-def iwae_curve(model, x: torch.Tensor, ms=IWAE_MS, repeats: int = 3) -> dict:
+def iwae_curve(model, x: torch.Tensor, ms=IWAE_MS, repeats: int = 3, generator=None) -> dict:
     """Negative IWAE bound for each m in ms, mean and std over `repeats` independent estimates."""
-    vals = np.array([[float(model.niwae(x, m)) for _ in range(repeats)] for m in ms])
+    vals = np.array([[float(model.niwae(x, m, generator)) for _ in range(repeats)] for m in ms])
     return {"iwae_m": np.asarray(ms, np.float64), "iwae_mean": vals.mean(1), "iwae_std": vals.std(1)}
 
 
@@ -59,11 +59,10 @@ def visualize_images(model, data, view: dict) -> dict:
         model.mean_image(model.decode(model.encode(x[:8])[0]))
     out["recon_in"] = _np(x[:8]).reshape(-1, side, side)
     out["recon_out"] = _np(recon).reshape(-1, side, side)
-    out["samples"] = _np(model.sample_means(16, torch.Generator(device=model.device).manual_seed(0))
-                         ).reshape(-1, side, side)
-    if model._viz_calls % IWAE_EVERY == 1 or not model._iwae_cache:
-        torch.manual_seed(model._viz_calls)
-        model._iwae_cache = iwae_curve(model, x[:2], tuple(view.get("iwae_ms", IWAE_MS)))
+    out["samples"] = _np(model.sample_means(16, model.fixed_generator(0))).reshape(-1, side, side)
+    if model._viz_calls % IWAE_EVERY == 1 or not model._iwae_cache:  # fresh noise per refresh, own stream
+        model._iwae_cache = iwae_curve(model, x[:2], tuple(view.get("iwae_ms", IWAE_MS)),
+                                       generator=model.fixed_generator(model._viz_calls))
     out.update(model._iwae_cache)
     out.update(nets.export_params(model))
     return out
@@ -72,9 +71,9 @@ def visualize_images(model, data, view: dict) -> dict:
 def visualize_2d(model, data, view: dict) -> dict:
     """2D data: IW density on the view's grid, samples, and the latent codes of training points."""
     bbox, res = view["bbox"], int(view.get("res", 96))
-    out = {"log_density": density_on_grid(lambda p: model.log_prob(p, k=32), bbox, res, model.device),
-           "samples": _np(model.sample(int(view.get("n_samples", 1000)),
-                                       torch.Generator(device=model.device).manual_seed(0)))}
+    g = model.fixed_generator(0)  # the same importance samples at every snapshot: a steady picture
+    out = {"log_density": density_on_grid(lambda p: model.log_prob(p, k=32, generator=g), bbox, res, model.device),
+           "samples": _np(model.sample(int(view.get("n_samples", 1000)), model.fixed_generator(0)))}
     x = data.train[:N_LATENT]
     out.update(latent_view(model, x, None))
     out.update(nets.export_params(model))
