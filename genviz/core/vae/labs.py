@@ -7,6 +7,8 @@ the VAE family, or `LinearGaussian` below, whose log p(x) and posterior are know
 (a) `estimator_spread`: log p(x) by naive Monte Carlo over the prior vs importance sampling with q(z|x).
 (b) `gradient_variance`: REINFORCE vs reparameterization gradients of the same expectation.
 (c) `amortization_gap`: ELBO of the encoder's q vs a per-datapoint optimized q (SVI), against log p(x).
+Every lab draws from its `generator` (default: a fresh one seeded 0, so a lab repeats its picture), never
+from torch's global stream: the GUI runs them on a thread while a session trains on that stream.
 """
 from __future__ import annotations
 
@@ -54,41 +56,49 @@ class LinearGaussian:
         return torch.distributions.MultivariateNormal(self.b, cov).log_prob(x.double())
 
 
-def _naive(model, x, n):
+def _own(generator, device) -> torch.Generator:
+    """The lab's noise: `generator`, or a fresh one on `device` seeded 0."""
+    return generator if generator is not None else torch.Generator(device=device).manual_seed(0)
+
+
+def _naive(model, x, n, generator):
     """log (1/n) Σ p(x|z_i), z_i ~ p(z): (batch,)."""
-    z = model.sample_prior(n * len(x)).view(n, len(x), -1)
+    z = model.sample_prior(n * len(x), generator).view(n, len(x), -1)
     return nets.log_mean_exp(model.log_px_given_z(x, z), 0)
 
 
-def _importance(model, x, n, m=None, v=None):
+def _importance(model, x, n, generator, m=None, v=None):
     """log (1/n) Σ p(x, z_i) / q(z_i|x), z_i ~ q(z|x): (batch,)."""
     if m is None:
         m, v = model.encode(x)
-    z = nets.sample_gaussian(m.expand(n, *m.shape), v.expand(n, *v.shape))
+    z = nets.sample_gaussian(m.expand(n, *m.shape), v.expand(n, *v.shape), generator)
     return nets.log_mean_exp(model.log_px_given_z(x, z) + model.log_prior(z) - nets.log_normal(z, m, v), 0)
 
 
 @torch.no_grad()
-def estimator_spread(model, x, ns=(1, 10, 100, 1000), repeats: int = 10) -> dict[str, np.ndarray]:
+def estimator_spread(model, x, ns=(1, 10, 100, 1000), repeats: int = 10, generator=None) -> dict[str, np.ndarray]:
     """Mean and std over repeats of the naive-MC and IS estimates of log p(x), averaged over the images in x.
 
     Returns ns, naive_mean, naive_std, is_mean, is_std, each (len(ns),).
     """
+    g = _own(generator, x.device)
     out = {k: [] for k in ("naive_mean", "naive_std", "is_mean", "is_std")}
     for n in ns:
         for name, fn in (("naive", _naive), ("is", _importance)):
-            est = torch.stack([fn(model, x, n) for _ in range(repeats)])  # (repeats, batch)
+            est = torch.stack([fn(model, x, n, g) for _ in range(repeats)])  # (repeats, batch)
             out[f"{name}_mean"].append(float(est.mean()))
             out[f"{name}_std"].append(float(est.std(0, unbiased=True).mean()) if repeats > 1 else 0.0)
     return {"ns": np.asarray(ns, np.float64), **{k: np.asarray(v) for k, v in out.items()}}
 
 
-def gradient_variance(f, mu: torch.Tensor, sigma: torch.Tensor, n: int, repeats: int = 200) -> dict[str, float]:
+def gradient_variance(f, mu: torch.Tensor, sigma: torch.Tensor, n: int, repeats: int = 200,
+                      generator=None) -> dict[str, float]:
     """Estimate ∇_μ E_{z~N(μ, σ²)} f(z) with n samples, `repeats` times, by REINFORCE and by reparameterization.
 
     f maps z (..., d) -> (...). Returns each estimator's mean gradient (d,) and total variance (trace).
     """
-    eps = torch.randn(repeats, n, *mu.shape, dtype=mu.dtype)
+    g = _own(generator, mu.device)
+    eps = torch.randn(repeats, n, *mu.shape, dtype=mu.dtype, generator=g, device=g.device).to(mu.device)
     with torch.no_grad():  # REINFORCE: f(z) ∇_μ log q(z) = f(z) (z - μ) / σ²
         z = mu + sigma * eps
         g_rf = (f(z).unsqueeze(-1) * (z - mu) / sigma ** 2).mean(1)
@@ -100,45 +110,46 @@ def gradient_variance(f, mu: torch.Tensor, sigma: torch.Tensor, n: int, repeats:
             "reparam_mean": g_rp.mean(0).detach().numpy(), "reparam_var": float(g_rp.var(0).sum())}
 
 
-def vae_gradient_variance(model, x, ns=(1, 10, 100), repeats: int = 100) -> dict[str, np.ndarray]:
+def vae_gradient_variance(model, x, ns=(1, 10, 100), repeats: int = 100, generator=None) -> dict[str, np.ndarray]:
     """Lab (b) on a model: ∇_μ E_q log p(x|z) for the first image of x, q from the encoder; variances vs n."""
-    x1 = x[:1]
+    x1, g = x[:1], _own(generator, x.device)
     with torch.no_grad():
         m, v = model.encode(x1)
     f = lambda z: model.log_px_given_z(x1, z.unsqueeze(-2)).squeeze(-1)  # noqa: E731  z (..., d) -> (...)
-    res = [gradient_variance(f, m[0], v[0].sqrt(), n, repeats) for n in ns]
+    res = [gradient_variance(f, m[0], v[0].sqrt(), n, repeats, g) for n in ns]
     return {"ns": np.asarray(ns, np.float64), "reinforce_var": np.array([r["reinforce_var"] for r in res]),
             "reparam_var": np.array([r["reparam_var"] for r in res])}
 
 
-def elbo(model, x, m, v, samples: int = 64) -> torch.Tensor:
+def elbo(model, x, m, v, samples: int = 64, generator=None) -> torch.Tensor:
     """Monte Carlo ELBO of q = N(m, v) for each image: (batch,)."""
-    z = nets.sample_gaussian(m.expand(samples, *m.shape), v.expand(samples, *v.shape))
+    z = nets.sample_gaussian(m.expand(samples, *m.shape), v.expand(samples, *v.shape), _own(generator, m.device))
     return (model.log_px_given_z(x, z) + model.log_prior(z) - nets.log_normal(z, m, v)).mean(0)
 
 
-def amortization_gap(model, x, steps: int = 300, lr: float = 5e-2, samples: int = 8, k_eval: int = 1000
-                     ) -> dict[str, np.ndarray]:
+def amortization_gap(model, x, steps: int = 300, lr: float = 5e-2, samples: int = 8, k_eval: int = 1000,
+                     generator=None) -> dict[str, np.ndarray]:
     """Per image: ELBO with the encoder's q, ELBO after SVI (q's mean and log-variance optimized by Adam,
     started at the encoder's), and log p(x) (IS with k_eval samples from the SVI q, the better proposal).
     Also the SVI trace (steps,). Amortization gap = svi - amortized; approximation gap = log_px - svi."""
+    g = _own(generator, x.device)
     with torch.no_grad():
         m0, v0 = model.encode(x)
-        amortized = elbo(model, x, m0, v0, 256)
+        amortized = elbo(model, x, m0, v0, 256, g)
     m = m0.detach().clone().requires_grad_(True)
     logv = v0.detach().log().clone().requires_grad_(True)
     opt = torch.optim.Adam([m, logv], lr=lr)
     trace = []
     for _ in range(steps):
-        loss = -elbo(model, x, m, logv.exp(), samples).sum()
+        loss = -elbo(model, x, m, logv.exp(), samples, g).sum()
         gm, gv = torch.autograd.grad(loss, [m, logv])  # leaves the model's own .grad untouched
         m.grad, logv.grad = gm, gv
         opt.step()
         trace.append(-float(loss.detach()) / len(x))
     with torch.no_grad():
-        svi = elbo(model, x, m, logv.exp(), 256)
+        svi = elbo(model, x, m, logv.exp(), 256, g)
         chunks = max(k_eval // 100, 1)
-        log_px = torch.logsumexp(torch.stack([_importance(model, x, 100, m, logv.exp()) for _ in range(chunks)]),
+        log_px = torch.logsumexp(torch.stack([_importance(model, x, 100, g, m, logv.exp()) for _ in range(chunks)]),
                                  0) - math.log(chunks)
     f = lambda t: t.detach().double().cpu().numpy()  # noqa: E731
     return {"elbo_amortized": f(amortized), "elbo_svi": f(svi), "log_px": f(log_px), "svi_trace": np.array(trace)}

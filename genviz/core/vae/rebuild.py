@@ -26,8 +26,15 @@ def config_from_arrays(name: str, arrays: dict) -> dict:
 
 
 def model_from_arrays(name: str, data_shape: tuple, arrays: dict) -> torch.nn.Module:
-    """A fresh registry model carrying the snapshot's weights, in eval mode."""
-    model = registry.build(name, data_shape=tuple(data_shape), **config_from_arrays(name, arrays))
+    """A fresh registry model carrying the snapshot's weights, in eval mode.
+
+    Built on the meta device, so no initial weights are drawn: this runs on a lab's thread while a session
+    trains on torch's global random stream, and must neither advance nor read it. Every weight then comes
+    from the snapshot (a strict load: a missing one raises).
+    """
+    with torch.device("meta"):
+        model = registry.build(name, data_shape=tuple(data_shape), **config_from_arrays(name, arrays))
+    model = model.to_empty(device="cpu")
     state = {k[len("param/"):]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith("param/")}
     model.load_state_dict(state)
     return model.eval()

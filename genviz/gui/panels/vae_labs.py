@@ -106,8 +106,7 @@ class LabsTab(QWidget):
         return True
 
     def _work(self, lab, name, shape, arrays, x) -> None:
-        try:
-            torch.manual_seed(0)
+        try:  # labs and the rebuild draw from their own generators: the session's stream stays untouched
             model = model_from_arrays(name, shape, arrays)
             if lab == "spread":
                 res = labs.estimator_spread(model, x, ns=(1, 10, 100, 1000), repeats=8)
