@@ -73,9 +73,9 @@ class Distill(IAF):
         return [torch.optim.Adam(self.teacher.parameters(), lr=train.lr),
                 torch.optim.Adam(self.student_parameters(), lr=train.lr)]
 
-    def kl_samples(self, n: int):
+    def kl_samples(self, n: int, generator: torch.Generator | None = None):
         """Per-sample log s(x) − log t(x) for n student samples (its mean estimates KL(s‖t) ≥ 0)."""
-        z = self.base.sample(n)
+        z = self.base.sample(n, generator)
         trace, log_det = self.forward_with_trace(z)
         return self.base.log_prob(z) - log_det - self.teacher.log_prob(trace[-1])
 
@@ -108,10 +108,8 @@ class Distill(IAF):
     @torch.no_grad()
     def val_metrics(self, data) -> dict[str, float]:
         x = data.val[:2048]
-        state = torch.get_rng_state()
-        torch.manual_seed(0)
-        kl = float(self.kl_samples(2048).mean())
-        torch.set_rng_state(state)
+        g = torch.Generator(device=self.device).manual_seed(0)  # the same samples at every snapshot
+        kl = float(self.kl_samples(2048, g).mean())
         speed = self.__dict__.get("_speed")
         if speed is None:  # depends on the architectures, not the weights: time it once
             speed = self.speed()

@@ -18,7 +18,7 @@ from genviz.core.model import grid, standard_normal_log_prob
 
 
 def planar_layer(w, u, b: float) -> PlanarLayer:
-    layer = PlanarLayer(2)
+    layer = PlanarLayer(2, torch.Generator().manual_seed(0))  # its random init is overwritten below
     with torch.no_grad():
         layer.w.copy_(torch.as_tensor(w, dtype=torch.float32))
         layer.u.copy_(torch.as_tensor(u, dtype=torch.float32))

@@ -8,6 +8,7 @@ Permutations between blocks give each block a new ordering.
 from __future__ import annotations
 
 import time
+from copy import deepcopy
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,14 +125,18 @@ class IAF(AutoregressiveFlow):
 
 
 @torch.no_grad()
-def rates(model, n: int = 4096, repeats: int = 5) -> tuple[float, float]:
-    """(samples/s, densities/s) of a flow model: best of `repeats` timings of n samples / n log_probs."""
+def rates(model, n: int = 4096, repeats: int = 5, generator: torch.Generator | None = None) -> tuple[float, float]:
+    """(samples/s, densities/s) of a flow model: best of `repeats` timings of n samples / n log_probs.
+
+    Samples come from `generator` (default: a fresh one seeded 0), never from torch's global stream.
+    """
+    g = generator if generator is not None else torch.Generator(device=model.device).manual_seed(0)
     was = model.training
     model.eval()
     best_s = best_d = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        x = model.sample(n)
+        x = model.sample(n, g)
         t1 = time.perf_counter()
         model.log_prob(x)
         t2 = time.perf_counter()
@@ -141,11 +146,23 @@ def rates(model, n: int = 4096, repeats: int = 5) -> tuple[float, float]:
 
 
 def twin(model, mode: str):
-    """An untrained MAF/IAF the same size as `model` (timing does not depend on the weights); cached."""
+    """`model`'s network run as the other flow: a copy whose blocks use `mode` ('maf' or 'iaf'); cached.
+
+    Timing does not depend on the weights, so the copy keeps `model`'s: building a fresh model here would
+    draw initial weights from torch's global stream, which the training run owns.
+    """
     cache = model.__dict__.setdefault("_twins", {})  # plain dict: not a submodule, not in the state_dict
     if mode not in cache:
-        cls = MAF if mode == "maf" else IAF
-        cache[mode] = cls(model.cfg, model.data_shape).to(model.device)
+        saved = {k: model.__dict__.pop(k) for k in ("_twins", "_speed") if k in model.__dict__}
+        try:
+            copy = deepcopy(model).requires_grad_(False)
+        finally:
+            model.__dict__.update(saved)
+        copy.mode = mode
+        for layer in copy.layers:
+            if isinstance(layer, MaskedAffine):
+                layer.mode = mode
+        cache[mode] = copy
     return cache[mode]
 
 

@@ -111,9 +111,9 @@ class Planar(FlowModel):
     def inverse(self, x):
         raise NotImplementedError(NO_INVERSE)
 
-    def reverse_kl_terms(self, n: int):
+    def reverse_kl_terms(self, n: int, generator: torch.Generator | None = None):
         """Samples x ~ q and the per-sample log q(x) + U(x) + log Z (its mean is KL(q‖p) ≥ 0)."""
-        z = self.base.sample(n)
+        z = self.base.sample(n, generator)
         log_q0 = self.base.log_prob(z)
         trace, log_det = self.forward_with_trace(z)
         x = trace[-1]
@@ -131,10 +131,8 @@ class Planar(FlowModel):
     @torch.no_grad()
     def evaluate(self, x=None, n: int = 4096) -> dict[str, float]:
         """KL(q‖p) in nats from n fixed-seed samples (data are not used: the target is the energy)."""
-        state = torch.get_rng_state()
-        torch.manual_seed(0)
-        _, log_q, u = self.reverse_kl_terms(n)
-        torch.set_rng_state(state)
+        g = torch.Generator(device=self.device).manual_seed(0)  # its own stream: training's is left alone
+        _, log_q, u = self.reverse_kl_terms(n, g)
         return {"kl": float((log_q + u).mean()) + self.log_z}
 
     def val_metrics(self, data) -> dict[str, float]:
