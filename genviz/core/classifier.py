@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,27 @@ class DigitClassifier(nn.Module):
         return self.head(self.body(x))
 
 
+def new_classifier(seed: int = 0) -> DigitClassifier:
+    """A DigitClassifier with PyTorch's default initialisation drawn from its own generator seeded `seed`.
+
+    Built on the meta device first, so torch's global random stream is neither read nor advanced.
+    """
+    with torch.device("meta"):
+        model = DigitClassifier()
+    model = model.to_empty(device="cpu")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):  # what their reset_parameters does
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
+                bound = 1 / math.sqrt(m.weight[0].numel())  # 1 / sqrt(fan_in)
+                nn.init.uniform_(m.bias, -bound, bound, generator=g)
+    return model
+
+
 def train_classifier(data, steps: int = 1500, batch_size: int = 128, seed: int = 0) -> DigitClassifier:
     """Adam on data.train (non-binarised images) with labels; a couple of epochs' worth reaches ~99 %."""
-    torch.manual_seed(seed)
-    model, gen = DigitClassifier(), torch.Generator().manual_seed(seed)
+    model, gen = new_classifier(seed), torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(steps):
         idx = torch.randint(0, len(data.train), (batch_size,), generator=gen)
@@ -53,8 +71,8 @@ def train_classifier(data, steps: int = 1500, batch_size: int = 128, seed: int =
 def get_classifier(cache_dir, data, steps: int = 1500, batch_size: int = 128) -> DigitClassifier:
     """The cached classifier in cache_dir (trained on `data`, MNIST, and saved there the first time)."""
     path = Path(cache_dir) / CACHE_NAME
-    model = DigitClassifier()
     if path.is_file():
+        model = new_classifier()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval()
     model = train_classifier(data, steps, batch_size)
