@@ -1,0 +1,188 @@
+"""Journeys across models through the real UI: the pickers, the Play / Pause / Reset buttons, the menus' QActions
+(file dialogs patched to temporary paths). What is checked is what a user sees: curves, titles, numbers, the
+panel's share of the window, and that no exception escapes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from genviz.core import registry
+from genviz.gui.file_menu import EXPORTS, action
+
+# Small enough that every model trains and snapshots in well under a second per snapshot on one core.
+TINY = {
+    "realnvp": {"n_layers": 2, "hidden": 16, "depth": 1}, "planar": {"n_layers": 2},
+    "nice": {"n_layers": 2, "hidden": 16, "depth": 1}, "maf": {"n_blocks": 2, "hidden": 16},
+    "iaf": {"n_blocks": 2, "hidden": 16}, "distill": {"teacher_steps": 4, "n_blocks": 2, "hidden": 16},
+    "made": {"hidden": 32}, "made-2d": {"bins": 16, "hidden": 16, "depth": 1}, "mog": {"k": 3},
+    "vae": {"hidden": 32, "z_dim": 2}, "gmvae": {"hidden": 32, "z_dim": 2, "k": 3},
+    "iwae": {"hidden": 32, "z_dim": 2, "m_train": 2}, "ssvae": {"hidden": 32, "z_dim": 4},
+    "gan": {"hidden": 16, "depth": 1}, "gan_preset": {"hidden": 16, "depth": 1}, "dcgan": {"hidden": 8},
+    "fgan": {"hidden": 16, "depth": 1}, "bigan": {"hidden": 16, "depth": 1}, "cyclegan": {"hidden": 16, "depth": 1},
+    "ebm": {"hidden": 16, "depth": 1, "langevin_steps": 3, "buffer_size": 256, "grid_res": 32},
+    "ebm-mnist": {"channels": 4, "langevin_steps": 2, "buffer_size": 128},
+}
+EVERY = 2
+
+
+def click(button) -> None:
+    QTest.mouseClick(button, Qt.LeftButton)
+
+
+def type_value(spin, text: str) -> None:
+    """Type into a spin box as a user does, then Enter."""
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    QTest.keyClicks(spin.lineEdit(), text)
+    QTest.keyClick(spin.lineEdit(), Qt.Key_Return)
+
+
+def choose(window, model: str) -> None:
+    """Family combo, then model combo, as a user picks them."""
+    picker = window.picker
+    picker.family.setCurrentText(registry.get(model).family)
+    picker.model.setCurrentIndex(picker.model.findData(model))
+    assert picker.current_model() == model
+
+
+def make_tiny(window, model: str) -> None:
+    window.model_form.set_values(TINY.get(model, {}))
+    window.train_form.set_values({"batch_size": 32, "steps": 10_000})
+    type_value(window.run.snapshot_every, str(EVERY))
+    click(window.run.reset_btn)
+    assert window.last_error is None, window.status.message.text()
+
+
+def panel_share(window) -> float:
+    return window.central.height() / (window.central.height() + window.loss_dock.height())
+
+
+@pytest.fixture
+def shown(qtbot):
+    from genviz.gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.stop(timeout_s=5.0)
+
+
+def assert_nothing_stale(qtbot, window) -> None:
+    qtbot.wait(150)  # anything the old run still had queued would arrive now
+    window.flush()
+    assert window.latest is None, "a snapshot of the previous run was drawn after Reset"
+    assert not window.loss.series and not window.loss.metric_items
+    assert window.status.fields["step"].text().startswith("step 0/")
+
+
+def test_tour_of_every_model_select_play_reset(qtbot, shown):
+    w = shown
+    for model in registry.names():
+        choose(w, model)
+        make_tiny(w, model)
+        panel = w.panel
+        click(w.run.play_btn)
+        qtbot.waitUntil(lambda: w.latest is not None and w.latest.step >= 2 * EVERY, timeout=60_000)
+        w.flush()
+        seen = set(w.latest.losses)
+        assert seen and set(w.loss.series) <= seen | set(w.loss.aliases), model
+        assert set(w.loss.metric_items) <= set(w.latest.metrics), f"{model}: another run's metrics"
+        click(w.run.pause_btn)
+        click(w.run.reset_btn)
+        assert w.panel is not panel  # a fresh panel: no title, label or image of the trained model survives
+        assert_nothing_stale(qtbot, w)
+        assert panel_share(w) >= 0.5, f"{model}: the panel has {panel_share(w):.0%} of the height"
+        assert w.width() == 1400, f"{model} widened the window"
+
+
+def test_reset_while_training_then_play_starts_a_clean_curve(qtbot, shown):
+    w = shown
+    make_tiny(w, "realnvp")
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.step >= 20, timeout=30_000)
+    click(w.run.reset_btn)  # while training
+    assert_nothing_stale(qtbot, w)
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.step >= 6, timeout=30_000)
+    click(w.run.pause_btn)
+    qtbot.waitUntil(lambda: w.latest.status == "paused", timeout=10_000)
+    w.flush()
+    steps, _ = w.loss.series["loss"].data()
+    assert np.all(np.diff(steps) > 0) and steps[0] == 1  # one run's curve, never joined back to step 0
+
+
+def test_every_export_item_writes_its_file(qtbot, shown, tmp_path, monkeypatch):
+    w = shown
+    make_tiny(w, "realnvp")
+    type_value(w.train_form.widgets["steps"], "10")
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: not w.controller.running() and w.controller.step == 10, timeout=30_000)
+    w.flush()
+    errors = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
+    for label, kind in EXPORTS:
+        target = tmp_path / kind
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, t=target: str(t))
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target: (str(t) + ".out", ""))
+        action(w, label).trigger()
+        assert not errors, errors
+        written = list(target.iterdir()) if target.is_dir() else [target.with_suffix(".out")]
+        assert written and all(p.stat().st_size > 0 for p in written), label
+        assert "wrote" in w.status.message.text()
+
+
+def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tmp_path, monkeypatch):
+    from genviz.core import data, runs
+    from genviz.core.session import Session
+
+    folder = tmp_path / "run"
+    s = Session("realnvp", data.load("moons", n=2000), {"n_layers": 2, "hidden": 8}, {"steps": 12, "batch_size": 32},
+                writer=runs.RunWriter(folder, "moons"))
+    for _ in s.run():
+        pass
+    w = shown
+    choose(w, "gan")  # another family first: nothing of it may stay
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    action(w, "Open run folder…").trigger()
+    assert w.picker.current_model() == "realnvp" and w.model_form.values()["hidden"] == 8
+    img = w.panel.image.image
+    assert img is not None and img.max() > 0  # the model's density, before any training here
+    assert w.panel.sample_scatter.data.shape[0] > 0
+    assert w.status.fields["step"].text().startswith("step 12/")
+    qtbot.wait(50)
+    assert panel_share(w) >= 0.5
+
+
+def test_csv_points_are_checked_before_anything_changes(qtbot, shown, tmp_path, monkeypatch):
+    w = shown
+    shown_errors = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: shown_errors.append(a[2]))
+    wide, few = tmp_path / "wide.csv", tmp_path / "few.csv"
+    wide.write_text("".join(f"{i},{-i},{i * i}\n" for i in range(200)))
+    few.write_text("".join(f"{i},{-i}\n" for i in range(20)))
+    for path, words in ((wide, "3 columns"), (few, "batch size")):
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, p=path: (str(p), ""))
+        action(w, "Load points from CSV…").trigger()
+        assert shown_errors and words in shown_errors[-1]
+        assert w.picker.current_dataset() == "moons" and w.controller.dataset.name == "moons"
+
+
+def test_live_edits_apply_when_finished_and_are_confirmed(qtbot, shown):
+    w = shown
+    make_tiny(w, "realnvp")
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.step >= 4, timeout=30_000)
+    type_value(w.train_form.widgets["steps"], "30000")
+    assert w.controller.train.steps == 30_000 and w.controller.running()
+    assert "steps = 30,000" in w.status.message.text()
+    type_value(w.train_form.widgets["lr"], "0.0005")
+    assert "lr = 0.0005" in w.status.message.text() and not w.status.message.property("error")
+    session = w.controller.worker.session
+    qtbot.waitUntil(lambda: session.optimizers[0].param_groups[0]["lr"] == 5e-4, timeout=10_000)
+    click(w.run.pause_btn)
