@@ -15,8 +15,9 @@ def _user_errors():
     from genviz.core.checkpoint import CheckpointError
     from genviz.core.config import ConfigError
     from genviz.core.data import DataError
+    from genviz.core.runs import RunFolderError
 
-    return ConfigError, DataError, CheckpointError, KeyError
+    return ConfigError, DataError, CheckpointError, RunFolderError, KeyError
 
 
 def _kv(text: str) -> tuple[str, str]:
@@ -29,7 +30,7 @@ def _kv(text: str) -> tuple[str, str]:
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", "-d", help="dataset name (default: the model's default)")
     p.add_argument("--points", help="CSV of x,y points to train on (dataset 'custom')")
-    p.add_argument("--n-points", type=int, default=30000, dest="n",
+    p.add_argument("--n-points", type=int, default=None, dest="n",
                    help="points to generate for 2D toy data (default 30000)")
     p.add_argument("--steps", type=int, help="training steps")
     p.add_argument("--lr", type=float, help="learning rate")
@@ -44,11 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genviz", description="Train deep generative models live and watch them.")
     sub = p.add_subparsers(dest="command", metavar="{train,render,list,open}")
     t = sub.add_parser("train", help="train a model headless and write a run folder")
-    t.add_argument("model", help="model name (see `genviz list`)")
+    t.add_argument("model", nargs="?", help="model name (see `genviz list`); optional with --resume")
     _add_training_args(t)
-    t.add_argument("--out", "-o", help="run folder (default runs/<model>-<dataset>)")
-    t.add_argument("--resume", help="continue from this checkpoint or run folder")
+    t.add_argument("--out", "-o", help="run folder (default runs/<model>-<dataset>; with --resume, the "
+                                       "resumed folder)")
+    t.add_argument("--resume", help="continue a run folder (or checkpoint) exactly where it stopped; "
+                                    "--steps is then the run's new planned total")
     t.add_argument("--snapshot-every", type=int, help="metrics/ checks every N steps (default 100 here)")
+    t.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                   help="write a checkpoint at least this often (default 10 s; also at the end, on Ctrl-C, "
+                        "SIGTERM and divergence)")
     t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     r = sub.add_parser("render", help="train headless, then render the whole app window to a PNG")
     r.add_argument("--model", "-m", default="realnvp")
@@ -92,23 +98,55 @@ def load_dataset(model: str, args):
     name = args.dataset or ("custom" if args.points else registry.get(model).default_dataset)
     points = data.load_points_csv(args.points) if args.points else None
     seed = args.seed if args.seed is not None else 0
-    return data.load(name, n=args.n, seed=seed, points=points)
+    return data.load(name, n=args.n if args.n is not None else 30000, seed=seed, points=points)
 
 
 def cmd_train(args) -> int:
     from genviz.core import distributed
+    from genviz.core.config import ConfigError
     from genviz.core.train import train
 
-    model_cfg, train_cfg = split_settings(args.model, args.set, args)
-    train_cfg.setdefault("snapshot_every", 100)
-    ds = load_dataset(args.model, args)
-    out = Path(args.out or f"runs/{args.model}-{ds.name}")
+    if args.model is None and not args.resume:
+        raise ConfigError("model", "name a model (see `genviz list`) or --resume a run folder")
+    if args.checkpoint_every is not None and not args.checkpoint_every > 0:
+        raise ConfigError("checkpoint-every", f"must be > 0 seconds, got {args.checkpoint_every}")
+    model = args.model or _stored_model(args.resume)
+    model_cfg, train_cfg = split_settings(model, args.set, args)
+    if args.resume:
+        given = args.dataset or args.points or args.n is not None
+        ds = load_dataset(model, args) if given else None  # else: the run's own data
+        out = Path(args.out) if args.out else _resume_folder(args.resume)
+    else:
+        from genviz.core import registry
+
+        train_cfg.setdefault("snapshot_every", 100)
+        registry.train_config(model, train_cfg)  # refuse a bad setting before any data is made
+        ds = load_dataset(model, args)
+        out = Path(args.out or f"runs/{model}-{ds.name}")
+    kwargs = {} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}
     with distributed.context() as dist:
-        result = train(args.model, ds, model_cfg, train_cfg, out, resume=args.resume,
-                       progress=not args.quiet and dist.is_main, dist=dist)
+        result = train(model, ds, model_cfg, train_cfg, out, resume=args.resume,
+                       progress=not args.quiet and dist.is_main, dist=dist, **kwargs)
     if dist.is_main:
         print(result.summary())
-    return 0 if result.status in ("done", "stopped") else 1
+    return result.exit_code
+
+
+def _stored_model(resume: str) -> str:
+    from genviz.core.train import open_resume
+
+    return open_resume(resume).payload["model"]
+
+
+def _resume_folder(resume: str) -> Path:
+    from genviz.core.config import ConfigError
+
+    p = Path(resume)
+    if p.is_dir():
+        return p
+    if (p.parent / "config.json").exists():
+        return p.parent
+    raise ConfigError("out", f"{resume} is a checkpoint outside a run folder; give --out for the resumed run")
 
 
 def cmd_render(args) -> int:
@@ -170,3 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genviz: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("genviz: out of memory: the model or the data is too big; use smaller sizes", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, an unwritable or vanished folder: say which file and why
+        where = f" {e.filename}" if e.filename else ""
+        print(f"genviz: cannot write{where}: {e.strerror or e}; the last checkpoint is intact", file=sys.stderr)
+        return 2

@@ -164,6 +164,9 @@ class Dataset:
     test: torch.Tensor
     labels: dict = field(default_factory=dict)  # split -> int64 labels, when the data has them
     binarize: bool = False  # images: dynamic binarization of training batches
+    # how to make this dataset again: {"name", "n", "seed"} and, for drawn/loaded points, "points"
+    # (a plain list of [x, y] rows); checkpoints carry it so a resumed run trains on the same data
+    spec: dict = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -183,7 +186,7 @@ class Dataset:
     def to(self, device) -> "Dataset":
         mv = lambda t: t.to(device)  # noqa: E731
         return Dataset(self.name, self.kind, mv(self.train), mv(self.val), mv(self.test),
-                       {k: mv(v) for k, v in self.labels.items()}, self.binarize)
+                       {k: mv(v) for k, v in self.labels.items()}, self.binarize, self.spec)
 
     def batch(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """A random training batch (sampled with replacement across steps, without within a batch)."""
@@ -209,18 +212,46 @@ def split(x: np.ndarray, name: str, fractions=(0.8, 0.1, 0.1)) -> Dataset:
 
 def load(name: str, n: int = 30000, seed: int = 0, points: np.ndarray | None = None) -> Dataset:
     """A dataset by name: a toy2d name, 'custom' (with `points`), or an image set ('mnist', 'fashion-mnist')."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 10:
+        raise DataError(f"the number of points must be a whole number ≥ 10, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise DataError(f"the data seed must be a whole number from 0 to 2^32 - 1, got {seed!r}")
+    spec = {"name": name, "n": int(n), "seed": int(seed)}
     if name in TOY2D:
-        return split(toy2d(name, n, seed), name)
-    if name == "custom":
+        if n > 50_000_000:
+            raise DataError(f"{n:,} points is too many to hold in memory; use at most 50,000,000")
+        ds = split(toy2d(name, n, seed), name)
+    elif name == "custom":
         if points is None or len(points) < 10:
             raise DataError("the custom dataset needs at least 10 points: draw some or load a CSV")
+        pts = np.asarray(points, np.float32)
+        if pts.ndim != 2 or pts.shape[1] != 2 or not np.all(np.isfinite(pts)):
+            raise DataError(f"custom points must be finite (x, y) pairs, got an array of shape {pts.shape}")
         rng = np.random.default_rng(seed)
-        return split(np.asarray(points, np.float32)[rng.permutation(len(points))], name)
-    from genviz.core import images  # torchvision is only imported when images are asked for
+        ds = split(pts[rng.permutation(len(pts))], name)
+        spec = {"name": name, "n": len(pts), "seed": int(seed), "points": pts.tolist()}
+    else:
+        from genviz.core import images  # torchvision is only imported when images are asked for
 
-    if name in images.IMAGE_SETS:
-        return images.load_images(name, seed=seed)
-    raise DataError(f"unknown dataset {name!r}; known: {', '.join(names())}")
+        if name not in images.IMAGE_SETS:
+            raise DataError(f"unknown dataset {name!r}; known: {', '.join(names())}")
+        ds = images.load_images(name, seed=seed)
+        spec = {"name": name, "seed": int(seed)}
+    ds.spec = spec
+    return ds
+
+
+def load_spec(spec: dict) -> Dataset:
+    """The dataset a `Dataset.spec` describes (what a checkpoint stores)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise DataError(f"not a dataset description: {spec!r}")
+    points = spec.get("points")
+    if points is not None:
+        try:
+            points = np.asarray(points, np.float32).reshape(-1, 2)
+        except (ValueError, TypeError):
+            raise DataError("the stored custom points are not (x, y) pairs") from None
+    return load(spec["name"], n=int(spec.get("n", 30000)), seed=int(spec.get("seed", 0)), points=points)
 
 
 def names() -> list[str]:

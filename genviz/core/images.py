@@ -59,6 +59,14 @@ def load_raw(name: str, root: Path | None = None, offline: bool | None = None):
         xte, yte = _read_split(cls, root, False, not offline)
     except (RuntimeError, OSError, ValueError) as e:
         raise DataError(f"{_missing_message(name, folder, root)} ({type(e).__name__}: {e})") from None
+    except Exception as e:  # torchvision's IDX parser meets damaged bytes with KeyError, IndexError, ...
+        raise DataError(f"the {name} files in {root / folder / 'raw'} are damaged (not IDX files: "
+                        f"{type(e).__name__}); replace them with the original downloads") from None
+    for x, y, split_name in ((xtr, ytr, "train"), (xte, yte, "test")):
+        if x.ndim != 3 or tuple(x.shape[1:]) != (28, 28) or len(x) != len(y):
+            raise DataError(f"the {name} {split_name} files in {root / folder / 'raw'} hold images of shape "
+                            f"{tuple(x.shape)} with {len(y)} labels, not 28x28 images with one label each; "
+                            "replace them with the original downloads")
     return xtr, ytr, xte, yte
 
 

@@ -67,6 +67,16 @@ class GenerativeModel(nn.Module):
             x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
         return self.evaluate(x)
 
+    def training_extras(self) -> dict:
+        """Training state that is neither a weight nor a buffer (e.g. a replay buffer and its generator).
+
+        Checkpoints store it so that a resumed run continues exactly; plain tensors and numbers only.
+        """
+        return {}
+
+    def load_training_extras(self, extras: dict) -> None:
+        """Take back what `training_extras` gave; ValueError when it does not fit."""
+
     # config fields a session may change while training, via its ("model_set", name, value) command
     live_fields: tuple = ()
 

@@ -142,16 +142,25 @@ def make_config(name: str, overrides: dict | None = None):
     return config_mod.make(get(name).config_class(), overrides)
 
 
-def build(name: str, data_dim: int | None = None, data_shape: tuple | None = None, **config_overrides
-          ) -> torch.nn.Module:
-    """Build a registry model for examples of `data_shape` (or flat `data_dim`), config fields as kwargs."""
+def build(name: str, data_dim: int | None = None, data_shape: tuple | None = None, seed: int | None = None,
+          **config_overrides) -> torch.nn.Module:
+    """Build a registry model for examples of `data_shape` (or flat `data_dim`), config fields as kwargs.
+
+    With `seed`, the initial weights come from a generator seeded `seed` and torch's global generator is
+    left as it was (a run's initialisation never disturbs anyone else's stream).
+    """
     if data_shape is None:
         if data_dim is None:
             raise ValueError("build() needs data_dim or data_shape")
         data_shape = (int(data_dim),)
     spec = get(name)
     cfg = make_config(name, config_overrides)
-    return spec.model_class()(cfg, tuple(data_shape))
+    if seed is None:
+        return spec.model_class()(cfg, tuple(data_shape))
+    from genviz.core.rng import seeded
+
+    with seeded(seed):
+        return spec.model_class()(cfg, tuple(data_shape))
 
 
 def train_config(name: str, overrides: dict | None = None) -> config_mod.TrainConfig:

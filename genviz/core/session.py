@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from genviz.core import config as config_mod
-from genviz.core import registry
+from genviz.core import registry, rng
 from genviz.core.data import Dataset
 
 
@@ -32,7 +32,7 @@ class Snapshot:
     losses: dict[str, np.ndarray]
     metrics: dict[str, float]  # held-out metrics at this step
     arrays: dict[str, np.ndarray]  # the family panel's plot data
-    status: str = "running"  # running | paused | done | stopped | error
+    status: str = "running"  # running | paused | done | stopped | diverged | error
     message: str = ""
     steps_per_s: float = 0.0
     elapsed_s: float = 0.0
@@ -46,21 +46,30 @@ class Snapshot:
 # Settings that may change while a session runs, with what they change.
 LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule")
 
+# A loss "explodes" when it leaves its running range by this factor (of max(|typical loss|, 1)).
+EXPLODE_FACTOR = 1e3
+TERMINAL = ("done", "stopped", "diverged", "error")
+
 
 class Session:
     """Train `model` on `data`; iterate `run()` for snapshots.
 
     Commands: ("pause",), ("play",), ("step", n), ("stop",), ("set", field, value), ("delay", seconds),
     ("view", {...}), ("model_set", field, value) for the model's `live_fields`.
+
+    The session owns the run's random streams: `gen` draws the batches, `stream` is the training noise
+    (swapped into torch's global generator only while a step runs, see rng.py). `training_state()` holds
+    everything besides the weights that exact continuation needs; pass it back as `state=`.
     """
 
     def __init__(self, model_name: str, data: Dataset, model_config: dict | None = None,
                  train: config_mod.TrainConfig | dict | None = None, model=None, optimizer_state=None,
                  start_step: int = 0, view: dict | None = None, start_paused: bool = False, writer=None,
-                 with_arrays: bool = True):
+                 with_arrays: bool = True, state: dict | None = None, rank: int = 0):
         self.model_name = model_name
         self.spec = registry.get(model_name)
         self.train = train if isinstance(train, config_mod.TrainConfig) else registry.train_config(model_name, train)
+        config_mod.validate(self.train)
         if data.kind not in self.spec.data_kinds:
             raise config_mod.ConfigError("dataset", f"{self.spec.title or model_name} trains on "
                                          f"{'/'.join(self.spec.data_kinds)} data, not {data.kind} ({data.name})")
@@ -68,16 +77,18 @@ class Session:
             raise config_mod.ConfigError("batch_size", f"{self.train.batch_size} is larger than the "
                                          f"{len(data.train)} training examples")
         self.device = resolve_device(self.train.device)
-        torch.manual_seed(self.train.seed)
         if model is None:
-            model = registry.build(model_name, data_shape=data.shape, **(model_config or {}))
+            model = registry.build(model_name, data_shape=data.shape, seed=self.train.seed, **(model_config or {}))
         self.model = model.to(self.device)
         self.data = data.to(self.device)
         self.optimizers = self.model.configure_optimizers(self.train)
+        self.step = int(start_step)
+        self.gen = torch.Generator().manual_seed(self.train.seed + 1 + rank)  # each rank its own batches
+        self.stream = rng.TrainingStream(self.train.seed + STREAM_SEED_OFFSET, self.device)
         if optimizer_state is not None:
-            for opt, st in zip(self.optimizers, optimizer_state):
-                opt.load_state_dict(st)
-        self.step = start_step
+            self._load_optimizers(optimizer_state)
+        if state is not None:
+            self.load_training_state(state)
         self.view = {"bbox": data.bbox() if data.kind == "2d" else None, "res": 96, "n_samples": 1000,
                      **(view or {})}
         self.commands: queue.Queue = queue.Queue()
@@ -85,8 +96,51 @@ class Session:
         self.delay = 0.0
         self.writer = writer
         self.with_arrays = with_arrays  # headless runs skip the plot data: nobody looks at it
-        self.last_good = None  # (step, model state, optimizer states) at the last finite snapshot
-        self.gen = torch.Generator().manual_seed(self.train.seed + 1)
+        self.last_good = None  # (step, CPU weights, training_state) at the last verified snapshot
+        self.last_snapshot: Snapshot | None = None
+        self._loss_level: dict[str, float] = {}  # each loss term's running level of |value|, for explosion checks
+
+    # -- state for checkpoints and continuation ---------------------------------------------------------
+    def training_state(self) -> dict:
+        """Step, optimizer states, random streams and model-held extras: CPU copies, safe to keep."""
+        return {"step": int(self.step),
+                "optimizers": [_to_cpu(o.state_dict()) for o in self.optimizers],
+                "rng": {"batches": rng.generator_state(self.gen), "train": self.stream.state()},
+                "model_extras": _to_cpu(self.model.training_extras())}
+
+    def load_training_state(self, state: dict) -> None:
+        """Take a `training_state()` (e.g. from a checkpoint); ValueError says what does not fit."""
+        if not isinstance(state, dict):
+            raise ValueError("the training state is not a dict")
+        step = state.get("step", 0)
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"the step must be a whole number ≥ 0, got {step!r}")
+        self._load_optimizers(state.get("optimizers") or [])
+        streams = state.get("rng") or {}
+        if "batches" in streams:
+            rng.load_generator_state(self.gen, streams["batches"])
+        if "train" in streams:
+            self.stream.load(streams["train"])
+        self.model.load_training_extras(state.get("model_extras") or {})
+        self.step = step
+
+    def _load_optimizers(self, states) -> None:
+        if not isinstance(states, (list, tuple)):
+            raise ValueError("the optimizer states are not a list")
+        if states and len(states) != len(self.optimizers):
+            raise ValueError(f"{len(states)} optimizer states for a model with {len(self.optimizers)} optimizers")
+        for opt, st in zip(self.optimizers, states):
+            if not isinstance(st, dict):
+                raise ValueError("an optimizer state is not a dict")
+            try:
+                opt.load_state_dict(copy.deepcopy(st))
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
+                raise ValueError(f"the optimizer state does not fit this model ({type(e).__name__}: "
+                                 f"{str(e)[:200]})") from None
+            for group in opt.state.values():  # a state that loads can still hold the wrong shapes
+                for v in group.values():
+                    if isinstance(v, torch.Tensor) and not v.is_floating_point() and v.dim() > 0:
+                        raise ValueError("the optimizer state holds non-float moment tensors")
 
     # -- commands (any thread) --------------------------------------------------------------------
     def send(self, *command) -> None:
@@ -123,7 +177,10 @@ class Session:
             self._set_lr(self._lr_factor())
 
     def _lr_factor(self) -> float:
-        """The schedule's multiplier of lr at the current step (1 for a constant rate)."""
+        """The schedule's multiplier of lr at the current step (1 for a constant rate).
+
+        The plan is the run's total `steps`, stored in its config, so a resumed run continues the same curve.
+        """
         if self.train.lr_schedule != "cosine":
             return 1.0
         frac = min(self.step / max(self.train.steps, 1), 1.0)
@@ -156,101 +213,205 @@ class Session:
 
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> Iterator[Snapshot]:
-        """Yield a snapshot at start, every `snapshot_every` steps, on each single step, on pause and at the end."""
+        """Yield a snapshot at start, every `snapshot_every` steps, on each single step, on pause and at the end.
+
+        No two snapshots compute the same step: a pause or stop right after a snapshot repeats its data
+        with the new status instead of evaluating the model again.
+        """
         self._pending, self._stopped, self._notice, self._data_sent = 0, False, "", False
-        buf_steps, buf_losses = [], []
+        self._buf_steps, self._buf_losses = [], []
         self._drain()  # commands sent before run() (e.g. start paused) apply to the first snapshot
-        t0, steps_at_t0 = time.perf_counter(), self.step
+        self._t0, self._s0 = time.perf_counter(), self.step
         self.model.train()
-        yield self._snapshot([], [], "paused" if self.paused else "running", t0, steps_at_t0)
+        first = self._snapshot("paused" if self.paused else "running")
+        yield first
+        if first.status in TERMINAL:
+            return
         was_paused = self.paused
         while True:
             self._drain()
             if self._notice:
-                yield self._snapshot(buf_steps, buf_losses, "paused" if self.paused else "running", t0,
-                                     steps_at_t0, self._notice)
-                buf_steps, buf_losses, self._notice = [], [], ""
+                yield self._status_snapshot("paused" if self.paused else "running", self._notice)
+                self._notice = ""
             if self._stopped:
-                yield self._finish(buf_steps, buf_losses, "stopped", t0, steps_at_t0)
+                yield self._finish("stopped")
                 return
             if self.paused and not was_paused:
-                yield self._snapshot(buf_steps, buf_losses, "paused", t0, steps_at_t0)
-                buf_steps, buf_losses = [], []
+                yield self._status_snapshot("paused")
             if not self.paused and was_paused:
-                t0, steps_at_t0 = time.perf_counter(), self.step  # steps/s counts running time only
+                self._t0, self._s0 = time.perf_counter(), self.step  # steps/s counts running time only
             was_paused = self.paused
             if self.step >= self.train.steps:
-                yield self._finish(buf_steps, buf_losses, "done", t0, steps_at_t0)
+                yield self._finish("done")
                 return
             if self.paused and self._pending == 0:
                 self._drain(block=True)  # idle until play / step / stop arrives
                 continue
-            if self.train.lr_schedule != "constant":
-                self._set_lr(self._lr_factor())
             single = self.paused and self._pending > 0
             if single:
                 self._pending -= 1
-            batch = self.model.fetch_batch(self.data, self.train.batch_size, self.gen)
-            terms = self.model.train_step(batch, self.optimizers, self.train)
-            self.step += 1
-            buf_steps.append(self.step)
-            buf_losses.append(terms)
-            if single or self.step % self.train.snapshot_every == 0 or self.step >= self.train.steps:
-                snap = self._snapshot(buf_steps, buf_losses, "paused" if self.paused else "running",
-                                      t0, steps_at_t0)
-                buf_steps, buf_losses = [], []
-                if snap.status == "error":
-                    yield self._finish([], [], "error", t0, steps_at_t0, snap.message, snap)
-                    return
+            self._train_one_step()
+            if self.step >= self.train.steps:
+                continue  # the final snapshot comes from _finish, once
+            due = self.writer is not None and self.writer.checkpoint_due()
+            if single or due or self.step % self.train.snapshot_every == 0:
+                snap = self._snapshot("paused" if self.paused else "running")
                 yield snap
+                if snap.status in TERMINAL:
+                    return
             if self.delay:
                 time.sleep(self.delay)
 
-    def _finish(self, buf_steps, buf_losses, status, t0, s0, message="", snap=None) -> Snapshot:
-        snap = snap or self._snapshot(buf_steps, buf_losses, status, t0, s0, message)
+    def _train_one_step(self) -> None:
+        if self.train.lr_schedule != "constant":
+            self._set_lr(self._lr_factor())
+        gen_before = self.gen.get_state()
+        try:
+            with self.stream:
+                batch = self.model.fetch_batch(self.data, self.train.batch_size, self.gen)
+                terms = self.model.train_step(batch, self.optimizers, self.train)
+        except BaseException:
+            self.gen.set_state(gen_before)  # a failed step leaves the batch stream where it was
+            raise
+        self.step += 1
+        self._buf_steps.append(self.step)
+        self._buf_losses.append(terms)
+
+    def _finish(self, status: str, message: str = "") -> Snapshot:
+        """The run's last snapshot (computed unless nothing happened since the last one) and the writer's close."""
+        last = self.last_snapshot
+        if not self._buf_steps and last is not None and last.step == self.step and last.status not in TERMINAL:
+            snap = self._status_snapshot(status, message)
+        else:
+            snap = self._snapshot(status, message)
+        if snap.status == "diverged":
+            return snap  # _diverged closed the writer already
         snap.status = status
         if self.writer is not None:
-            self.writer.close(self)
+            self.writer.close(self, status)
         return snap
 
-    def _snapshot(self, buf_steps, buf_losses, status, t0, s0, message="") -> Snapshot:
+    def _status_snapshot(self, status: str, message: str = "") -> Snapshot:
+        """A new status for the last snapshot's step: no evaluation; losses since then are passed on."""
+        last = self.last_snapshot
+        if self._buf_steps or last is None or last.step != self.step:
+            return self._snapshot(status, message)
+        rate, elapsed = self._rate()
+        return Snapshot(self.step, self.train.steps, np.zeros(0, np.int64), {}, dict(last.metrics), {},
+                        status, message, rate, elapsed)
+
+    def _rate(self) -> tuple[float, float]:
+        elapsed = time.perf_counter() - self._t0
+        rate = (self.step - self._s0) / elapsed if elapsed > 0 and self.step > self._s0 else 0.0
+        return rate, elapsed
+
+    def _take_buffer(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         losses = {}
-        if buf_losses:
-            for k in buf_losses[0]:
-                losses[k] = torch.stack([t[k].float() for t in buf_losses]).cpu().numpy()
-        bad = [k for k, v in losses.items() if not np.all(np.isfinite(v))]
-        elapsed = time.perf_counter() - t0
-        rate = (self.step - s0) / elapsed if elapsed > 0 and self.step > s0 else 0.0
-        steps = np.asarray(buf_steps, dtype=np.int64)
-        if bad:
-            return self._on_nonfinite(steps, losses, bad, rate, elapsed)
-        self.last_good = (self.step, _cpu_state(self.model), [copy.deepcopy(o.state_dict()) for o in self.optimizers])
-        with torch.no_grad():
-            self.model.eval()
-            metrics = self.model.val_metrics(self.data)
-            arrays = self.model.visualize(self.data, self.view) if self.with_arrays else {}
-            self.model.train()
+        if self._buf_losses:
+            for k in self._buf_losses[0]:
+                losses[k] = torch.stack([t[k].float() for t in self._buf_losses]).cpu().numpy()
+        steps = np.asarray(self._buf_steps, dtype=np.int64)
+        self._buf_steps, self._buf_losses = [], []
+        return steps, losses
+
+    def _snapshot(self, status: str, message: str = "") -> Snapshot:
+        steps, losses = self._take_buffer()
+        rate, elapsed = self._rate()
+        problem = self._health(losses)
+        metrics = {}
+        if problem is None:
+            with torch.no_grad():
+                self.model.eval()
+                metrics = self.model.val_metrics(self.data)
+                self.model.train()
+            bad = [k for k, v in metrics.items() if not math.isfinite(float(v))]
+            if bad:  # held-out metrics on these exact weights: the weights are not usable
+                problem = f"the held-out {', '.join(bad)} became NaN/inf"
+        if problem is not None:
+            return self._diverged(steps, losses, problem, rate, elapsed)
+        self.last_good = (self.step, _cpu_state(self.model), self.training_state())
+        arrays = {}
+        if self.with_arrays:
+            with torch.no_grad():
+                self.model.eval()
+                arrays = self.model.visualize(self.data, self.view)
+                self.model.train()
         if not self._data_sent and self.data.kind == "2d":  # static: sent once per run
             self._data_sent = True
             arrays = {**arrays, "data": _subsample(self.data.train, 2000)}
         snap = Snapshot(self.step, self.train.steps, steps, losses, metrics, arrays, status, message, rate, elapsed)
+        self.last_snapshot = snap
         if self.writer is not None:
             self.writer.record(self, snap)
         return snap
 
-    def _on_nonfinite(self, steps, losses, bad, rate, elapsed) -> Snapshot:
-        good_step = self.last_good[0] if self.last_good else 0
-        msg = (f"training stopped: the {', '.join(bad)} became NaN/inf by step {self.step}. The model was "
-               f"restored to step {good_step}, the last finite state; try a lower learning rate or grad_clip.")
-        if self.last_good:
-            self.step = good_step
-            self.model.load_state_dict(self.last_good[1])
-            for opt, st in zip(self.optimizers, self.last_good[2]):
-                opt.load_state_dict(st)
-        return Snapshot(self.step, self.train.steps, steps, losses, {}, {}, "error", msg, rate, elapsed)
+    # -- divergence -----------------------------------------------------------------------------------
+    def _health(self, losses: dict[str, np.ndarray]) -> str | None:
+        """None when the losses, weights and gradients look sane; else what went wrong, in words."""
+        bad = [k for k, v in losses.items() if not np.all(np.isfinite(v))]
+        if bad:
+            i = int(np.argmax(~np.isfinite(losses[bad[0]])))
+            return f"the {', '.join(bad)} became NaN/inf at step {self.step - len(losses[bad[0]]) + 1 + i}"
+        for k, v in losses.items():
+            if not len(v):
+                continue
+            level = self._loss_level.get(k)
+            ref = float(np.median(np.abs(v[:10]))) if level is None else level  # the first steps set the scale
+            peak = float(np.max(np.abs(v)))
+            if peak > EXPLODE_FACTOR * max(ref, 1.0):
+                return f"the {k} exploded to {peak:.3g} (its running level was {ref:.3g})"
+            self._loss_level[k] = min(ref, float(np.median(np.abs(v))))
+        params = [p for p in self.model.parameters()]
+        if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+            return "the weights became NaN/inf"
+        grads = [p.grad for p in params if p.grad is not None]
+        if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+            return "the gradients became NaN/inf"
+        return None
+
+    def _diverged(self, steps, losses, problem: str, rate: float, elapsed: float) -> Snapshot:
+        """Restore the last verified state, checkpoint it, and end the run with status "diverged"."""
+        at = self.step
+        good = self.last_good
+        if self.restore_last_good() is not None:
+            where = f"restored to step {good[0]}, the last state whose weights and held-out metrics were finite"
+        else:
+            where = "no earlier state was verified, so nothing was restored"
+        msg = (f"diverged by step {at}: {problem}. The model was {where}. Try a lower learning rate "
+               f"or grad_clip.")
+        snap = Snapshot(self.step, self.train.steps, steps, losses, {}, {}, "diverged", msg, rate, elapsed)
+        self.last_snapshot = snap
+        if self.writer is not None:
+            self.writer.record(self, snap)
+            self.writer.close(self, "diverged", checkpoint=good is not None)
+        return snap
+
+    def restore_last_good(self) -> int | None:
+        """Go back to the last verified snapshot's weights, optimizer and random states; its step (or None)."""
+        if self.last_good is None:
+            return None
+        step, weights, state = self.last_good
+        self.model.load_state_dict(weights)
+        self.load_training_state(state)
+        self._buf_steps, self._buf_losses = [], []
+        return step
 
     def optimizer_state(self) -> list[dict]:
         return [o.state_dict() for o in self.optimizers]
+
+
+STREAM_SEED_OFFSET = 0x5EED  # the training noise's seed differs from the initialisation's
+
+
+def _to_cpu(obj):
+    """A deep copy with every tensor on the CPU (what checkpoints and saved states hold)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return copy.deepcopy(obj)
 
 
 def _cpu_state(model) -> dict:

@@ -29,7 +29,7 @@ def _is_plain(v) -> bool:
 
 def test_snapshots_hold_only_plain_data(moons):
     snaps = list(_session(moons).run())
-    assert [s.step for s in snaps] == [0, 20, 40, 60, 60]
+    assert [s.step for s in snaps] == [0, 20, 40, 60]  # one snapshot per step: the last is the "done" one
     assert snaps[-1].status == "done"
     for s in snaps:
         for value in (s.losses, s.metrics, s.arrays, s.steps, s.step, s.steps_per_s):
@@ -108,8 +108,8 @@ def test_nan_loss_stops_cleanly_and_restores_last_good_state(moons, tmp_path):
     with torch.no_grad():
         s.model.layers[0].net[0].weight.fill_(float("nan"))
     rest = list(run)
-    assert rest[-1].status == "error"
-    assert "NaN" in rest[-1].message and "step 30" in rest[-1].message
+    assert rest[-1].status == "diverged"
+    assert "NaN" in rest[-1].message and "step 30" in rest[-1].message and "step 31" in rest[-1].message
     assert s.step == 30
     for k, v in s.model.state_dict().items():
         assert torch.equal(v, good[k])

@@ -34,3 +34,37 @@ class ReplayBuffer:
     def push(self, x: torch.Tensor, idx: torch.Tensor) -> None:
         """Write chain states back where they were drawn from (the buffer never grows)."""
         self.states[idx] = x.detach().to(self.states.device, self.states.dtype)
+
+
+class ChainState:
+    """Mixin for energy models whose training holds chains: `self.gen` (Langevin noise) and `self.replay`.
+
+    Neither is a weight, so a checkpoint carries them through `training_extras`; without them a resumed
+    run would restart its chains from noise. The model provides `_new_replay()`.
+    """
+
+    def training_extras(self) -> dict:
+        extras = {"gen": self.gen.get_state().clone()}
+        if self.replay is not None:
+            extras["replay"] = self.replay.states.detach().cpu().clone()
+        return extras
+
+    def load_training_extras(self, extras: dict) -> None:
+        if not extras:
+            return
+        replay = extras.get("replay")
+        if replay is not None:
+            if not isinstance(replay, torch.Tensor) or not replay.is_floating_point():
+                raise ValueError("the stored replay buffer is not a float tensor")
+            if self.replay is None or len(self.replay) != len(replay):
+                self.replay = self._new_replay(len(replay))
+            if tuple(replay.shape[1:]) != tuple(self.replay.states.shape[1:]):
+                raise ValueError(f"the stored replay buffer holds states of shape {tuple(replay.shape[1:])}")
+            self.replay.states = replay.to(self.replay.states.device, self.replay.states.dtype).clone()
+        else:
+            self.replay = None
+        gen = extras.get("gen")
+        if gen is not None:
+            if not isinstance(gen, torch.Tensor) or gen.dtype != torch.uint8:
+                raise ValueError("the stored chain generator state is not a uint8 tensor")
+            self.gen.set_state(gen.clone())

@@ -13,7 +13,7 @@ import torch
 from genviz.core.config import ConfigError, param
 from genviz.core.data import TOY2D, toy2d
 from genviz.core.ebm.anomaly import anomaly_arrays, energies, other_dataset
-from genviz.core.ebm.buffer import ReplayBuffer
+from genviz.core.ebm.buffer import ChainState, ReplayBuffer
 from genviz.core.ebm.energy import MLPEnergy, cd_loss, dsm_loss
 from genviz.core.ebm.gridnorm import GridNormalizer
 from genviz.core.ebm.langevin import langevin
@@ -58,7 +58,7 @@ def data_box(x: torch.Tensor, pad: float) -> tuple[float, float, float, float]:
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
-class EBM2D(GenerativeModel):
+class EBM2D(ChainState, GenerativeModel):
     """x: (n, 2). `forward(x)` = f(x): (n,); `log_prob(x)` = f(x) − log Z with the grid log Z."""
 
     family = "ebm"
@@ -110,12 +110,15 @@ class EBM2D(GenerativeModel):
         u = torch.rand(n, 2, generator=generator)
         return torch.stack([b[0] + u[:, 0] * (b[1] - b[0]), b[2] + u[:, 1] * (b[3] - b[2])], 1)
 
+    def _new_replay(self, size: int) -> ReplayBuffer:
+        return ReplayBuffer(size, self.uniform, self.cfg.reinit_prob, self.gen)
+
     def negatives(self, n: int) -> torch.Tensor:
         """Langevin samples from the buffer (or fresh uniform starts): (n, 2)."""
         cfg = self.cfg
         if cfg.buffer:
             if self.replay is None or len(self.replay) != cfg.buffer_size:
-                self.replay = ReplayBuffer(cfg.buffer_size, self.uniform, cfg.reinit_prob, self.gen)
+                self.replay = self._new_replay(cfg.buffer_size)
             x0, idx = self.replay.sample(n)
         else:
             x0 = self.uniform(n, self.gen)

@@ -11,7 +11,7 @@ from torchvision.utils import make_grid
 
 from genviz.core.config import param
 from genviz.core.ebm.anomaly import anomaly_arrays, energies
-from genviz.core.ebm.buffer import ReplayBuffer
+from genviz.core.ebm.buffer import ChainState, ReplayBuffer
 from genviz.core.ebm.energy import ConvEnergy, cd_loss
 from genviz.core.ebm.langevin import langevin
 from genviz.core.model import GenerativeModel
@@ -33,7 +33,7 @@ class ImageEBMConfig:
     alpha: float = param(0.1, lo=0.0, hi=100.0, help="energy magnitude penalty α·(f(x⁺)² + f(x⁻)²)")
 
 
-class ImageEBM(GenerativeModel):
+class ImageEBM(ChainState, GenerativeModel):
     """x: (n, 1, 28, 28) in [0, 1]. `forward(x)` = f(x): (n,). No log_prob: Z is intractable in 784 dims."""
 
     family = "ebm"
@@ -66,11 +66,14 @@ class ImageEBM(GenerativeModel):
         return langevin(self.energy, x0.to(self.device), steps, c.step_size, c.noise_scale, c.grad_clamp,
                         (0.0, 1.0), generator, trail)
 
+    def _new_replay(self, size: int) -> ReplayBuffer:
+        return ReplayBuffer(size, self.noise, self.cfg.reinit_prob, self.gen)
+
     def negatives(self, n: int) -> torch.Tensor:
         c = self.cfg
         if c.buffer:
             if self.replay is None or len(self.replay) != c.buffer_size:
-                self.replay = ReplayBuffer(c.buffer_size, self.noise, c.reinit_prob, self.gen)
+                self.replay = self._new_replay(c.buffer_size)
             x0, idx = self.replay.sample(n)
         else:
             x0 = self.noise(n, self.gen)
