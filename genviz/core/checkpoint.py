@@ -153,7 +153,9 @@ def load_full(path, device="cpu"):
     """(model, payload): the payload also has the optimizer states, step and train config."""
     payload = read(path)
     try:
-        model = registry.build(payload["model"], data_shape=tuple(payload["data_shape"]), **payload["model_config"])
+        # seeded: the weights are overwritten next, and building must not draw from the global generator
+        model = registry.build(payload["model"], data_shape=tuple(payload["data_shape"]), seed=0,
+                               **payload["model_config"])
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, ValueError, TypeError, KeyError) as e:  # ConfigError is a ValueError
         raise CheckpointError(f"{path} does not match model {payload.get('model')!r}: {str(e)[:300]}") from None

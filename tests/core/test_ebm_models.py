@@ -72,7 +72,7 @@ def test_nan_energy_stops_the_session_with_a_message(gauss8):
             with torch.no_grad():  # poison the energy: every f(x) is NaN from now on
                 s.model.energy.net[-1].bias.fill_(math.nan)
     last = snaps[-1]
-    assert last.status == "error" and "NaN" in last.message and "restored to step 4" in last.message
+    assert last.status == "diverged" and "NaN" in last.message and "restored to step 4" in last.message
     assert "e_pos" in last.message  # the energy terms themselves carried the NaN, not just the loss
     assert s.step == 4 and all(torch.isfinite(p).all() for p in s.model.parameters())
 
