@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import CURVE_COLORS
 
 
@@ -60,12 +61,15 @@ class LossPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget()
-        self.item = self.plot.getPlotItem()
+        self.plot = pg.GraphicsLayoutWidget()
+        self.item = self.plot.addPlot(row=0, col=0)
         self.item.setLabel("bottom", "step")
         self.item.setLabel("left", "loss")
         # no grid: pyqtgraph draws grid lines in the axis paint, which then costs ~5x more every frame
-        self.legend = self.item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        # the legend sits in its own column right of the plot, so no number of entries covers a curve
+        self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4)
+        self.plot.addItem(self.legend, row=0, col=1)
+        self.plot.ci.layout.setColumnStretchFactor(0, 1)
         self.series: dict[str, Series] = {}
         self.curves: dict[str, tuple] = {}  # name -> (raw curve, smoothed curve)
         self.metric_series: dict[str, Series] = {}
@@ -80,6 +84,7 @@ class LossPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.plot, 1)
         layout.addLayout(self._controls)
+        plain_axes(self)
 
     def _build_controls(self) -> None:
         self.smooth_slider = QSlider(Qt.Horizontal)
@@ -117,7 +122,8 @@ class LossPanel(QWidget):
         if name not in self.curves:
             color = CURVE_COLORS[len(self.curves) % len(CURVE_COLORS)]
             raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1))
-            smooth = self.item.plot(pen=pg.mkPen(color, width=2), name=name)
+            smooth = self.item.plot(pen=pg.mkPen(color, width=2))
+            self.legend.addItem(smooth, name)
             for c in (raw, smooth):
                 c.setDownsampling(auto=True, method="peak")
                 c.setClipToView(True)
@@ -149,7 +155,8 @@ class LossPanel(QWidget):
             if name not in self.metric_items:
                 color = CURVE_COLORS[(len(self.metric_items) + 3) % len(CURVE_COLORS)]
                 self.metric_items[name] = self.item.plot(
-                    pen=None, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=None, name=f"val {name}")
+                    pen=None, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=None)
+                self.legend.addItem(self.metric_items[name], f"val {name}")
                 self.metric_series[name] = Series(256)
             self.metric_series[name].extend(np.array([step], np.float64), np.array([v], np.float64))
 

@@ -76,6 +76,10 @@ class WindowLayout(QMainWindow):
         self.model_form.value_changed.connect(self._on_model_field)
         self.model_box.layout().addWidget(self.model_form)
         self.model_box.setTitle(f"{spec.title or name} hyperparameters")
+        fits_energy = "target" in self.model_form.widgets  # e.g. a planar flow fitted by reverse KL
+        self.picker.dataset.setEnabled(not fits_energy)
+        self.picker.dataset.setToolTip("this model fits the energy picked as 'target' below, not a dataset; the "
+                                       "data only frame the plots" if fits_energy else "")
         self.fit_setup_width()
 
     def show_choices(self, model: str, dataset: str, model_cfg: dict, train: dict) -> None:

@@ -186,3 +186,19 @@ def test_live_edits_apply_when_finished_and_are_confirmed(qtbot, shown):
     session = w.controller.worker.session
     qtbot.waitUntil(lambda: session.optimizers[0].param_groups[0]["lr"] == 5e-4, timeout=10_000)
     click(w.run.pause_btn)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_layout_holds_after_switches_and_resizes(qtbot, shown, size):
+    w = shown
+    w.resize(*size)
+    for model in ("maf", "ebm", "gan", "made-2d", "planar"):
+        choose(w, model)
+        qtbot.wait(30)
+        assert (w.width(), w.height()) == size, f"{model} resized the window"
+        assert panel_share(w) >= 0.5, f"{model}: the panel has {panel_share(w):.0%} of the height"
+        scroll = w.setup_scroll
+        assert scroll.viewport().width() >= scroll.widget().minimumSizeHint().width(), "the Setup dock clips"
+    w.resize(size[0], size[1] - 100)
+    qtbot.wait(30)
+    assert panel_share(w) >= 0.5

@@ -8,6 +8,7 @@ from genviz.gui.labs.gap_lab import LikelihoodGapLab
 from genviz.gui.labs.kl_lab import KLLab
 from genviz.gui.labs.mc_lab import MonteCarloLab
 from genviz.gui.labs.twosample_lab import TwoSampleLab
+from genviz.gui.theme import stylesheet
 
 LABS = (CountsLab, KLLab, MonteCarloLab, LikelihoodGapLab, TwoSampleLab)
 
@@ -18,6 +19,7 @@ class LabsWindow(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("genviz — concept labs")
+        self.setStyleSheet(stylesheet())  # a top-level window of its own: the app's dark theme, no white frame
         self.tabs = QTabWidget()
         self.labs = [cls() for cls in LABS]
         for lab in self.labs:

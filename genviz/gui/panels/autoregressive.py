@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinB
 from PySide6.QtCore import Qt
 
 from genviz.gui.panels.density2d import Density2DPanel
+from genviz.gui.panels.toolkit import colorbar
 
 MAX_MASK_PLOTS = 4  # input→hidden…→output; deeper nets show the first ones and the output mask
 MASK_CMAP, COUNT_CMAP, ORDER_CMAP = "grey", "inferno", "viridis"
@@ -119,6 +120,7 @@ class AutoregressivePanel(Density2DPanel):
         self.ordering_win = pg.GraphicsLayoutWidget()
         self.order_plot, self.order_img = image_plot(self.ordering_win, "ordering: step at which each pixel is "
                                                      "drawn (click a pixel)", ORDER_CMAP)
+        self.order_bar = colorbar(self.order_plot, self.order_img, ORDER_CMAP, (0.0, 1.0), "drawn at step")
         self.rf_plot, self.rf_img = image_plot(self.ordering_win, "its receptive field |∂logit/∂x|", COUNT_CMAP)
         self.pixel_marks = [pg.ScatterPlotItem(size=10, pen=CURSOR_PEN, brush=None, symbol="s") for _ in range(2)]
         self.order_plot.addItem(self.pixel_marks[0])
@@ -153,10 +155,11 @@ class AutoregressivePanel(Density2DPanel):
             show(self.grid_img, a["sample_grid"], (0.0, 1.0))
         if "ordering" in a:
             show(self.order_img, a["ordering"], (0.0, float(a["ordering"].size - 1)))
+            self.order_bar.setLevels((0.0, float(a["ordering"].size - 1)))
         if "receptive_field" in a:
             show(self.rf_img, a["receptive_field"])
             self._mark_pixel(int(a.get("pixel", 0)))
-        if "anim_sample" in a:
+        if "anim_sample" in a and len(a["anim_sample"]) == self.hw[0] * self.hw[1]:
             self.pending_anim = (a["anim_sample"], a["anim_probs"], a["order"].astype(np.int64))
             if not self.timer.isActive():
                 self.replay()

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout
 
 from genviz.gui.panels.base import Panel
+from genviz.gui.panels.toolkit import density_levels, place_image
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 70)
 DATA_GREY = pg.mkBrush(150, 150, 150, 90)
 SAMPLE_BRUSH = pg.mkBrush(255, 120, 60, 200)
+SAMPLES_TITLE = "model samples (orange) over the data (grey)"
 
 
 class Density2DPanel(Panel):
@@ -36,7 +37,7 @@ class Density2DPanel(Panel):
     def _build_density_tab(self) -> None:
         win = pg.GraphicsLayoutWidget()
         self.density_plot = win.addPlot(title="model density p(x)")
-        self.samples_plot = win.addPlot(title="model samples")
+        self.samples_plot = win.addPlot(title=SAMPLES_TITLE)
         for it in (self.density_plot, self.samples_plot):
             it.setAspectLocked(True)
             it.setLabel("bottom", "x₁")
@@ -92,12 +93,7 @@ class Density2DPanel(Panel):
     def show_density(self, logp: np.ndarray) -> None:
         """exp(log p) on the bbox, levels fixed per frame at [0, 99.5th percentile] so a spike cannot wash it out."""
         p = np.exp(np.clip(logp, -50.0, 20.0)).astype(np.float32)
-        hi = float(np.percentile(p, 99.5))
-        self.image.setImage(p, levels=(0.0, hi if hi > 0 else 1.0), autoLevels=False)
-        x0, x1, y0, y1 = self.bbox
-        # grid values sit at linspace(x0, x1, res): pixel centres, so the image extends half a cell further
-        hx, hy = (x1 - x0) / max(p.shape[1] - 1, 1) / 2, (y1 - y0) / max(p.shape[0] - 1, 1) / 2
-        self.image.setRect(QRectF(x0 - hx, y0 - hy, x1 - x0 + 2 * hx, y1 - y0 + 2 * hy))
+        place_image(self.image, p, self.bbox, density_levels(p))
 
     def plots(self) -> dict:
         return {"density": self.density_plot, "samples": self.samples_plot}

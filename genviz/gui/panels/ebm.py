@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from genviz.core.ebm.anomaly import other_dataset_label
 from genviz.gui.panels.base import Panel
+from genviz.gui.panels.toolkit import colorbar, density_levels, place_image, robust_levels
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 60)
 NEG_BRUSH = pg.mkBrush(80, 200, 255, 200)
@@ -27,23 +28,6 @@ SERIES = (("e_pos", "f(data)", "#ffffff"), ("e_neg", "f(negatives)", "#4fa3ff"),
           ("e_noisy", "f(noisy data)", "#ff9f43"))
 N_CONTOURS = 6
 ANIMATION_TICKS = 30  # a fresh set of trails is drawn in over ~1 s at the 33 ms animation tick
-
-
-def place_image(img: pg.ImageItem, arr: np.ndarray, bbox, levels) -> None:
-    """Show a grid sampled at linspace points over bbox (row i = y ascending); pixel centres on grid points."""
-    img.setImage(np.asarray(arr, np.float32), levels=levels, autoLevels=False)
-    x0, x1, y0, y1 = bbox
-    hx, hy = (x1 - x0) / max(arr.shape[1] - 1, 1) / 2, (y1 - y0) / max(arr.shape[0] - 1, 1) / 2
-    img.setRect(QRectF(x0 - hx, y0 - hy, x1 - x0 + 2 * hx, y1 - y0 + 2 * hy))
-
-
-def robust_levels(a: np.ndarray, lo_pct: float = 1.0, hi_pct: float = 99.0) -> tuple[float, float]:
-    """Percentile levels, so a few extreme cells cannot wash the heatmap out."""
-    finite = a[np.isfinite(a)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = np.percentile(finite, [lo_pct, hi_pct])
-    return float(lo), float(hi if hi > lo else lo + 1e-6)
 
 
 class EBMPanel(Panel):
@@ -84,6 +68,8 @@ class EBMPanel(Panel):
         self.density_img.setColorMap(pg.colormap.get("inferno"))
         self.energy_plot.addItem(self.energy_img)
         self.density_plot.addItem(self.density_img)
+        self.energy_bar = colorbar(self.energy_plot, self.energy_img, "viridis", (0.0, 1.0), "−f")
+        self.density_bar = colorbar(self.density_plot, self.density_img, "inferno", (0.0, 1.0), "p(x)")
         self.contours = [pg.IsocurveItem(level=0.0, pen=CONTOUR_PEN) for _ in range(N_CONTOURS)]
         for c in self.contours:
             c.setParentItem(self.energy_img)  # isocurves live in the image's pixel coordinates
@@ -237,13 +223,14 @@ class EBMPanel(Panel):
         energy = np.asarray(a["energy"], np.float32)
         lo, hi = robust_levels(energy, 1.0, 80.0)  # resolve the valleys; the far plateau saturates
         place_image(self.energy_img, energy, self.bbox, (lo, hi))
+        self.energy_bar.setLevels((lo, hi))
         for c, level in zip(self.contours, np.linspace(lo, hi, N_CONTOURS + 2)[1:-1]):
             c.setData(energy)
             c.setLevel(float(level))
         logp = np.asarray(a["log_density"], np.float32)
         p = np.exp(np.clip(logp, -50.0, 20.0))
-        top = float(np.percentile(p, 99.5))
-        place_image(self.density_img, p, self.bbox, (0.0, top if top > 0 else 1.0))
+        place_image(self.density_img, p, self.bbox, density_levels(p))
+        self.density_bar.setLevels(density_levels(p))
 
     def _set_trails(self, trails: np.ndarray) -> None:
         """New chains (chains, steps+1, 2): restart the draw-in animation."""

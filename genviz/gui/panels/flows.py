@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from genviz.core.flows.lab import lines_to_path
-from genviz.gui.panels.density2d import Density2DPanel
+from genviz.gui.panels.density2d import SAMPLES_TITLE, Density2DPanel
+from genviz.gui.panels.toolkit import image_rect
 from genviz.gui.panels.flows_lab import LayerLabView
 
 LINE_PEN = pg.mkPen(120, 200, 255, 120, width=1)
 SAMPLE_BRUSH = pg.mkBrush(255, 140, 60, 170)
 DATA_BRUSH = pg.mkBrush(230, 230, 230, 150)
 BASE_BOX = (-3.5, 3.5, -3.5, 3.5)
-
-
-def image_rect(bbox, shape) -> QRectF:
-    """Grid values sit at pixel centres: the image extends half a cell beyond the bbox."""
-    x0, x1, y0, y1 = bbox
-    hx, hy = (x1 - x0) / max(shape[1] - 1, 1) / 2, (y1 - y0) / max(shape[0] - 1, 1) / 2
-    return QRectF(x0 - hx, y0 - hy, x1 - x0 + 2 * hx, y1 - y0 + 2 * hy)
 
 
 def circles(plot, radii=(1.0, 2.0)) -> None:
@@ -181,7 +175,8 @@ class FlowsPanel(Density2DPanel):
         layout = QVBoxLayout(box)
         layout.addWidget(win, 1)
         layout.addLayout(row)
-        self.add_tab(box, "MAF vs IAF speed")
+        self.speed_tab = self.add_tab(box, "MAF vs IAF speed")
+        self.tabs.setTabVisible(self.speed_tab, False)  # shown when the model's snapshots measure it
 
     # -- Panel API ---------------------------------------------------------------------------------
     def begin(self, info: dict) -> None:
@@ -189,7 +184,7 @@ class FlowsPanel(Density2DPanel):
         self.reference.clear()
         for item in (self.data_scatter, self.data_grey):
             item.setVisible(True)
-        self.samples_plot.setTitle("model samples")
+        self.samples_plot.setTitle(SAMPLES_TITLE)
         self.density_plot.setTitle("model density p(x)")
         self.warp.arrays = {}
         self.warp.frame(self.bbox)
@@ -212,6 +207,7 @@ class FlowsPanel(Density2DPanel):
             self.logdet_bar.setLevels((-lim, lim))
             self.logdet_img.setRect(image_rect(self.bbox, ld.shape))
         if a.get("speed") is not None:
+            self.tabs.setTabVisible(self.speed_tab, True)
             self.show_speed(np.asarray(a["speed"]), "live, from this model (distillation: MAF = teacher, "
                                                      "IAF = student)")
 

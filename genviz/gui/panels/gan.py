@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout
 
 from genviz.gui.panels.base import Panel
+from genviz.gui.panels.toolkit import GrowingCurve, colorbar, place_image
 
 REAL = pg.mkBrush(15, 15, 25, 170)  # dark: readable on the diverging D map, whose 0.5 is white
 FAKE = pg.mkBrush(255, 140, 50, 220)
@@ -37,14 +38,6 @@ def _image_plot(layout, title: str, levels=(0.0, 1.0), cmap: str | None = None, 
     return plot, img
 
 
-def _place(img: pg.ImageItem, arr: np.ndarray, bbox, levels=(0.0, 1.0)) -> None:
-    """Show a grid sampled at linspace points of bbox; pixel centres sit on the grid points."""
-    img.setImage(np.asarray(arr, np.float32), levels=levels, autoLevels=False)
-    x0, x1, y0, y1 = bbox
-    hx, hy = (x1 - x0) / max(arr.shape[1] - 1, 1) / 2, (y1 - y0) / max(arr.shape[0] - 1, 1) / 2
-    img.setRect(QRectF(x0 - hx, y0 - hy, x1 - x0 + 2 * hx, y1 - y0 + 2 * hy))
-
-
 def _segments(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x, y arrays for PlotDataItem(connect='pairs'): one segment per row start -> end."""
     pts = np.empty((2 * len(start), 2), np.float32)
@@ -60,26 +53,6 @@ def _grid_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cols = np.concatenate([m.transpose(1, 0, 2), gap], 1).reshape(-1, 2)
     pts = np.concatenate([rows, cols])
     return pts[:, 0], pts[:, 1]
-
-
-class _Series:
-    """A growing (step, value) series drawn as one curve."""
-
-    def __init__(self, plot, name: str, color):
-        self.curve = plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
-        self.x: list[float] = []
-        self.y: list[float] = []
-
-    def clear(self) -> None:
-        self.x, self.y = [], []
-        self.curve.setData([], [])
-
-    def add(self, step: int, value) -> None:
-        if value is None:
-            return
-        self.x.append(step)
-        self.y.append(value)
-        self.curve.setData(self.x, self.y)
 
 
 class GANPanel(Panel):
@@ -134,19 +107,20 @@ class GANPanel(Panel):
         self.manifold = pg.PlotDataItem(pen=MANIFOLD_PEN, connect="finite")
         self.d_plot.addItem(self.manifold)
         self.d_plot.addItem(self.arrows)
+        self.d_bar = colorbar(self.dstar_plot, self.dstar_img, "CET-D1", (0.0, 1.0), "D")  # both maps share it
         self.dstar_plot.setXLink(self.d_plot)
         self.dstar_plot.setYLink(self.d_plot)
         self.jsd_plot = win.addPlot(title="divergence estimates (nats)", row=1, col=0)
         self.jsd_plot.addLegend(offset=(5, 5))
         self.jsd_plot.setLabel("bottom", "step")
-        self.series = {"jsd_kde": _Series(self.jsd_plot, "JSD (KDE)", "#4fa3ff"),
-                       "jsd_d": _Series(self.jsd_plot, "ln2 + V(D,G)/2 (from D)", "#ff9f43"),
-                       "bound": _Series(self.jsd_plot, "f-GAN bound E_P[T] - E_Q[f*(T)]", "#2ed573")}
+        self.series = {"jsd_kde": GrowingCurve(self.jsd_plot, "JSD (KDE)", "#4fa3ff"),
+                       "jsd_d": GrowingCurve(self.jsd_plot, "ln2 + V(D,G)/2 (from D)", "#ff9f43"),
+                       "bound": GrowingCurve(self.jsd_plot, "f-GAN bound E_P[T] - E_Q[f*(T)]", "#2ed573")}
         self.side_plot = win.addPlot(title="mode coverage", row=1, col=1)
         self.side_plot.setLabel("bottom", "step")
         self.side_plot.addLegend(offset=(5, 5))
-        self.series["modes_frac"] = _Series(self.side_plot, "modes captured / K", "#a29bfe")
-        self.series["hq"] = _Series(self.side_plot, "high-quality fraction", "#feca57")
+        self.series["modes_frac"] = GrowingCurve(self.side_plot, "modes captured / K", "#a29bfe")
+        self.series["hq"] = GrowingCurve(self.side_plot, "high-quality fraction", "#feca57")
         self.f_curve = self.side_plot.plot([], [], pen=pg.mkPen("#ff6b81", width=2), name="f(u)")
         self.fstar_curve = self.side_plot.plot([], [], pen=pg.mkPen("#48dbfb", width=2), name="f*(t)")
         win.ci.layout.setRowStretchFactor(0, 3)
@@ -193,6 +167,7 @@ class GANPanel(Panel):
         self.emb_plot = win.addPlot(title="BiGAN: E(x) of test images by digit", row=1, col=1)
         self.emb_scatter = pg.ScatterPlotItem(size=4, pen=None)
         self.emb_plot.addItem(self.emb_scatter)
+        win.ci.layout.setRowStretchFactor(0, 3)  # the sample grids are the point of this tab
         self.images_win = win
         self.images_tab = self.tabs.addTab(win, "images")
 
@@ -277,8 +252,8 @@ class GANPanel(Panel):
         self.add_metrics(snap.step, snap.metrics)
 
     def _show_game(self, a) -> None:
-        _place(self.d_img, a["d_grid"], self.bbox)
-        _place(self.dstar_img, a["dstar_grid"], self.bbox)
+        place_image(self.d_img, a["d_grid"], self.bbox, (0.0, 1.0))
+        place_image(self.dstar_img, a["dstar_grid"], self.bbox, (0.0, 1.0))
         s = a["samples"]
         for item in self.fake_pts:
             item.setData(s[:, 0], s[:, 1])

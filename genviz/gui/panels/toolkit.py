@@ -38,6 +38,14 @@ def robust_levels(a: np.ndarray, lo_pct: float = 1.0, hi_pct: float = 99.0) -> t
     return float(lo), float(hi if hi > lo else lo + 1e-6)
 
 
+def colorbar(plot: pg.PlotItem, img: pg.ImageItem, cmap: str, levels=(0.0, 1.0), label: str = "") -> pg.ColorBarItem:
+    """A fixed, non-interactive colour bar beside `plot` that drives `img`'s colour map and levels
+    (set new levels with `bar.setLevels`)."""
+    bar = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(cmap), interactive=False, label=label, width=12)
+    bar.setImageItem(img, insert_in=plot)
+    return bar
+
+
 class Heatmap:
     """An ImageItem in `plot` with a colour bar beside it; `show(arr, bbox, levels)` keeps bar and image in step."""
 
@@ -65,6 +73,7 @@ class GrowingCurve:
     """A (step, value) series drawn as one curve in `plot`; `add` appends, `clear` empties it."""
 
     def __init__(self, plot: pg.PlotItem, name: str, pen, **opts):
+        pen = pg.mkPen(pen, width=2) if isinstance(pen, str) else pen  # a colour: the usual 2 px line
         self.curve = plot.plot([], [], pen=pen, name=name, **opts)
         self.x: list[float] = []
         self.y: list[float] = []
@@ -91,4 +100,5 @@ def plain_axes(widget: QWidget) -> None:
     for view in widget.findChildren(pg.GraphicsView):
         for item in view.scene().items():
             if isinstance(item, pg.AxisItem):
-                item.enableAutoSIPrefix(False)
+                # no range where a prefix applies (enableAutoSIPrefix(False) would freeze a stale x1000 scale)
+                item.setSIPrefixEnableRanges(((np.inf, np.inf),))

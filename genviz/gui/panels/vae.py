@@ -147,7 +147,8 @@ class VAEPanel(Density2DPanel):
         self.hint = QLabel(self.hint_images)
         row.addWidget(self.hint)
         row.addStretch(1)
-        row.addWidget(QLabel("SSVAE class y:"))
+        self.class_label = QLabel("decode as class y:")
+        row.addWidget(self.class_label)
         self.class_box = QComboBox()
         self.class_box.addItems([str(i) for i in range(10)])
         self.class_box.currentIndexChanged.connect(lambda _: self.decode_at(*self._last_uv))
@@ -204,7 +205,8 @@ class VAEPanel(Density2DPanel):
             xs.clear(), ys.clear()
             curve.setData([], [])
         self.acc_plot.setVisible(info.get("model") == "ssvae")
-        self.class_box.setEnabled(info.get("model") == "ssvae")
+        for w in (self.class_label, self.class_box):  # only a class-conditional decoder has a y to choose
+            w.setVisible(info.get("model") == "ssvae")
         self.hint.setText(self.hint_images if image else
                           "latent codes of training points · + = prior components · click to decode onto the density")
         for it in (self.cluster_scatter, self.ellipses, self.decoded_point, self.latent_scatter,
