@@ -10,7 +10,6 @@ Qt's queue when a Reset or switch happens is dropped, so nothing from it reaches
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,16 +25,6 @@ from genviz.gui.worker import SessionWorker
 
 ENDED = ("done", "stopped", "error", "diverged")  # statuses that end a session
 FAILED = ("error", "diverged")
-
-
-class _SavedOptimizer:
-    """Stands in for an optimizer in checkpoint.save when only its state dict is at hand."""
-
-    def __init__(self, state: dict):
-        self._state = state
-
-    def state_dict(self) -> dict:
-        return self._state
 
 
 @dataclass
@@ -71,7 +60,7 @@ class TrainingController(QObject):
         self.view: dict = {}  # the panel's view settings, replayed into every Session of this run
         self.model_live: dict = {}  # live model settings (e.g. a GAN's train_players), replayed likewise
         self.model = None
-        self.optimizer_state = None
+        # step, optimizer states, random streams and model extras of the last session: the next continues it
         self.training_state: dict | None = None
         self.step = 0
         self.delay = 0.0
@@ -97,16 +86,15 @@ class TrainingController(QObject):
         spec = registry.get(model_name)
         cfg = registry.make_config(model_name, model_cfg)
         _check_fits(spec, dataset, train)
-        model = _build(model_name, dataset.shape, train.seed, config_mod.to_dict(cfg))
-        self._set(model_name, dataset, config_mod.to_dict(cfg), train, model, None, 0)
+        model = registry.build(model_name, data_shape=dataset.shape, seed=train.seed, **config_mod.to_dict(cfg))
+        self._set(model_name, dataset, config_mod.to_dict(cfg), train, model, None)
 
     def adopt(self, model, payload: dict, dataset, train: config_mod.TrainConfig) -> None:
         """Take over a loaded checkpoint's model, optimizer state and step (to look at or continue)."""
         self.stop()
         _check_fits(registry.get(payload["model"]), dataset, train)
-        state = checkpoint.training_state(payload) if hasattr(checkpoint, "training_state") else None
         self._set(payload["model"], dataset, dict(payload["model_config"]), train, model,
-                  payload.get("optimizers") or None, int(payload.get("step", 0)), state)
+                  checkpoint.training_state(payload))
 
     def open(self, path) -> Opened:
         """Adopt a checkpoint file or a run folder (its checkpoint.pt and metrics.csv).
@@ -119,13 +107,13 @@ class TrainingController(QObject):
             path = path / "checkpoint.pt"
         model, payload = checkpoint.load_full(path)
         spec = registry.get(payload["model"])
-        ds_spec = _dataset_spec(payload) or {"name": spec.default_dataset}
+        ds_spec = checkpoint.dataset_spec(payload) or {"name": spec.default_dataset}
         if ds_spec["name"] == "custom" and ds_spec.get("points") is None:
             if self.points is None:
                 raise checkpoint.CheckpointError("it was trained on drawn points; draw or load them first")
             ds_spec = {**ds_spec, "points": self.points}
         train = config_mod.make(config_mod.TrainConfig, {**(payload.get("train") or {}), "device": "cpu"})
-        dataset = _load_spec(ds_spec, train.seed)
+        dataset = data_mod.load_spec({"seed": train.seed, **{k: v for k, v in ds_spec.items() if v is not None}})
         ds_name = ds_spec["name"]
         history = _read_history(folder)
         self.adopt(model.train(), payload, dataset, train)
@@ -134,12 +122,13 @@ class TrainingController(QObject):
     def clear(self) -> None:
         """No model (the last choice was refused): nothing of the previous run may stay on screen."""
         self.stop()
-        self._set("", None, {}, self.train, None, None, 0)
+        self._set("", None, {}, self.train, None, None)
 
-    def _set(self, name, dataset, cfg, train, model, opt_state, step, state=None) -> None:
+    def _set(self, name, dataset, cfg, train, model, state: dict | None) -> None:
+        """A new run; `state`: a Session's training_state() to continue from (None: a fresh model)."""
         self.model_name, self.dataset, self.model_cfg, self.train = name, dataset, cfg, train
-        self.model, self.optimizer_state, self.step = model, opt_state, step
-        self.training_state = state  # a Session's training_state(): exact continuation (#12)
+        self.model, self.training_state = model, state
+        self.step = int(state["step"]) if state else 0
         if self.worker is not None and self.worker.is_running():
             self._retired.append(self.worker)
         self.view, self.model_live = {}, {}  # a new run starts with a new panel's defaults
@@ -208,12 +197,8 @@ class TrainingController(QObject):
         train = train or self.train
         if self.step >= train.steps:  # the budget is spent: Play trains `steps` more
             train = dataclasses.replace(train, steps=self.step + train.steps)
-        if self.training_state is not None and _SESSION_TAKES_STATE:
-            carried = {"state": self.training_state}
-        else:
-            carried = {"optimizer_state": self.optimizer_state, "start_step": self.step}
         session = Session(self.model_name, self.dataset, self.model_cfg, train, model=self.model,
-                          start_paused=paused, view=dict(self.view), **carried)
+                          state=self.training_state, start_paused=paused, view=dict(self.view))
         session.send("delay", self.delay)
         for name, value in self.model_live.items():  # applied before the first step
             session.send("model_set", name, value)
@@ -279,8 +264,7 @@ class TrainingController(QObject):
     def _take_back(self, s) -> None:
         """The ended session's model, step and optimizer state (and, where the core has it, its whole
         training state) carry over to the next Session."""
-        self.model, self.optimizer_state, self.step = s.model, s.optimizer_state(), s.step
-        self.training_state = s.training_state() if hasattr(s, "training_state") else None
+        self.model, self.training_state, self.step = s.model, s.training_state(), s.step
 
     def stop(self, timeout_s: float = 1.0) -> bool:
         """Stop the worker (if any) within `timeout_s`; True when no thread is left running. Signals the
@@ -300,47 +284,15 @@ class TrainingController(QObject):
         """Atomic checkpoint of the current model; while training, of the last finite snapshot's state."""
         if self.model is None:
             raise ValueError("there is no model to save: pick a model first")
-        state = self.training_state
+        model, state = self.model, self.training_state
         if self.running() and self.worker.session.last_good is not None:
-            s = self.worker.session
-            step, weights, opt = s.last_good  # CPU copies made by the worker: safe to read here
+            _, weights, state = self.worker.session.last_good  # CPU copies made by the worker: safe to read
             model = registry.build(self.model_name, data_shape=self.dataset.shape, **self.model_cfg)
             model.load_state_dict(weights)
-            state, opt_states = (opt, opt["optimizers"]) if isinstance(opt, dict) else (None, opt)
-        else:
-            model, opt_states, step = self.model, self.optimizer_state or [], self.step
-        if _CHECKPOINT_TAKES_STATE:
-            spec = getattr(self.dataset, "spec", None) or self.dataset.name
-            return checkpoint.save(model, path, [_SavedOptimizer(o) for o in opt_states], step=step,
-                                   train=self.train, state=state, dataset=spec, **extra)
-        return checkpoint.save(model, path, [_SavedOptimizer(o) for o in opt_states], step=step,
-                               train=self.train, dataset=self.dataset.name, **extra)
-
-
-# The core's run state is being reworked (#12); until it lands both forms of its API work here.
-_SESSION_TAKES_STATE = "state" in inspect.signature(Session.__init__).parameters
-_CHECKPOINT_TAKES_STATE = "state" in inspect.signature(checkpoint.save).parameters
-
-
-def _dataset_spec(payload: dict) -> dict | None:
-    if hasattr(checkpoint, "dataset_spec"):
-        return checkpoint.dataset_spec(payload)
-    name = (payload.get("extra") or {}).get("dataset")
-    return {"name": name} if isinstance(name, str) else None
-
-
-def _load_spec(spec: dict, seed: int):
-    if hasattr(data_mod, "load_spec"):
-        return data_mod.load_spec({"seed": seed, **{k: v for k, v in spec.items() if v is not None}})
-    return data_mod.load(spec["name"], seed=seed, points=spec.get("points"))
-
-
-def _build(name: str, shape, seed: int, cfg: dict):
-    """A fresh model initialised from `seed` (registry.build's own seeded generator where the core has it)."""
-    if "seed" in inspect.signature(registry.build).parameters:
-        return registry.build(name, data_shape=shape, seed=seed, **cfg)
-    torch.manual_seed(seed)  # TODO(#12): goes once registry.build(seed=...) lands
-    return registry.build(name, data_shape=shape, **cfg)
+        if state is None:  # a fresh model: nothing trained yet
+            return checkpoint.save(model, path, step=self.step, train=self.train, dataset=self.dataset.spec,
+                                   **extra)
+        return checkpoint.save(model, path, state=state, train=self.train, dataset=self.dataset.spec, **extra)
 
 
 def _read_history(folder: Path) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from conftest import wait_step
 
 
@@ -144,12 +145,13 @@ def test_space_toggles_play_and_pause(qtbot, window):
     assert window.run.play_btn.isEnabled()
 
 
-def test_a_nan_stop_is_shown_as_an_error_in_the_status_bar(qtbot, window):
+@pytest.mark.parametrize("status", ["error", "diverged"])
+def test_a_nan_stop_is_shown_as_an_error_in_the_status_bar(qtbot, window, status):
     from genviz.core.session import Snapshot
 
     msg = "training stopped: the loss became NaN/inf by step 7. The model was restored to step 5"
     window.controller.snapshot_ready.emit(Snapshot(7, 100, np.arange(6, 8), {"loss": np.array([1.0, np.nan])},
-                                                   {}, {}, "error", msg))
+                                                   {}, {}, status, msg))
     window.flush()
     assert window.status.message.text() == msg and window.status.message.property("error") is True
     assert np.array_equal(window.loss.series["loss"].data()[0], [6])  # the NaN is not plotted
