@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QSizePolicy, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import CURVE_COLORS
@@ -70,6 +70,8 @@ class LossPanel(QWidget):
         self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4)
         self.plot.addItem(self.legend, row=0, col=1)
         self.plot.ci.layout.setColumnStretchFactor(0, 1)
+        self.legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)  # entries stack at the top, not
+        self.plot.ci.layout.setAlignment(self.legend, Qt.AlignTop)  # spread over the plot's height
         self.series: dict[str, Series] = {}
         self.curves: dict[str, tuple] = {}  # name -> (raw curve, smoothed curve)
         self.metric_series: dict[str, Series] = {}
