@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="continue a run folder (or checkpoint) exactly where it stopped; "
                                     "--steps is then the run's new planned total")
     t.add_argument("--snapshot-every", type=int, help="metrics/ checks every N steps (default 100 here)")
+    t.add_argument("--until", type=int, metavar="STEP",
+                   help="stop at this step and checkpoint (the plan, and its schedule, stay --steps): train "
+                        "a long run in legs, each continued with --resume")
     t.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
                    help="write a checkpoint at least this often (default 10 s; also at the end, on Ctrl-C, "
                         "SIGTERM and divergence)")
@@ -124,6 +127,8 @@ def cmd_train(args) -> int:
         ds = load_dataset(model, args)
         out = Path(args.out or f"runs/{model}-{ds.name}")
     kwargs = {} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}
+    if args.until is not None:
+        kwargs["until"] = args.until
     with distributed.context() as dist:
         result = train(model, ds, model_cfg, train_cfg, out, resume=args.resume,
                        progress=not args.quiet and dist.is_main, dist=dist, **kwargs)

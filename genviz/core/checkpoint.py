@@ -52,8 +52,8 @@ def save(model, path, optimizers=None, step: int = 0, train=None, state: dict | 
         "optimizers": opt_states,
         "step": int(step),
         "train": config_mod.to_dict(train) if train is not None else None,
-        "training": ({"rng": state.get("rng"), "model_extras": state.get("model_extras") or {}}
-                     if state is not None else None),
+        "training": ({"rng": state.get("rng"), "model_extras": state.get("model_extras") or {},
+                      "loss_levels": state.get("loss_levels") or {}} if state is not None else None),
         "dataset": dataset if isinstance(dataset, dict) or dataset is None else {"name": str(dataset)},
         "extra": extra,
     }
@@ -79,6 +79,7 @@ def training_state(payload: dict) -> dict:
     if training.get("rng"):
         state["rng"] = training["rng"]
     state["model_extras"] = training.get("model_extras") or {}
+    state["loss_levels"] = training.get("loss_levels") or {}
     return state
 
 

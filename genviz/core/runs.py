@@ -10,6 +10,7 @@ import getpass
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -132,6 +133,7 @@ class RunWriter:
         return self.dataset.get("name", "?")
 
     def open(self) -> "RunWriter":
+        self.created = not self.folder.exists()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -216,7 +218,7 @@ class RunWriter:
                "status": status}
         _atomic_write(self.folder / "config.json", lambda fh: fh.write(json.dumps(cfg, indent=2)))
 
-    def close(self, session, status: str = "done", checkpoint: bool = True) -> None:
+    def close(self, session, status: str = "done", checkpoint: bool = True, previews: bool = True) -> None:
         """Flush metrics, checkpoint, write previews, release the lock. Safe to call twice."""
         if self.closed:
             return
@@ -231,10 +233,16 @@ class RunWriter:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
-            if checkpoint:
+            if checkpoint and previews:
                 write_previews(session.model, session.data, session.view, self.folder)
         finally:
             self.lock.release()
+
+    def discard(self) -> None:
+        """Undo a new run that never trained a step: remove the folder this writer created."""
+        self.abort()
+        if self.created and self.resume_step is None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def abort(self) -> None:
         """Give the folder up after a failure: close files, release the lock (the checkpoint stays as it was)."""

@@ -49,6 +49,7 @@ LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule"
 # A loss "explodes" when it leaves its running range by this factor (of max(|typical loss|, 1)).
 EXPLODE_FACTOR = 1e3
 TERMINAL = ("done", "stopped", "diverged", "error")
+HELD_OUT_OBJECTIVES = ("nll", "nelbo", "loss")
 
 
 class Session:
@@ -83,12 +84,15 @@ class Session:
         self.data = data.to(self.device)
         self.optimizers = self.model.configure_optimizers(self.train)
         self.step = int(start_step)
+        self._loss_level: dict[str, float] = {}  # each loss term's running level of |value| (explosion checks)
         self.gen = torch.Generator().manual_seed(self.train.seed + 1 + rank)  # each rank its own batches
         self.stream = rng.TrainingStream(self.train.seed + STREAM_SEED_OFFSET, self.device)
         if optimizer_state is not None:
             self._load_optimizers(optimizer_state)
         if state is not None:
             self.load_training_state(state)
+        self.first_step = self.step  # where this session started (a resumed run's checkpoint step)
+        self._set_lr(self._lr_factor())  # a loaded optimizer state brings its old lr; the config decides
         self.view = {"bbox": data.bbox() if data.kind == "2d" else None, "res": 96, "n_samples": 1000,
                      **(view or {})}
         self.commands: queue.Queue = queue.Queue()
@@ -98,7 +102,7 @@ class Session:
         self.with_arrays = with_arrays  # headless runs skip the plot data: nobody looks at it
         self.last_good = None  # (step, CPU weights, training_state) at the last verified snapshot
         self.last_snapshot: Snapshot | None = None
-        self._loss_level: dict[str, float] = {}  # each loss term's running level of |value|, for explosion checks
+        self.stop_at: int | None = None  # stop (resumably) at this step; the plan stays train.steps
 
     # -- state for checkpoints and continuation ---------------------------------------------------------
     def training_state(self) -> dict:
@@ -106,7 +110,8 @@ class Session:
         return {"step": int(self.step),
                 "optimizers": [_to_cpu(o.state_dict()) for o in self.optimizers],
                 "rng": {"batches": rng.generator_state(self.gen), "train": self.stream.state()},
-                "model_extras": _to_cpu(self.model.training_extras())}
+                "model_extras": _to_cpu(self.model.training_extras()),
+                "loss_levels": dict(self._loss_level)}
 
     def load_training_state(self, state: dict) -> None:
         """Take a `training_state()` (e.g. from a checkpoint); ValueError says what does not fit."""
@@ -122,6 +127,8 @@ class Session:
         if "train" in streams:
             self.stream.load(streams["train"])
         self.model.load_training_extras(state.get("model_extras") or {})
+        levels = state.get("loss_levels") or {}
+        self._loss_level = {str(k): float(v) for k, v in levels.items()} if isinstance(levels, dict) else {}
         self.step = step
 
     def _load_optimizers(self, states) -> None:
@@ -244,6 +251,9 @@ class Session:
             if self.step >= self.train.steps:
                 yield self._finish("done")
                 return
+            if self.stop_at is not None and self.step >= self.stop_at:
+                yield self._finish("stopped", f"stopped at step {self.step} as asked; resume to go on")
+                return
             if self.paused and self._pending == 0:
                 self._drain(block=True)  # idle until play / step / stop arrives
                 continue
@@ -251,7 +261,7 @@ class Session:
             if single:
                 self._pending -= 1
             self._train_one_step()
-            if self.step >= self.train.steps:
+            if self.step >= self.train.steps or self.step == self.stop_at:
                 continue  # the final snapshot comes from _finish, once
             due = self.writer is not None and self.writer.checkpoint_due()
             if single or due or self.step % self.train.snapshot_every == 0:
@@ -327,6 +337,8 @@ class Session:
             bad = [k for k, v in metrics.items() if not math.isfinite(float(v))]
             if bad:  # held-out metrics on these exact weights: the weights are not usable
                 problem = f"the held-out {', '.join(bad)} became NaN/inf"
+            else:
+                problem = self._explosion(metrics, "held-out ")
         if problem is not None:
             return self._diverged(steps, losses, problem, rate, elapsed)
         self.last_good = (self.step, _cpu_state(self.model), self.training_state())
@@ -352,21 +364,34 @@ class Session:
         if bad:
             i = int(np.argmax(~np.isfinite(losses[bad[0]])))
             return f"the {', '.join(bad)} became NaN/inf at step {self.step - len(losses[bad[0]]) + 1 + i}"
-        for k, v in losses.items():
-            if not len(v):
-                continue
-            level = self._loss_level.get(k)
-            ref = float(np.median(np.abs(v[:10]))) if level is None else level  # the first steps set the scale
-            peak = float(np.max(np.abs(v)))
-            if peak > EXPLODE_FACTOR * max(ref, 1.0):
-                return f"the {k} exploded to {peak:.3g} (its running level was {ref:.3g})"
-            self._loss_level[k] = min(ref, float(np.median(np.abs(v))))
         params = [p for p in self.model.parameters()]
         if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
             return "the weights became NaN/inf"
         grads = [p.grad for p in params if p.grad is not None]
         if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
             return "the gradients became NaN/inf"
+        return self._explosion(losses, "")
+
+    def _explosion(self, values: dict, prefix: str) -> str | None:
+        """The objectives (loss, loss_d, ...; held out: nll, nelbo) must stay within EXPLODE_FACTOR of
+        their running level; monitoring terms (a KL watched while a teacher trains, D's outputs) may roam."""
+        for k, v in values.items():
+            if not (k == "loss" or k.startswith("loss_") or (prefix and k in HELD_OUT_OBJECTIVES)):
+                continue
+            v = np.atleast_1d(np.asarray(v, np.float64))
+            if not len(v):
+                continue
+            key = prefix + k
+            level = self._loss_level.get(key)
+            # the first steps set the scale: their weights are the initial ones, or barely moved from them
+            ref = float(np.min(np.abs(v[:3]))) if level is None else level
+            over = np.abs(v) > EXPLODE_FACTOR * max(ref, 1.0)
+            if over.any():
+                i = int(np.argmax(over))
+                at = self.step - len(v) + 1 + i
+                return (f"the {prefix}{k} exploded to {float(v[i]):.3g} at step {at} "
+                        f"(its running level was {ref:.3g})")
+            self._loss_level[key] = min(ref, float(np.median(np.abs(v))))
         return None
 
     def _diverged(self, steps, losses, problem: str, rate: float, elapsed: float) -> Snapshot:

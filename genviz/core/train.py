@@ -51,6 +51,8 @@ class TrainResult:
 
     @property
     def exit_code(self) -> int:
+        if self.status in ("peer_lost", "diverged"):  # also when the launcher's SIGTERM followed
+            return EXIT[self.status]
         if self.signal:
             return EXIT[self.signal]
         return EXIT.get(self.status, 0 if self.status == "stopped" else 1)
@@ -152,7 +154,8 @@ def _spec_text(spec: dict) -> str:
 
 def train(model_name: str | None, ds, model_cfg: dict, train_cfg: dict, out=None, resume=None,
           progress: bool = True, dist: Dist | None = None,
-          checkpoint_every: float = runs.CHECKPOINT_EVERY_S, on_ready=None) -> TrainResult:
+          checkpoint_every: float = runs.CHECKPOINT_EVERY_S, on_ready=None, until: int | None = None
+          ) -> TrainResult:
     """Train to the planned total of steps; writes `out` on the main rank.
 
     `ds` may be None when resuming (the checkpoint's own data is loaded). Everything is validated before
@@ -181,7 +184,11 @@ def train(model_name: str | None, ds, model_cfg: dict, train_cfg: dict, out=None
         if not continuing:
             runs.check_new_folder(out)
             metrics_from = res.folder if res is not None else None
+    start = res.step if res is not None else 0
+    if until is not None and not start < until <= train.steps:
+        raise ConfigError("until", f"must be a step after {start} and at most the plan's {train.steps}, got {until}")
     session = _build_session(model_name, ds, model_cfg, train, res, dist)
+    session.stop_at = until
     writer = None
     if out is not None:
         writer = runs.RunWriter(out, ds.spec or {"name": ds.name, "n": len(ds.train)},
@@ -226,20 +233,21 @@ def _run(session: Session, writer, dist: Dist, progress: bool) -> TrainResult:
     bar = tqdm(total=session.train.steps, initial=session.step, disable=not progress, unit="step",
                dynamic_ncols=True)
     last, caught, status, message = None, [], None, ""
-    try:
-        with _stop_on_signals(session, caught):
+    # the handlers stay in place while a failure is handled: a SIGTERM then must not cut the save short
+    with _stop_on_signals(session, caught):
+        try:
             for snap in session.run():
                 bar.total = snap.total_steps
                 bar.update(snap.step - bar.n)
                 if snap.losses:
                     bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in list(snap.losses.items())[:3]}, refresh=False)
                 last = snap
-    except Exception as e:
-        status, message = _after_failure(session, writer, dist, e)
-    finally:
-        bar.close()
-        if writer is not None and not writer.closed:
-            writer.abort()
+        except Exception as e:
+            status, message = _after_failure(session, writer, dist, e)
+        finally:
+            bar.close()
+            if writer is not None and not writer.closed:
+                writer.abort()
     if status is None:
         status, message = last.status, last.message
     in_sync = dist.in_sync(session.model) if status == "done" else True
@@ -255,15 +263,19 @@ def _after_failure(session: Session, writer, dist: Dist, e: Exception) -> tuple[
         isinstance(e, RuntimeError) and ("out of memory" in str(e) or "allocate" in str(e)))
     if not oom and not dist.enabled:
         raise e
+    if oom and writer is not None and session.step == session.first_step:
+        writer.discard()  # nothing was trained: leave no folder behind
+        writer = None
     good = session.restore_last_good()
     saved = ""
     if writer is not None and good is not None:
-        writer.close(session, "peer_lost" if not oom else "stopped")
+        writer.close(session, "peer_lost" if not oom else "stopped", previews=False)
         saved = f"; saved step {session.step} (the last verified state) to {writer.folder}"
     if oom:
         raise ConfigError("model", f"training ran out of memory at step {session.step + 1} "
                                    f"({_first_line(e)}){saved}; use smaller sizes or batch_size") from None
-    return "peer_lost", f"a torchrun peer stopped ({type(e).__name__}: {_first_line(e)}){saved}"
+    detail = _first_line(e).rsplit("] ", 1)[-1][:120]  # gloo prefixes its source location
+    return "peer_lost", f"a torchrun peer stopped ({detail}){saved}"
 
 
 @contextmanager
