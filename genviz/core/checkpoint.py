@@ -160,11 +160,19 @@ def load_full(path, device="cpu"):
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, ValueError, TypeError, KeyError) as e:  # ConfigError is a ValueError
         raise CheckpointError(f"{path} does not match model {payload.get('model')!r}: {str(e)[:300]}") from None
+    train = config_mod.TrainConfig()
     if payload.get("train") is not None:
         try:
-            config_mod.make(config_mod.TrainConfig, payload["train"])
+            train = config_mod.make(config_mod.TrainConfig, payload["train"])
         except (ValueError, TypeError) as e:
             raise CheckpointError(f"{path} holds an invalid training config: {str(e)[:300]}") from None
+    if payload.get("optimizers"):  # check now, so a damaged state is refused when opened, not on Play
+        from genviz.core.session import load_optimizer_states
+
+        try:
+            load_optimizer_states(model.configure_optimizers(train), payload["optimizers"])
+        except ValueError as e:
+            raise CheckpointError(f"{path} holds an optimizer state that does not fit: {e}") from None
     return model.to(device).eval(), payload
 
 

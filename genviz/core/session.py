@@ -132,22 +132,7 @@ class Session:
         self.step = step
 
     def _load_optimizers(self, states) -> None:
-        if not isinstance(states, (list, tuple)):
-            raise ValueError("the optimizer states are not a list")
-        if states and len(states) != len(self.optimizers):
-            raise ValueError(f"{len(states)} optimizer states for a model with {len(self.optimizers)} optimizers")
-        for opt, st in zip(self.optimizers, states):
-            if not isinstance(st, dict):
-                raise ValueError("an optimizer state is not a dict")
-            try:
-                opt.load_state_dict(copy.deepcopy(st))
-            except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
-                raise ValueError(f"the optimizer state does not fit this model ({type(e).__name__}: "
-                                 f"{str(e)[:200]})") from None
-            for group in opt.state.values():  # a state that loads can still hold the wrong shapes
-                for v in group.values():
-                    if isinstance(v, torch.Tensor) and not v.is_floating_point() and v.dim() > 0:
-                        raise ValueError("the optimizer state holds non-float moment tensors")
+        load_optimizer_states(self.optimizers, states)
 
     # -- commands (any thread) --------------------------------------------------------------------
     def send(self, *command) -> None:
@@ -423,6 +408,28 @@ class Session:
 
     def optimizer_state(self) -> list[dict]:
         return [o.state_dict() for o in self.optimizers]
+
+
+def load_optimizer_states(optimizers, states) -> None:
+    """Load saved optimizer states into `optimizers`; ValueError says what does not fit (count, type, shape)."""
+    if not isinstance(states, (list, tuple)):
+        raise ValueError("the optimizer states are not a list")
+    if states and len(states) != len(optimizers):
+        raise ValueError(f"{len(states)} optimizer states for a model with {len(optimizers)} optimizers")
+    for opt, st in zip(optimizers, states):
+        if not isinstance(st, dict):
+            raise ValueError("an optimizer state is not a dict")
+        try:
+            opt.load_state_dict(copy.deepcopy(st))
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
+            raise ValueError(f"the optimizer state does not fit this model ({type(e).__name__}: "
+                             f"{str(e)[:200]})") from None
+        for param, group in opt.state.items():  # a state that loads can still hold the wrong shapes
+            for name, v in group.items():
+                if isinstance(v, torch.Tensor) and v.dim() > 0 and (
+                        not v.is_floating_point() or v.shape != param.shape):
+                    raise ValueError(f"the optimizer state's {name} has shape {tuple(v.shape)} for a "
+                                     f"parameter of shape {tuple(param.shape)}")
 
 
 STREAM_SEED_OFFSET = 0x5EED  # the training noise's seed differs from the initialisation's

@@ -62,8 +62,11 @@ def _view(ds):
 @pytest.mark.parametrize("name", registry.names())
 def test_trains_and_snapshots_plain_data(name, datasets):
     ds = _data_for(name, datasets)
+    before = torch.random.get_rng_state()
     s = Session(name, ds, {}, {**TRAIN, "steps": 3, "snapshot_every": 1}, view=_view(ds))
     snaps = list(s.run())
+    # the run's noise lives in its own stream: building, training, validation and views leave the global one
+    assert torch.equal(torch.random.get_rng_state(), before)
     assert snaps[-1].status == "done", snaps[-1].message
     assert [x.step for x in snaps] == [0, 1, 2, 3]  # one snapshot per step, the last one "done"
     losses = {k: np.concatenate([x.losses[k] for x in snaps if k in x.losses]) for k in snaps[1].losses}
