@@ -30,8 +30,9 @@ class GenerativeModel(nn.Module):
 
     # -- training ---------------------------------------------------------------------------------
     def fetch_batch(self, data, batch_size: int, generator: torch.Generator):
-        """What one train_step consumes; override for labels (SSVAE) or a second domain (CycleGAN)."""
-        return data.batch(batch_size, generator)
+        """What one train_step consumes, in the model's dtype (the data are float32); override for labels
+        (SSVAE) or a second domain (CycleGAN)."""
+        return data.batch(batch_size, generator).to(self.dtype)
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Scalar loss to minimise and named detached terms for the loss plot. Default: mean NLL."""
@@ -65,7 +66,7 @@ class GenerativeModel(nn.Module):
         x = data.val[:2048]
         if data.binarize:  # a fixed binarization, so successive snapshots are comparable
             x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
-        return self.evaluate(x)
+        return self.evaluate(x.to(self.dtype))
 
     def training_extras(self) -> dict:
         """Training state that is neither a weight nor a buffer (e.g. a replay buffer and its generator).
@@ -98,19 +99,27 @@ class GenerativeModel(nn.Module):
         p = next(self.parameters(), None)
         return p.device if p is not None else torch.device("cpu")
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The parameters' dtype (float32 unless the model was cast, e.g. by `.double()`): noise, grids and
+        constants are made in it, and data (float32) are cast to it."""
+        p = next((p for p in self.parameters() if p.is_floating_point()), None)
+        return p.dtype if p is not None else torch.get_default_dtype()
 
-def grid(bbox, res: int, device="cpu") -> torch.Tensor:
+
+def grid(bbox, res: int, device="cpu", dtype: torch.dtype | None = None) -> torch.Tensor:
     """(res*res, 2) points of a row-major grid over bbox = (xmin, xmax, ymin, ymax): row i is y, column j is x."""
-    xs = torch.linspace(bbox[0], bbox[1], res, device=device)
-    ys = torch.linspace(bbox[2], bbox[3], res, device=device)
+    xs = torch.linspace(bbox[0], bbox[1], res, device=device, dtype=dtype)
+    ys = torch.linspace(bbox[2], bbox[3], res, device=device, dtype=dtype)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
 
 
 @torch.no_grad()
-def density_on_grid(log_prob, bbox, res: int, device="cpu", chunk: int = 16384) -> np.ndarray:
-    """log p on a res x res grid (row-major, y rows), as float32 numpy."""
-    pts = grid(bbox, res, device)
+def density_on_grid(log_prob, bbox, res: int, device="cpu", chunk: int = 16384,
+                    dtype: torch.dtype | None = None) -> np.ndarray:
+    """log p on a res x res grid (row-major, y rows, points in `dtype`), as float32 numpy."""
+    pts = grid(bbox, res, device, dtype)
     out = torch.cat([log_prob(pts[i:i + chunk]) for i in range(0, len(pts), chunk)])
     return out.reshape(res, res).float().cpu().numpy()
 
