@@ -24,7 +24,7 @@ class StandardNormal(nn.Module):
         return standard_normal_log_prob(z)
 
     def sample(self, n, generator=None):
-        return torch.randn(n, self.dim, device=self._anchor.device, generator=generator)
+        return torch.randn(n, self.dim, device=self._anchor.device, dtype=self._anchor.dtype, generator=generator)
 
 
 class DiagGaussian(nn.Module):
@@ -41,7 +41,7 @@ class DiagGaussian(nn.Module):
         return standard_normal_log_prob(u) - self.log_sigma.sum()
 
     def sample(self, n, generator=None):
-        eps = torch.randn(n, self.dim, device=self.mu.device, generator=generator)
+        eps = torch.randn(n, self.dim, device=self.mu.device, dtype=self.mu.dtype, generator=generator)
         return self.mu + eps * torch.exp(self.log_sigma)
 
 

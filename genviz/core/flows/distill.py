@@ -107,7 +107,7 @@ class Distill(IAF):
 
     @torch.no_grad()
     def val_metrics(self, data) -> dict[str, float]:
-        x = data.val[:2048]
+        x = data.val[:2048].to(self.dtype)
         g = torch.Generator(device=self.device).manual_seed(0)  # the same samples at every snapshot
         kl = float(self.kl_samples(2048, g).mean())
         speed = self.__dict__.get("_speed")

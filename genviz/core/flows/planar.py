@@ -141,7 +141,7 @@ class Planar(FlowModel):
     def visualize(self, data, view):
         view = {**view, "bbox": targets.BOX}
         out = viz.flow_arrays(self, None, view, pullback=False)
-        pts = grid(targets.BOX, view.get("res", 96), self.device)
+        pts = grid(targets.BOX, view.get("res", 96), self.device, self.dtype)
         target = -self.energy(pts) - self.log_z
         out["target_log_density"] = target.reshape(view.get("res", 96), -1).float().cpu().numpy()
         return out

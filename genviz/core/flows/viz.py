@@ -19,10 +19,10 @@ N_PULLBACK = 500
 
 
 def base_grid_lines(device="cpu", n_lines: int = N_LINES, n_pts: int = LINE_PTS,
-                    half: float = BASE_HALF) -> torch.Tensor:
+                    half: float = BASE_HALF, dtype: torch.dtype | None = None) -> torch.Tensor:
     """(2 * n_lines, n_pts, 2): n_lines horizontal then n_lines vertical lines over [-half, half]^2."""
-    t = torch.linspace(-half, half, n_pts, device=device)
-    c = torch.linspace(-half, half, n_lines, device=device)
+    t = torch.linspace(-half, half, n_pts, device=device, dtype=dtype)
+    c = torch.linspace(-half, half, n_lines, device=device, dtype=dtype)
     horiz = torch.stack([t.expand(n_lines, n_pts), c[:, None].expand(n_lines, n_pts)], -1)
     return torch.cat([horiz, horiz.flip(-1)], 0)
 
@@ -33,7 +33,7 @@ def _stack(trace) -> np.ndarray:
 
 def density_and_logdet(model, bbox, res: int, chunk: int = 16384):
     """log p(x) and log|det ∂f⁻¹/∂x| on a res x res row-major grid (y rows), both float32 numpy."""
-    pts = grid(bbox, res, model.device)
+    pts = grid(bbox, res, model.device, model.dtype)
     logp, logdet = [], []
     for i in range(0, len(pts), chunk):
         trace, ld = model.inverse_with_trace(pts[i:i + chunk])
@@ -53,7 +53,7 @@ def flow_arrays(model, data, view: dict, pullback: bool = True) -> dict:
     g = torch.Generator(device=dev).manual_seed(view.get("sample_seed", 0))
     z = model.base.sample(view.get("n_samples", 1000), generator=g)
     sample_trace, _ = model.forward_with_trace(z)
-    lines = base_grid_lines(dev)
+    lines = base_grid_lines(dev, dtype=model.dtype)
     line_trace, _ = model.forward_with_trace(lines.reshape(-1, 2))
     out = {
         "log_density": logp, "log_det": logdet, "bbox": np.asarray(bbox, np.float64),
@@ -63,7 +63,7 @@ def flow_arrays(model, data, view: dict, pullback: bool = True) -> dict:
         "layer_names": np.array(["base"] + [type(layer).__name__ for layer in model.layers]),
     }
     if pullback and data is not None and getattr(data, "kind", "") == "2d":
-        x = data.val[:N_PULLBACK].to(dev)
+        x = data.val[:N_PULLBACK].to(dev, model.dtype)
         back, _ = model.inverse_with_trace(x)
         out["pullback"] = _stack(back[::-1])
     return out
