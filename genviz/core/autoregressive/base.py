@@ -49,13 +49,13 @@ class AutoregressiveModel(GenerativeModel):
         """Ancestral sampling: (x (n, D) in {0,1}, p (n, D)) with p[:, d] = p(x_d = 1 | x_<d) when d was drawn."""
         dev = self.device
         dtype = next(self.parameters()).dtype
-        u = torch.rand(n, self.data_dim, generator=generator).to(dev, dtype)  # CPU generator: same on any device
+        u = torch.rand(n, self.data_dim, generator=generator, dtype=dtype).to(dev)  # CPU generator: same on any device
         x = torch.zeros(n, self.data_dim, device=dev, dtype=dtype)
         p = torch.zeros_like(x)
         state = self.sampling_state(x)
         for d in self.order.tolist():
             p[:, d] = torch.sigmoid(self.next_logit(x, d, state))
-            x[:, d] = (u[:, d] < p[:, d]).float()
+            x[:, d] = (u[:, d] < p[:, d]).to(dtype)
             state = self.after_draw(x, d, state)
         return x, p
 
@@ -86,7 +86,7 @@ class AutoregressiveModel(GenerativeModel):
         """Ordering, measured Jacobian, a sample grid and one sample with its conditionals for the animation."""
         dev = self.device
         h, w = image_hw(self.data_shape)
-        x0 = _fixed_example(data, dev)
+        x0 = _fixed_example(data, dev).to(self.dtype)
         jac = self.jacobian(x0).abs()
         pixel = int(view.get("pixel", self.data_dim // 2 + w // 2)) % self.data_dim
         g = torch.Generator().manual_seed(int(view.get("sample_seed", 0)))

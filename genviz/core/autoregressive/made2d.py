@@ -86,9 +86,9 @@ class MADE2D(GenerativeModel):
         idx = torch.zeros(n, 2, dtype=torch.long, device=self.device)
         for d in self.order.tolist():
             probs = F.softmax(self._logits(idx)[:, :, d], dim=1)
-            u = torch.rand(n, 1, generator=generator).to(probs)
+            u = torch.rand(n, 1, generator=generator, dtype=probs.dtype).to(probs.device)
             idx[:, d] = (torch.cumsum(probs, 1) < u).sum(1).clamp(max=self.cfg.bins - 1)
-        jitter = torch.rand(n, 2, generator=generator).to(self.device, self.net.out.weight.dtype)
+        jitter = torch.rand(n, 2, generator=generator, dtype=self.net.out.weight.dtype).to(self.device)
         return -self.cfg.extent + (idx + jitter) * self.width
 
     def bin_probabilities(self) -> torch.Tensor:
@@ -110,7 +110,7 @@ class MADE2D(GenerativeModel):
 
     def visualize(self, data, view: dict) -> dict[str, np.ndarray]:
         """Exact log density on view['bbox'], samples, the cell probabilities, masks and connectivity."""
-        logp = density_on_grid(self.log_prob, view["bbox"], view.get("res", 96), self.device)
+        logp = density_on_grid(self.log_prob, view["bbox"], view.get("res", 96), self.device, dtype=self.dtype)
         g = torch.Generator().manual_seed(int(view.get("sample_seed", 0)))
         e = self.cfg.extent
         out = {"log_density": np.nan_to_num(logp, nan=-1e9, neginf=-1e9),

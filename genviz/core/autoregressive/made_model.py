@@ -173,5 +173,5 @@ def mask_arrays(net: MADE) -> dict[str, np.ndarray]:
 
 def _unit_degree(mask: torch.Tensor, prev_deg: torch.Tensor) -> torch.Tensor:
     """A unit's degree recovered from its mask row: the largest degree among the units it is connected to."""
-    d = prev_deg.to(mask.device).float()
+    d = prev_deg.to(mask.device, mask.dtype)
     return (mask * d[None, :]).amax(1).long()
