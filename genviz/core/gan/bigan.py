@@ -57,7 +57,7 @@ class BiGAN(GAN):
 
     # -- the game on pairs ----------------------------------------------------------------------------
     def d_inputs(self, x):
-        z = torch.randn(len(x), self.latent_dim, device=x.device)
+        z = torch.randn(len(x), self.latent_dim, device=x.device, dtype=x.dtype)
         return (x, self.E(x)), (self.G(z), z)
 
     def score(self, inp) -> torch.Tensor:
@@ -80,7 +80,7 @@ class BiGAN(GAN):
 
     def val_metrics(self, data) -> dict[str, float]:
         out = super().val_metrics(data)
-        x = data.val[:1000]
+        x = data.val[:1000].to(self.dtype)
         out["recon_mse"] = float((self.reconstruct(x) - x).pow(2).flatten(1).sum(1).mean())
         return out
 
@@ -88,13 +88,13 @@ class BiGAN(GAN):
     def visualize(self, data, view):
         out = super().visualize(data, view)
         if not self.image:
-            x = data.val[:300]
+            x = data.val[:300].to(self.dtype)
             return {**out, "recon_from": _np(x), "recon": _np(self.reconstruct(x)), "codes": _np(self.E(x))}
         from torchvision.utils import make_grid
 
-        x = data.val[:16]
+        x = data.val[:16].to(self.dtype)
         rows = torch.cat([x[:8], self.reconstruct(x[:8]), x[8:], self.reconstruct(x[8:])])
-        emb, labels = self.embedding(data.test[:1000]), data.labels.get("test")
+        emb, labels = self.embedding(data.test[:1000].to(self.dtype)), data.labels.get("test")
         out["recon_grid"] = _np(make_grid(rows, nrow=8, pad_value=1.0)[0])
         out["embedding"] = emb
         if labels is not None:

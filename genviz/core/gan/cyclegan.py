@@ -77,11 +77,12 @@ class CycleGAN(GenerativeModel):
         ia = torch.randint(0, n, (batch_size,), generator=generator).to(data.train.device)
         ib = torch.randint(0, n, (batch_size,), generator=generator).to(data.train.device)
         if self.image:
-            return data.train[ia], transform_b(data.train[ib], self.cfg.image_pair)
+            a, b = data.train[ia], transform_b(data.train[ib], self.cfg.image_pair)
+            return a.to(self.dtype), b.to(self.dtype)
         if self._pool_b is None or len(self._pool_b) != n:
             self._pool_a = data.train
             self._pool_b = torch.from_numpy(toy2d(self.cfg.domain_b, n, seed=1)).to(data.train.device)
-        return data.train[ia], self._pool_b[ib]
+        return data.train[ia].to(self.dtype), self._pool_b[ib].to(self.dtype)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """G applied to n points of domain A (the training set once seen; moons before any data)."""
@@ -91,7 +92,7 @@ class CycleGAN(GenerativeModel):
                 raise RuntimeError("CycleGAN translates images: call translate(x) or train it first")
             pool = torch.from_numpy(toy2d("moons", 4096, seed=0)).to(self.device)
         idx = torch.randint(0, len(pool), (n,), generator=generator).to(pool.device)
-        return self.G(pool[idx])
+        return self.G(pool[idx].to(self.dtype))
 
     # -- training -------------------------------------------------------------------------------------
     def configure_optimizers(self, train: TrainConfig):
@@ -130,11 +131,11 @@ class CycleGAN(GenerativeModel):
 
     # -- metrics and pictures -------------------------------------------------------------------------
     def _val_pair(self, data, n: int = 1000):
-        a = data.val[:n]
+        a = data.val[:n].to(self.dtype)
         if self.image:
-            return a, transform_b(data.val[n:2 * n], self.cfg.image_pair)
+            return a, transform_b(data.val[n:2 * n], self.cfg.image_pair).to(self.dtype)
         self.fetch_batch(data, 1, torch.Generator().manual_seed(0))  # makes sure the B pool exists
-        return a, self._pool_b[:n]
+        return a, self._pool_b[:n].to(self.dtype)
 
     def val_metrics(self, data) -> dict[str, float]:
         a, b = self._val_pair(data)
@@ -142,7 +143,8 @@ class CycleGAN(GenerativeModel):
                "cycle_b": float((self.G(self.F(b)) - b).abs().mean())}
         if not self.image:  # how well G(A) matches B
             h = len(a) // 2
-            out["jsd_kde"] = metrics.kde_jsd(self._pool_b[-1000:], self.G(a[:h]), b[:h], self.G(a[h:2 * h]))
+            out["jsd_kde"] = metrics.kde_jsd(self._pool_b[-1000:].to(self.dtype), self.G(a[:h]), b[:h],
+                                             self.G(a[h:2 * h]))
         return out
 
     def visualize(self, data, view) -> dict[str, np.ndarray]:

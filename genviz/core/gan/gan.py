@@ -105,12 +105,12 @@ class GAN(GenerativeModel):
         return self.G_ema if self.G_ema is not None else self.G
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        z = torch.randn(n, self.latent_dim, generator=generator, dtype=self.dtype).to(self.device)
         return self.sampler(z)
 
     def fake(self, n: int) -> torch.Tensor:
         """Training fakes from the live G (not the average)."""
-        return self.G(torch.randn(n, self.latent_dim, device=self.device))
+        return self.G(torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype))
 
     # -- the game -----------------------------------------------------------------------------------
     def d_loss(self, real_s: torch.Tensor, fake_s: torch.Tensor) -> torch.Tensor:
@@ -137,9 +137,9 @@ class GAN(GenerativeModel):
         """k * batch_size real examples (one fresh batch per D step); images are NOT binarised."""
         n = batch_size * self.cfg.d_steps
         if data.kind != "image":
-            return data.batch(n, generator)
+            return data.batch(n, generator).to(self.dtype)
         idx = torch.randint(0, len(data.train), (n,), generator=generator).to(data.train.device)
-        return data.train[idx]
+        return data.train[idx].to(self.dtype)
 
     def train_step(self, batch, optimizers, train: TrainConfig) -> dict[str, torch.Tensor]:
         """k D steps on fresh real batches, then one G step; a frozen player's loss is still reported."""
@@ -221,13 +221,13 @@ class GAN(GenerativeModel):
     def val_metrics(self, data) -> dict[str, float]:
         """D's view of held-out data vs fakes; 2D adds KDE JSD and mode coverage on ring8/grid25."""
         g = torch.Generator().manual_seed(123)  # the same noise at every snapshot: smooth curves
-        real = data.val[:1000]
-        z = torch.randn(2500, self.latent_dim, generator=g).to(self.device)
+        real = data.val[:1000].to(self.dtype)
+        z = torch.randn(2500, self.latent_dim, generator=g, dtype=self.dtype).to(self.device)
         fake = self.sampler(z)
         out = self.score_metrics(*self.heldout_scores(real, fake[:1000], z[:1000]))
         if not self.image:
             # 500 points per KDE: the estimate runs at every snapshot
-            out["jsd_kde"] = metrics.kde_jsd(data.train[:500], fake[:500], real[:500], fake[1000:1500])
+            out["jsd_kde"] = metrics.kde_jsd(data.train[:500].to(self.dtype), fake[:500], real[:500], fake[1000:1500])
             if data.name in metrics.BENCHMARKS:
                 cov = metrics.mode_coverage(fake.cpu().numpy(), *metrics.BENCHMARKS[data.name])
                 out.update(modes=float(cov["modes"]), n_modes=float(cov["n_modes"]), hq=cov["hq"])
@@ -250,13 +250,15 @@ class GAN(GenerativeModel):
         bbox, res = view["bbox"], view.get("res", 96)
         g = torch.Generator().manual_seed(view.get("sample_seed", 0))
         fake = self.sample(view.get("n_samples", 1000), generator=g)
-        pts = grid(bbox, res, self.device)
+        pts = grid(bbox, res, self.device, self.dtype)
         d_grid = self.prob_from_score(self.point_scores(pts)).reshape(res, res)
         kr = min(res, 64)  # D* from KDEs of 500 + 500 points on a grid of at most 64²: ~10x cheaper than full
-        dstar = metrics.kde_dstar_grid(grid(bbox, kr, self.device), data.train[:500], fake[:500]).reshape(kr, kr)
+        dstar = metrics.kde_dstar_grid(grid(bbox, kr, self.device, self.dtype), data.train[:500].to(self.dtype),
+                                       fake[:500]).reshape(kr, kr)
         at, grad = self.generator_gradients(fake[:200])
         side = 15
-        manifold = self.sampler(nets.latent_grid(side, self.latent_dim).to(self.device)).reshape(side, side, -1)
+        manifold = self.sampler(nets.latent_grid(side, self.latent_dim, dtype=self.dtype).to(self.device))
+        manifold = manifold.reshape(side, side, -1)
         return {"samples": _np(fake), "d_grid": _np(d_grid), "dstar_grid": _np(dstar), "grad_at": _np(at),
                 "grad": _np(grad), "manifold": _np(manifold)}
 
@@ -271,9 +273,9 @@ class GAN(GenerativeModel):
     def _viz_images(self, data, view) -> dict[str, np.ndarray]:
         from torchvision.utils import make_grid
 
-        fresh = torch.randn(64, self.latent_dim, generator=self._viz_gen).to(self.device)
+        fresh = torch.randn(64, self.latent_dim, generator=self._viz_gen, dtype=self.dtype).to(self.device)
         fixed, new = self.sampler(self.fixed_z), self.sampler(fresh)
-        real = data.val[:256]
+        real = data.val[:256].to(self.dtype)
         return {"fixed_grid": _np(make_grid(fixed, nrow=8, pad_value=1.0)[0]),
                 "fresh_grid": _np(make_grid(new, nrow=8, pad_value=1.0)[0]),
                 "d_real": _np(self.prob_from_score(self.point_scores(real))),

@@ -103,11 +103,11 @@ class PointCritic(nn.Module):
         return self.net(x if z is None else torch.cat([x, z], 1)).squeeze(1)
 
 
-def latent_grid(n: int, latent_dim: int, extent: float = 2.5) -> torch.Tensor:
+def latent_grid(n: int, latent_dim: int, extent: float = 2.5, dtype: torch.dtype | None = None) -> torch.Tensor:
     """(n*n, latent_dim) codes on a grid over the first two latent dims (others 0): the generator manifold."""
-    t = torch.linspace(-extent, extent, n)
+    t = torch.linspace(-extent, extent, n, dtype=dtype)
     yy, xx = torch.meshgrid(t, t, indexing="ij")
-    z = torch.zeros(n * n, latent_dim)
+    z = torch.zeros(n * n, latent_dim, dtype=dtype)
     z[:, 0] = xx.reshape(-1)
     if latent_dim > 1:
         z[:, 1] = yy.reshape(-1)
