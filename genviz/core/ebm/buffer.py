@@ -25,7 +25,7 @@ class ReplayBuffer:
         """(x (n, *shape), idx (n,)): stored states, each replaced by a fresh start with prob. reinit_prob."""
         idx = torch.randint(0, len(self.states), (n,), generator=self.gen)
         x = self.states[idx].clone()
-        fresh = torch.rand(n, generator=self.gen) < self.reinit_prob
+        fresh = torch.rand(n, generator=self.gen, dtype=self.states.dtype) < self.reinit_prob
         self.last_reinit = int(fresh.sum())
         if self.last_reinit:
             x[fresh] = self.init(self.last_reinit, self.gen).to(x.dtype)

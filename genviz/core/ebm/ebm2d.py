@@ -51,7 +51,8 @@ class EBMConfig:
 
 def data_box(x: torch.Tensor, pad: float) -> tuple[float, float, float, float]:
     """Bounding box of x: (n, 2) (0.1–99.9 percentiles), widened by `pad` times its size on each side."""
-    x = x.detach().float().cpu()
+    x = x.detach().cpu()
+    x = x if x.dtype == torch.float64 else x.float()
     lo, hi = torch.quantile(x[:20000], 0.001, 0), torch.quantile(x[:20000], 0.999, 0)
     d = (hi - lo) * pad
     lo, hi = lo - d, hi + d
@@ -81,7 +82,7 @@ class EBM2D(ChainState, GenerativeModel):
     # -- normalization ----------------------------------------------------------------------------
     def fit_box(self, x: torch.Tensor) -> None:
         """Set the normalization box from training points x: (n, 2) (done once, on the first batch)."""
-        self.norm_box.copy_(torch.tensor(data_box(x, self.cfg.box_pad)))
+        self.norm_box.copy_(torch.tensor(data_box(x, self.cfg.box_pad), dtype=self.norm_box.dtype))
         self.box_set.fill_(True)
         self.replay = None
 
@@ -98,7 +99,7 @@ class EBM2D(ChainState, GenerativeModel):
     # -- training -----------------------------------------------------------------------------------
     def ensure_box(self, data) -> None:
         if not bool(self.box_set):
-            self.fit_box(data.train)
+            self.fit_box(data.train.to(self.dtype))
 
     def fetch_batch(self, data, batch_size, generator):
         self.ensure_box(data)
@@ -107,7 +108,7 @@ class EBM2D(ChainState, GenerativeModel):
     def uniform(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n points uniform over the normalization box, (n, 2), on CPU."""
         b = self.box
-        u = torch.rand(n, 2, generator=generator)
+        u = torch.rand(n, 2, generator=generator, dtype=self.dtype)
         return torch.stack([b[0] + u[:, 0] * (b[1] - b[0]), b[2] + u[:, 1] * (b[3] - b[2])], 1)
 
     def _new_replay(self, size: int) -> ReplayBuffer:
@@ -122,7 +123,7 @@ class EBM2D(ChainState, GenerativeModel):
             x0, idx = self.replay.sample(n)
         else:
             x0 = self.uniform(n, self.gen)
-        x, _ = langevin(self.energy, x0.to(self.device), cfg.langevin_steps, cfg.step_size, cfg.noise_scale,
+        x, _ = langevin(self.energy, x0.to(self.device, self.dtype), cfg.langevin_steps, cfg.step_size, cfg.noise_scale,
                         generator=self.gen)
         if cfg.buffer:
             self.replay.push(x, idx)
@@ -132,8 +133,8 @@ class EBM2D(ChainState, GenerativeModel):
     def loss(self, x):
         c = self.cfg
         if c.objective == "dsm":
-            wide = torch.rand(len(x), generator=self.gen) < c.dsm_tail
-            sigma = torch.where(wide, c.dsm_tail_sigma, c.dsm_sigma).to(x.device)
+            wide = torch.rand(len(x), generator=self.gen, dtype=x.dtype) < c.dsm_tail
+            sigma = torch.full((len(x),), c.dsm_sigma, dtype=x.dtype).masked_fill_(wide, c.dsm_tail_sigma).to(x.device)
             return dsm_loss(self.energy, x, sigma, self.gen)
         x_neg = self.negatives(len(x))
         return cd_loss(self.energy(x), self.energy(x_neg), self.cfg.alpha)
@@ -141,20 +142,20 @@ class EBM2D(ChainState, GenerativeModel):
     def sample(self, n: int, steps: int = 500, generator=None) -> torch.Tensor:
         """Long-run Langevin from uniform starts: (n, 2) (approximate samples of exp(f)/Z)."""
         g = generator or torch.Generator().manual_seed(0)
-        x, _ = langevin(self.energy, self.uniform(n, g).to(self.device), steps, self.cfg.step_size,
+        x, _ = langevin(self.energy, self.uniform(n, g).to(self.device, self.dtype), steps, self.cfg.step_size,
                         self.cfg.noise_scale, generator=g)
         return x
 
     # -- metrics and views --------------------------------------------------------------------------
     def val_metrics(self, data):
         self.ensure_box(data)
-        m = self.evaluate(data.val[:2048])
+        m = self.evaluate(data.val[:2048].to(self.dtype))
         return {**m, "log_z": self.normalizer.log_z, "edge_mass": self.normalizer.edge_mass}
 
     def visualize(self, data, view):
         self.ensure_box(data)
         bbox, res = view["bbox"], view.get("res", 96)
-        pts = grid(bbox, res, self.device)
+        pts = grid(bbox, res, self.device, self.dtype)
         f = torch.cat([self.energy(pts[i:i + 16384]) for i in range(0, len(pts), 16384)]).reshape(res, res)
         out = {"energy": (-f).float().cpu().numpy(),
                "log_density": (f - self.log_z()).float().cpu().numpy()}
@@ -168,9 +169,9 @@ class EBM2D(ChainState, GenerativeModel):
         """Langevin chains from a few fixed starts and from clicked points: trails (chains, steps+1, 2)."""
         g = torch.Generator().manual_seed(view.get("chain_seed", 0))
         n_auto = int(view.get("n_chains", 6))
-        u = torch.rand(n_auto, 2, generator=g)
+        u = torch.rand(n_auto, 2, generator=g, dtype=self.dtype)
         auto = torch.stack([bbox[0] + u[:, 0] * (bbox[1] - bbox[0]), bbox[2] + u[:, 1] * (bbox[3] - bbox[2])], 1)
-        clicked = torch.as_tensor(np.asarray(view.get("chain_starts", []), np.float32).reshape(-1, 2))
+        clicked = torch.as_tensor(np.asarray(view.get("chain_starts", []), np.float64).reshape(-1, 2), dtype=self.dtype)
         starts = torch.cat([auto, clicked]).to(self.device)
         _, trail = langevin(self.energy, starts, int(view.get("trail_steps", 100)), self.cfg.step_size,
                             self.cfg.noise_scale, generator=g, trail=True)
@@ -181,5 +182,5 @@ class EBM2D(ChainState, GenerativeModel):
         other = view.get("anomaly_dataset") or other_dataset(data.name)
         if other not in TOY2D:
             return {}
-        x_other = torch.from_numpy(toy2d(other, 2000, seed=123)).to(self.device)
-        return anomaly_arrays(energies(self.energy, data.test[:2000]), energies(self.energy, x_other))
+        x_other = torch.from_numpy(toy2d(other, 2000, seed=123)).to(self.device, self.dtype)
+        return anomaly_arrays(energies(self.energy, data.test[:2000].to(self.dtype)), energies(self.energy, x_other))

@@ -56,14 +56,14 @@ class ImageEBM(ChainState, GenerativeModel):
     def fetch_batch(self, data, batch_size, generator):
         """Grey-level images (no dynamic binarization: Langevin needs a continuous space)."""
         idx = torch.randint(0, len(data.train), (batch_size,), generator=generator).to(data.train.device)
-        return data.train[idx]
+        return data.train[idx].to(self.dtype)
 
     def noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return torch.rand((n, *self.data_shape), generator=generator)
+        return torch.rand((n, *self.data_shape), generator=generator, dtype=self.dtype)
 
     def langevin(self, x0, steps: int, generator, trail: bool = False):
         c = self.cfg
-        return langevin(self.energy, x0.to(self.device), steps, c.step_size, c.noise_scale, c.grad_clamp,
+        return langevin(self.energy, x0.to(self.device, self.dtype), steps, c.step_size, c.noise_scale, c.grad_clamp,
                         (0.0, 1.0), generator, trail)
 
     def _new_replay(self, size: int) -> ReplayBuffer:
@@ -95,7 +95,7 @@ class ImageEBM(ChainState, GenerativeModel):
     # -- metrics and views --------------------------------------------------------------------------
     def val_metrics(self, data):
         g = torch.Generator().manual_seed(0)
-        e_val = energies(self.energy, data.val[:256]).mean()
+        e_val = energies(self.energy, data.val[:256].to(self.dtype)).mean()
         e_noise = energies(self.energy, self.noise(256, g).to(self.device)).mean()
         return {"e_val": float(e_val), "e_noise": float(e_noise)}
 
@@ -114,9 +114,9 @@ class ImageEBM(ChainState, GenerativeModel):
 
     def _anomaly(self, data) -> dict:
         if self._other is None:
-            self._other = other_images(data)[:1000].to(self.device)
+            self._other = other_images(data)[:1000].to(self.device, self.dtype)
         # held-out = validation images: the test split is binarized for likelihood evaluation, these are grey
-        return anomaly_arrays(energies(self.energy, data.val[:1000]), energies(self.energy, self._other))
+        return anomaly_arrays(energies(self.energy, data.val[:1000].to(self.dtype)), energies(self.energy, self._other))
 
 
 def _grid(x: torch.Tensor, nrow: int) -> np.ndarray:

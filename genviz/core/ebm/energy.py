@@ -58,7 +58,8 @@ def dsm_loss(f, x: torch.Tensor, sigma, generator: torch.Generator | None = None
     Returns (loss, terms). A per-example σ mixes noise levels: the optimum then matches, at each x̃, the
     score of the noise level that most likely produced it (small σ near the data, large σ far away).
     """
-    eps = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device)
+    eps = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device,
+                      dtype=x.dtype)
     sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, *([1] * (x.dim() - 1)))
     x_noisy = (x + sig * eps.to(x.device)).requires_grad_(True)
     f_noisy = f(x_noisy)

@@ -12,9 +12,10 @@ import torch
 from genviz.core.model import grid, grid_cell_area
 
 
-def grid_log_z(f, box, res: int, device="cpu", chunk: int = 16384) -> tuple[float, float]:
+def grid_log_z(f, box, res: int, device="cpu", chunk: int = 16384, dtype: torch.dtype | None = None
+               ) -> tuple[float, float]:
     """(log Z, mass fraction on the outermost ring of cells) for f over box = (xmin, xmax, ymin, ymax)."""
-    pts = grid(box, res, device)
+    pts = grid(box, res, device, dtype)
     vals = torch.cat([f(pts[i:i + chunk]) for i in range(0, len(pts), chunk)]).double().reshape(res, res)
     lse = torch.logsumexp(vals.flatten(), 0)
     inner = torch.logsumexp(vals[1:-1, 1:-1].flatten(), 0)
@@ -31,13 +32,14 @@ class GridNormalizer:
         self.log_z, self.edge_mass = math.nan, math.nan
 
     def _version(self, box, res):
-        return tuple(p._version for p in self.module.parameters()) + (tuple(box), res,
-                                                                      id(next(self.module.parameters())))
+        first = next(self.module.parameters())
+        return tuple(p._version for p in self.module.parameters()) + (tuple(box), res, id(first), first.dtype)
 
     def get(self, f, box, res: int) -> float:
         key = self._version(box, res)
         if key != self._key:
+            p = next(self.module.parameters())
             with torch.no_grad():
-                self.log_z, self.edge_mass = grid_log_z(f, box, res, next(self.module.parameters()).device)
+                self.log_z, self.edge_mass = grid_log_z(f, box, res, p.device, dtype=p.dtype)
             self._key = key
         return self.log_z

@@ -34,7 +34,8 @@ def langevin(f, x: torch.Tensor, n_steps: int, step_size: float, noise_scale: fl
         g = score(f, x)
         if grad_clamp > 0:
             g = g.clamp(-grad_clamp, grad_clamp)
-        eps = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device)
+        eps = torch.randn(x.shape, generator=generator, device="cpu" if generator is not None else x.device,
+                          dtype=x.dtype)
         x = x + step_size * g + noise * eps.to(x.device)
         if bounds is not None:
             x = x.clamp(bounds[0], bounds[1])
