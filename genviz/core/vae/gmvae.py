@@ -50,9 +50,9 @@ class GMVAE(VAE):
     def sample_prior(self, n: int, generator=None) -> torch.Tensor:
         m, v = self.prior_params()
         idx = torch.randint(0, len(m), (n,), generator=generator, device=m.device)
-        eps = torch.randn(n, self.z_dim, generator=generator, device=m.device)
+        eps = torch.randn(n, self.z_dim, generator=generator, device=m.device, dtype=m.dtype)
         return m[idx] + v[idx].sqrt() * eps
 
     def prior_components(self):
         m, _ = self.prior_params()
-        return m, torch.full((len(m),), 1.0 / len(m), device=m.device)
+        return m, torch.full((len(m),), 1.0 / len(m), device=m.device, dtype=m.dtype)

@@ -77,7 +77,7 @@ class MoG(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator=None) -> torch.Tensor:
         z = torch.multinomial(F.softmax(self.logits, 0), n, replacement=True, generator=generator)
-        eps = torch.randn(n, self.data_dim, 1, generator=generator, device=self.device)
+        eps = torch.randn(n, self.data_dim, 1, generator=generator, device=self.device, dtype=self.dtype)
         return self.means[z] + (self.cholesky()[z] @ eps).squeeze(-1)
 
     # -- fitting ----------------------------------------------------------------------------------
@@ -87,8 +87,8 @@ class MoG(GenerativeModel):
         k, d = self.cfg.k, self.data_dim
         idx = torch.randperm(len(x), generator=generator)[:k].to(x.device)
         mu = x[idx] if len(idx) == k else x[torch.randint(0, len(x), (k,), generator=generator)]
-        cov = torch.cov(x.T).reshape(d, d) / k + self.cfg.reg * torch.eye(d, device=x.device)
-        self.set_params(torch.full((k,), 1.0 / k, device=x.device), mu, cov.expand(k, d, d).clone())
+        cov = torch.cov(x.T).reshape(d, d) / k + self.cfg.reg * torch.eye(d, device=x.device, dtype=x.dtype)
+        self.set_params(torch.full((k,), 1.0 / k, device=x.device, dtype=x.dtype), mu, cov.expand(k, d, d).clone())
         self.initialized.fill_(True)
 
     @torch.no_grad()
@@ -101,26 +101,28 @@ class MoG(GenerativeModel):
         mu = (r.T @ x) / nk[:, None]
         diff = x.unsqueeze(1) - mu.unsqueeze(0)  # (n, k, d)
         cov = torch.einsum("nk,nki,nkj->kij", r, diff, diff) / nk[:, None, None]
-        cov = cov + self.cfg.reg * torch.eye(self.data_dim, device=x.device)
+        cov = cov + self.cfg.reg * torch.eye(self.data_dim, device=x.device, dtype=x.dtype)
         self.set_params(nk / nk.sum(), mu, cov)
         return float(ll.mean())
 
     def fetch_batch(self, data, batch_size, generator):
         if not bool(self.initialized):
-            self.init_from_data(data.train, generator)
-        return data.train if self.cfg.method == "em" else data.batch(batch_size, generator)
+            self.init_from_data(data.train.to(self.dtype), generator)
+        x = data.train if self.cfg.method == "em" else data.batch(batch_size, generator)
+        return x.to(self.dtype)
 
     def train_step(self, x, optimizers, train):
         if self.cfg.method == "gradient":
             return super().train_step(x, optimizers, train)
-        nll = torch.tensor(-self.em_step(x))
+        nll = torch.tensor(-self.em_step(x), dtype=self.dtype)
         return {"loss": nll, "nll": nll}
 
     @torch.no_grad()
     def visualize(self, data, view: dict) -> dict:
-        pts = data.train[:2000]
+        pts = data.train[:2000].to(self.dtype)
         r = self.responsibilities(pts)
-        return {"log_density": density_on_grid(self.log_prob, view["bbox"], int(view.get("res", 96)), self.device),
+        return {"log_density": density_on_grid(self.log_prob, view["bbox"], int(view.get("res", 96)), self.device,
+                                               dtype=self.dtype),
                 "means": self.means.detach().cpu().numpy().copy(),
                 "covs": self.covariances().cpu().numpy(),
                 "weights": F.softmax(self.logits, 0).cpu().numpy(),

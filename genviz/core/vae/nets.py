@@ -90,7 +90,7 @@ def pca_basis(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = z.mean(0)
     d = z.size(1)
     if d <= 2:  # plot the latent itself (a 1-D latent goes on the x axis)
-        return torch.zeros_like(mean), torch.eye(2, d, device=z.device)
+        return torch.zeros_like(mean), torch.eye(2, d, device=z.device, dtype=z.dtype)
     _, _, vt = torch.linalg.svd(z - mean, full_matrices=False)
     basis = vt[:2]
     basis = basis * torch.sign(basis[:, :1] + 1e-12)  # fix the sign so the picture does not flip per snapshot

@@ -125,7 +125,7 @@ class SSVAE(VAE):
         if data.binarize:
             g = generator if xu.device.type == "cpu" else None
             xu, xl = torch.bernoulli(xu, generator=g), torch.bernoulli(xl, generator=g)
-        return xu, xl, data.labels["train"][lab]
+        return xu.to(self.dtype), xl.to(self.dtype), data.labels["train"][lab]
 
     # -- the model's pieces -----------------------------------------------------------------------
     def encode(self, x, y=None):
@@ -146,11 +146,11 @@ class SSVAE(VAE):
         return nets.gaussian_parameters(rest(h))
 
     def predicted(self, x) -> torch.Tensor:
-        return F.one_hot(self.classifier(x.flatten(1)).argmax(-1), N_CLASSES).float()
+        return F.one_hot(self.classifier(x.flatten(1)).argmax(-1), N_CLASSES).to(x.dtype)
 
     def decode(self, z, y=None):
         if y is None:  # prior draws / clicks: class i % 10, so a grid of samples shows every digit
-            y = F.one_hot(torch.arange(z.shape[-2], device=z.device) % N_CLASSES, N_CLASSES).float()
+            y = F.one_hot(torch.arange(z.shape[-2], device=z.device) % N_CLASSES, N_CLASSES).to(z.dtype)
         return self.dec(torch.cat([z, y.expand(*z.shape[:-1], N_CLASSES)], -1))
 
     def log_px_given_z(self, x, z, y=None):
@@ -161,7 +161,7 @@ class SSVAE(VAE):
         b = len(x)
         logits = self.cls(x.flatten(1))
         qy, log_qy = F.softmax(logits, -1), F.log_softmax(logits, -1)
-        y = torch.eye(N_CLASSES, device=x.device).repeat_interleave(b, 0)  # (10b, 10): class-major
+        y = torch.eye(N_CLASSES, device=x.device, dtype=x.dtype).repeat_interleave(b, 0)  # (10b, 10): class-major
         xr = x.flatten(1).repeat(N_CLASSES, 1)
         qm, qv = self.encode_every_class(x)
         z = nets.sample_gaussian(qm, qv, generator)
@@ -187,7 +187,7 @@ class SSVAE(VAE):
         logits = self.cls(x.flatten(1))
         probs = torch.distributions.Categorical(logits=logits).probs  # what Categorical.sample draws from
         ys = torch.multinomial(probs, k, replacement=True, generator=generator).T  # (k, batch)
-        y = F.one_hot(ys, N_CLASSES).float()
+        y = F.one_hot(ys, N_CLASSES).to(x.dtype)
         qm, qv = nets.gaussian_parameters(self.enc(torch.cat([x.flatten(1).expand(k, -1, -1), y], -1)))
         z = nets.sample_gaussian(qm, qv, generator)
         log_q = nets.log_normal(z, qm, qv) + F.log_softmax(logits, -1).gather(1, ys.T).T
@@ -204,7 +204,7 @@ class SSVAE(VAE):
 
     @torch.no_grad()
     def val_metrics(self, data):
-        x, y = viz.fixed_val(data, 2000), data.labels["val"][:2000]
+        x, y = viz.fixed_val(data, 2000, self.dtype), data.labels["val"][:2000]
         out = {"acc": self.accuracy(x, y)}
         if self.classifier is not self.cls:
             out["acc_last"] = self.accuracy(x, y, cls=self.cls)

@@ -79,7 +79,7 @@ class VAE(GenerativeModel):
         return nets.kl_normal(qm, qv, torch.zeros_like(qm), torch.ones_like(qv))
 
     def sample_prior(self, n: int, generator=None) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, device=self.device, generator=generator)
+        return torch.randn(n, self.z_dim, device=self.device, dtype=self.dtype, generator=generator)
 
     # -- objectives -----------------------------------------------------------------------------
     def negative_elbo_bound(self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -125,7 +125,7 @@ class VAE(GenerativeModel):
         else:
             m, h = out.chunk(2, -1)
             x = m + (torch.nn.functional.softplus(h) + 1e-4).sqrt() * torch.randn(m.shape, generator=generator,
-                                                                                  device=m.device)
+                                                                                  device=m.device, dtype=m.dtype)
         return x.reshape(n, *self.data_shape)
 
     @torch.no_grad()
@@ -157,7 +157,7 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def val_metrics(self, data) -> dict[str, float]:
         """ELBO terms on a fixed 1k validation slice with a fixed binarization (no IW: it runs every snapshot)."""
-        x = viz.fixed_val(data, 1000)
+        x = viz.fixed_val(data, 1000, self.dtype)
         # the one reparameterized sample from a fixed seed, so the curve does not jitter from sampling alone
         nelbo, kl, rec = self.negative_elbo_bound(x, self.fixed_generator())
         return {"nelbo": float(nelbo), "kl": float(kl), "rec": float(rec)}  # the window labels them 'val'
@@ -169,7 +169,8 @@ class VAE(GenerativeModel):
 
     def prior_components(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(means (k, z_dim), weights (k,)) of the prior's components, for drawing in the latent plane."""
-        return torch.zeros(1, self.z_dim, device=self.device), torch.ones(1, device=self.device)
+        return (torch.zeros(1, self.z_dim, device=self.device, dtype=self.dtype),
+                torch.ones(1, device=self.device, dtype=self.dtype))
 
     @torch.no_grad()
     def visualize(self, data, view: dict) -> dict:

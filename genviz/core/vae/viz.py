@@ -21,12 +21,12 @@ IWAE_MS = (1, 10, 100, 1000)
 IWAE_EVERY = 10  # recompute the IWAE curve on every 10th snapshot (it costs ~0.1 s)
 
 
-def fixed_val(data, n: int) -> torch.Tensor:
-    """The first n validation examples, binarized with a fixed seed when the data is binarized."""
+def fixed_val(data, n: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The first n validation examples, binarized with a fixed seed when the data is binarized, in `dtype`."""
     x = data.val[:n]
     if data.binarize:
         x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
-    return x
+    return x if dtype is None else x.to(dtype)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -52,7 +52,7 @@ def iwae_curve(model, x: torch.Tensor, ms=IWAE_MS, repeats: int = 3, generator=N
 
 
 def visualize_images(model, data, view: dict) -> dict:
-    x = fixed_val(data, N_LATENT)
+    x = fixed_val(data, N_LATENT, model.dtype)
     out = latent_view(model, x, data.labels.get("val"))
     side = data.shape[-1]
     recon = model.reconstruct(x[:8]) if hasattr(model, "reconstruct") else \
@@ -72,9 +72,10 @@ def visualize_2d(model, data, view: dict) -> dict:
     """2D data: IW density on the view's grid, samples, and the latent codes of training points."""
     bbox, res = view["bbox"], int(view.get("res", 96))
     g = model.fixed_generator(0)  # the same importance samples at every snapshot: a steady picture
-    out = {"log_density": density_on_grid(lambda p: model.log_prob(p, k=32, generator=g), bbox, res, model.device),
+    out = {"log_density": density_on_grid(lambda p: model.log_prob(p, k=32, generator=g), bbox, res, model.device,
+                                          dtype=model.dtype),
            "samples": _np(model.sample(int(view.get("n_samples", 1000)), model.fixed_generator(0)))}
-    x = data.train[:N_LATENT]
+    x = data.train[:N_LATENT].to(model.dtype)
     out.update(latent_view(model, x, None))
     out.update(nets.export_params(model))
     return out
