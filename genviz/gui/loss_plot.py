@@ -119,6 +119,8 @@ class LossPanel(QWidget):
         self.series, self.curves, self.metric_series, self.metric_items = {}, {}, {}, {}
         self.aliases = []
         self.hint.setVisible(True)
+        self.item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # the hint in the middle, not at an old step
+        self.item.enableAutoRange()  # the next run's curves frame themselves
 
     def _curves_for(self, name: str):
         if name not in self.curves:

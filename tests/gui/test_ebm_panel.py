@@ -34,11 +34,11 @@ def test_panel_updates_from_a_2d_session(panel, qtbot):
     s = Session("ebm", data, SMALL, {"steps": 20, "batch_size": 64, "snapshot_every": 5}, view={"res": 32})
     for snap in s.run():
         panel.show_snapshot(snap)
-    assert panel.energy_img.image.shape == (32, 32) and panel.density_img.image.shape == (32, 32)
-    assert len(panel.trail_curves) == 6 and panel.neg_scatter.data.size > 0
+    assert panel.energy_img.image.shape == (32, 32) and panel.image.image.shape == (32, 32)
+    assert len(panel.trail_curves) == 6 and panel.sample_scatter.data.size > 0
     qtbot.waitUntil(lambda: not panel.timer.isActive(), timeout=3000)  # the trails finished drawing in
     assert len(panel.trail_curves[0].getData()[0]) == 101
-    xs, ys = panel.series_curves["e_pos"].getData()
+    xs, ys = panel.series_curves["e_pos"].curve.getData()
     assert len(xs) == 20 and np.isfinite(ys).all()
     assert panel.hist_in.getData()[1].sum() == len(data.test)
     assert panel.tabs.isTabVisible(panel.landscape_index) and not panel.tabs.isTabVisible(panel.images_index)

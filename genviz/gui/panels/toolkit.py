@@ -1,11 +1,15 @@
 """What every panel repeats, written once: an image placed over a bounding box, a heatmap with a colour bar and
-fixed levels, a growing (step, value) curve, plain axis numbers."""
+fixed levels, a growing (step, value) curve, a legend beside its plot rather than over its curves, 2D views
+that stay framed on their data box through resizes, plain axis numbers."""
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QSizePolicy, QTabWidget, QWidget
 
 
 def image_rect(bbox, shape) -> QRectF:
@@ -70,35 +74,170 @@ class Heatmap:
 
 
 class GrowingCurve:
-    """A (step, value) series drawn as one curve in `plot`; `add` appends, `clear` empties it."""
+    """A (step, value) series drawn as one curve in `plot`; `add` / `extend` append, `clear` empties it. It is
+    listed in the plot's legend (if it has one) from its first point on: no entry for a curve never drawn."""
 
-    def __init__(self, plot: pg.PlotItem, name: str, pen, **opts):
+    def __init__(self, plot: pg.PlotItem, name: str | None, pen, **opts):
         pen = pg.mkPen(pen, width=2) if isinstance(pen, str) else pen  # a colour: the usual 2 px line
-        self.curve = plot.plot([], [], pen=pen, name=name, **opts)
+        self.plot, self.name = plot, name
+        self.curve = plot.plot([], [], pen=pen, **opts)
         self.x: list[float] = []
         self.y: list[float] = []
 
     def clear(self) -> None:
         self.x, self.y = [], []
         self.curve.setData([], [])
+        if self.plot.legend is not None:
+            self.plot.legend.removeItem(self.curve)
 
     def add(self, step, value) -> None:
         if value is None:
             return
-        self.x.append(step)
-        self.y.append(value)
-        self.curve.setData(self.x, self.y)
+        self.extend([step], [value])
 
     def extend(self, steps, values) -> None:
+        if not self.x and len(steps) and self.name and self.plot.legend is not None:
+            self.plot.legend.addItem(self.curve, self.name)
         self.x.extend(np.asarray(steps, np.float64).tolist())
         self.y.extend(np.asarray(values, np.float64).tolist())
         self.curve.setData(self.x, self.y)
 
 
 def plain_axes(widget: QWidget) -> None:
-    """Axis numbers as they are: no 'x0.001' SI-prefix rescaling on any plot inside `widget`."""
-    for view in widget.findChildren(pg.GraphicsView):
+    """Axis numbers as they are (no 'x0.001' SI-prefix rescaling) and titles that fit their plot (`FittedTitle`),
+    on every plot inside `widget`."""
+    views = widget.findChildren(pg.GraphicsView) + ([widget] if isinstance(widget, pg.GraphicsView) else [])
+    for view in views:
         for item in view.scene().items():
             if isinstance(item, pg.AxisItem):
                 # no range where a prefix applies (enableAutoSIPrefix(False) would freeze a stale x1000 scale)
                 item.setSIPrefixEnableRanges(((np.inf, np.inf),))
+            elif isinstance(item, pg.PlotItem) and not isinstance(item.titleLabel, FittedTitle):
+                FittedTitle.install(item)
+
+
+class FittedTitle(pg.LabelItem):
+    """A plot title that never widens its plot: longer than the plot, it is cut with '…' (the whole of it in the
+    tooltip) and shown whole again when the plot grows. `text` stays the whole title."""
+
+    def __init__(self, text: str = " ", **opts):
+        self.full, self._busy = text, False
+        super().__init__(text, **opts)
+
+    @classmethod
+    def install(cls, plot: pg.PlotItem) -> None:
+        old = plot.titleLabel
+        new = cls(old.text, **old.opts)
+        new.setVisible(old.isVisible())
+        new.setMaximumHeight(old.maximumHeight())
+        plot.layout.removeItem(old)
+        old.setParentItem(None)
+        if old.scene() is not None:
+            old.scene().removeItem(old)
+        plot.layout.addItem(new, 0, 1)
+        new.setParentItem(plot)
+        plot.titleLabel = new
+
+    def setText(self, text, **args) -> None:  # noqa: N802 (pyqtgraph's name)
+        self.full = text
+        self._fit(**args)
+
+    def updateMin(self) -> None:  # noqa: N802
+        super().updateMin()
+        h = self.itemRect().height()
+        self.setMinimumWidth(0)  # the plot's other parts decide its width, never the title
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, h)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, h)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        if ev is not None and not self._busy and ev.oldSize().width() != ev.newSize().width():
+            self._fit()
+
+    def _fit(self, **args) -> None:
+        self._busy = True
+        try:
+            super().setText(self.full, **args)
+            room = self.rect().width() - 4
+            plain = QTextDocument()
+            plain.setHtml(self.full)
+            plain = plain.toPlainText()
+            keep = len(plain)
+            while room > 20 and keep > 1 and self.item.boundingRect().width() > room:
+                keep = min(keep - 1, int(keep * room / self.item.boundingRect().width()))
+                super().setText(html.escape(plain[:max(keep, 1)].rstrip()) + "…")
+            self.setToolTip(plain if keep < len(plain) else "")
+            self.text = self.full
+        finally:
+            self._busy = False
+
+
+def legend_plot(layout, title: str = "", row=None, col=None, columns: int = 2, **plot_kw) -> pg.PlotItem:
+    """A PlotItem whose legend has a row of its own beneath it, `columns` entries wide: no entry ever covers a
+    curve. Curves plotted with a `name` join it, as with PlotItem.addLegend; `plot.legend` is that legend."""
+    cell = layout.addLayout(row=row, col=col)
+    cell.setContentsMargins(0, 0, 0, 0)
+    cell.setSpacing(0)
+    plot = cell.addPlot(row=0, col=0, title=title, **plot_kw)
+    legend = pg.LegendItem(colCount=columns, labelTextSize="8pt", verSpacing=-6, horSpacing=12)
+    cell.addItem(legend, row=1, col=0)
+    legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)  # as tall as its entries, never more
+    cell.layout.setAlignment(legend, Qt.AlignHCenter)
+    plot.legend, plot.cell = legend, cell
+    return plot
+
+
+def show_plot(plot: pg.PlotItem, shown: bool) -> None:
+    """Show or hide a plot, with its legend when it has one of its own (`legend_plot`)."""
+    getattr(plot, "cell", plot).setVisible(shown)
+
+
+def show_tabs(tabs: QTabWidget, visible: dict) -> None:
+    """Show and hide tabs by index; when the current one is hidden, the first visible one becomes current."""
+    for index, shown in visible.items():
+        tabs.setTabVisible(index, shown)
+    if not tabs.isTabVisible(tabs.currentIndex()):
+        tabs.setCurrentIndex(next((i for i in range(tabs.count()) if tabs.isTabVisible(i)), 0))
+
+
+class BoxFrame:
+    """Aspect-locked 2D plots framed on a data box (x0, x1, y0, y1): by `frame()` and again on every resize (a
+    dragged dock splitter, a resized window, a tab shown for the first time) until the user zooms or pans
+    one of them; from then on the view is theirs until the next `frame()` or the plot's 'A' button.
+
+    The plots move together: the others show (at least) what the user's zoom or pan shows in one. Not with
+    pyqtgraph's axis links: between aspect-locked plots of different shapes (one with a colour bar, one
+    without) those force one plot's range onto the other and cut the box off."""
+
+    def __init__(self, *plots: pg.PlotItem, padding: float = 0.02):
+        self.plots, self.padding = plots, padding
+        self.box: tuple | None = None
+        self.user_moved = False
+        for p in plots:
+            p.disableAutoRange()  # the box frames the view: far-off points (samples, chains) never rescale it
+            p.vb.sigRangeChangedManually.connect(lambda *_, p=p: self._moved(p))
+            p.vb.sigResized.connect(self._resized)
+            p.autoBtn.clicked.disconnect(p.autoBtnClicked)
+            p.autoBtn.clicked.connect(self.frame)  # 'A' means: back to the data box
+
+    def set_box(self, box) -> None:
+        self.box = tuple(float(v) for v in box)
+        self.frame()
+
+    def frame(self) -> None:
+        self.user_moved = False
+        if self.box is None:
+            return
+        x0, x1, y0, y1 = self.box
+        for p in self.plots:
+            p.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=self.padding)
+
+    def _moved(self, moved: pg.PlotItem) -> None:
+        self.user_moved = True
+        for p in self.plots:
+            if p is not moved:
+                p.setRange(rect=moved.vb.viewRect(), padding=0)
+
+    def _resized(self, *_) -> None:
+        if not self.user_moved:
+            self.frame()
