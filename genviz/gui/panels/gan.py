@@ -7,6 +7,10 @@ the f-GAN its f, f* and the bound. 'translation' (CycleGAN 2D): arrows a -> G(a)
 'images': fixed- and fresh-noise grids, D(x) histograms for real vs fake, BiGAN reconstructions and
 latent embedding, CycleGAN rows x -> G(x) -> F(G(x)). A 'players' box sends ("model_set",
 "train_players", ...) so single steps can move D only, G only, or both.
+
+What is shown follows what the snapshots carry: 'd_grid' (the game), 'ab' (a 2D translation), 'f' (an
+f-GAN's f and f*), 'rows_a' (image translation rows), 'recon_grid' (reconstructions), 'd_real' (D's outputs),
+'embedding'. Before the first snapshot a panel shows the usual views for its kind of data.
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout
 
 from genviz.gui.panels.base import Panel
-from genviz.gui.panels.toolkit import GrowingCurve, colorbar, place_image
+from genviz.gui.panels.toolkit import (BoxFrame, GrowingCurve, colorbar, legend_plot, place_image, show_plot,
+                                      show_tabs)
 
 REAL = pg.mkBrush(15, 15, 25, 170)  # dark: readable on the diverging D map, whose 0.5 is white
 FAKE = pg.mkBrush(255, 140, 50, 220)
@@ -25,6 +30,12 @@ MANIFOLD_PEN = pg.mkPen(120, 230, 150, 150, width=1)
 HIST_BINS = np.linspace(0.0, 1.0, 41)
 LABEL_COLORS = [pg.intColor(i, 10) for i in range(10)]
 ARROWS_SHOWN = 80
+GAME_TITLES = ("learned D(x): real vs fake", "mode coverage (ring8 / grid25)", "step")
+FGAN_TITLES = ("f-GAN critic as r/(1+r), r = (f')⁻¹(T(x))", "f(u) and its conjugate f*(t)",
+               "u (for f) · t = g_f(v) (for f*)")
+IMAGE_TITLES = {"rows_a": ("A → G(A) → F(G(A))", "B → F(B) → G(F(B))"),  # what the grids hold, by snapshot key
+                "recon_grid": ("samples G(z), fixed noise", "x and G(E(x)), alternate rows")}
+DEFAULT_IMAGE_TITLES = ("samples, fixed noise (watch them evolve)", "samples, fresh noise")
 
 
 def _image_plot(layout, title: str, levels=(0.0, 1.0), cmap: str | None = None, row=None, col=None):
@@ -102,27 +113,23 @@ class GANPanel(Panel):
         for plot, r, f in zip((self.d_plot, self.dstar_plot), self.real_pts, self.fake_pts):
             plot.addItem(r)
             plot.addItem(f)
-            plot.disableAutoRange()
         self.arrows = pg.PlotDataItem(pen=GRAD_PEN, connect="pairs")
         self.manifold = pg.PlotDataItem(pen=MANIFOLD_PEN, connect="finite")
         self.d_plot.addItem(self.manifold)
         self.d_plot.addItem(self.arrows)
         self.d_bar = colorbar(self.dstar_plot, self.dstar_img, "CET-D1", (0.0, 1.0), "D")  # both maps share it
-        self.dstar_plot.setXLink(self.d_plot)
-        self.dstar_plot.setYLink(self.d_plot)
-        self.jsd_plot = win.addPlot(title="divergence estimates (nats)", row=1, col=0)
-        self.jsd_plot.addLegend(offset=(5, 5))
+        self.frame = BoxFrame(self.d_plot, self.dstar_plot)  # framed on the data box, zoomed together
+        self.jsd_plot = legend_plot(win, "divergence estimates (nats)", row=1, col=0)
         self.jsd_plot.setLabel("bottom", "step")
         self.series = {"jsd_kde": GrowingCurve(self.jsd_plot, "JSD (KDE)", "#4fa3ff"),
                        "jsd_d": GrowingCurve(self.jsd_plot, "ln2 + V(D,G)/2 (from D)", "#ff9f43"),
-                       "bound": GrowingCurve(self.jsd_plot, "f-GAN bound E_P[T] - E_Q[f*(T)]", "#2ed573")}
-        self.side_plot = win.addPlot(title="mode coverage", row=1, col=1)
+                       "bound": GrowingCurve(self.jsd_plot, "f-GAN bound E_P[T] − E_Q[f*(T)]", "#2ed573")}
+        self.side_plot = legend_plot(win, "mode coverage", row=1, col=1)
         self.side_plot.setLabel("bottom", "step")
-        self.side_plot.addLegend(offset=(5, 5))
         self.series["modes_frac"] = GrowingCurve(self.side_plot, "modes captured / K", "#a29bfe")
         self.series["hq"] = GrowingCurve(self.side_plot, "high-quality fraction", "#feca57")
-        self.f_curve = self.side_plot.plot([], [], pen=pg.mkPen("#ff6b81", width=2), name="f(u)")
-        self.fstar_curve = self.side_plot.plot([], [], pen=pg.mkPen("#48dbfb", width=2), name="f*(t)")
+        self.f_curve = self.side_plot.plot([], [], pen=pg.mkPen("#ff6b81", width=2))
+        self.fstar_curve = self.side_plot.plot([], [], pen=pg.mkPen("#48dbfb", width=2))
         win.ci.layout.setRowStretchFactor(0, 3)
         win.ci.layout.setRowStretchFactor(1, 2)
         self.game_win = win
@@ -130,9 +137,9 @@ class GANPanel(Panel):
 
     def _build_translation_tab(self) -> None:
         win = pg.GraphicsLayoutWidget()
-        self.tr_plot = win.addPlot(title="CycleGAN: a → G(a) (orange), G(a) → F(G(a)) back (dashed green)")
+        self.tr_plot = legend_plot(win, "CycleGAN: a → G(a) (orange), G(a) → F(G(a)) back (dashed green)",
+                                   columns=4)
         self.tr_plot.setAspectLocked(True)
-        self.tr_plot.addLegend(offset=(5, 5))
         self.tr_b = self.tr_plot.plot([], [], pen=None, symbol="o", symbolSize=4, symbolPen=None,
                                       symbolBrush=pg.mkBrush(170, 170, 170, 160), name="domain B")
         self.tr_a = self.tr_plot.plot([], [], pen=None, symbol="o", symbolSize=4, symbolPen=None,
@@ -156,8 +163,7 @@ class GANPanel(Panel):
             p.invertY(True)  # image rows top-down
             p.hideAxis("left")
             p.hideAxis("bottom")
-        self.hist_plot = win.addPlot(title="D(x) on real vs fake", row=1, col=0)
-        self.hist_plot.addLegend(offset=(5, 5))
+        self.hist_plot = legend_plot(win, "D(x) on real vs fake", row=1, col=0)
         self.hist_plot.setLabel("bottom", "D(x)")
         self.hist_real = self.hist_plot.plot([], [], stepMode="center", fillLevel=0, pen=pg.mkPen("w"),
                                              brush=pg.mkBrush(255, 255, 255, 60), name="real")
@@ -173,18 +179,13 @@ class GANPanel(Panel):
 
     # -- Panel API ------------------------------------------------------------------------------------
     def begin(self, info: dict) -> None:
-        self.model = info.get("model", "")
         self.kind = info.get("kind", "2d")
         self.bbox = tuple(info.get("bbox") or self.bbox)
-        image, cycle = self.kind == "image", self.model == "cyclegan"
-        self.tabs.setTabVisible(self.game_tab, not image and not cycle)
-        self.tabs.setTabVisible(self.translation_tab, not image and cycle)
-        self.tabs.setTabVisible(self.images_tab, image)
-        self.tabs.setCurrentIndex(self.images_tab if image else self.translation_tab if cycle else self.game_tab)
-        for box in (self.show_arrows, self.show_manifold):  # these toggle the 2D game view only
-            box.setVisible(not image and not cycle)
-        self._set_legends(self.model == "fgan")
-        self._set_image_titles()
+        image = self.kind == "image"
+        self._show_views(game=not image, translation=False, images=image)  # the usual views until a snapshot
+        self._fgan = None
+        self._set_legends(fgan=False)
+        self._set_image_views({"d_real": True})
         for s in self.series.values():
             s.clear()
         for item in (self.fake_pts + self.real_pts):
@@ -194,41 +195,42 @@ class GANPanel(Panel):
         self.coverage.setText("")
         if info.get("data") is not None:
             self._set_real(info["data"])
-        self.reset_view()
+        self.frame.set_box(self.bbox)
+        self.tr_plot.enableAutoRange()
+
+    def _show_views(self, game: bool, translation: bool, images: bool) -> None:
+        show_tabs(self.tabs, {self.game_tab: game, self.translation_tab: translation, self.images_tab: images})
+        for box in (self.show_arrows, self.show_manifold):  # these toggle the 2D game view only
+            box.setVisible(game)
 
     def _set_legends(self, fgan: bool) -> None:
-        """Only the curves this model draws: JSD estimates for GANs, the bound and f, f* for the f-GAN."""
-        self.side_plot.setTitle("f(u) and its conjugate f*(t)" if fgan else "mode coverage (ring8 / grid25)")
-        self.side_plot.setLabel("bottom", "u (for f) · t = g_f(v) (for f*)" if fgan else "step")
+        """JSD estimates and mode coverage for GANs; the bound and f, f* for an f-GAN (its snapshots carry 'f')."""
+        if fgan == self._fgan:
+            return
+        self._fgan = fgan
+        d_title, side_title, side_x = FGAN_TITLES if fgan else GAME_TITLES
+        self.d_plot.setTitle(d_title)
+        self.side_plot.setTitle(side_title)
+        self.side_plot.setLabel("bottom", side_x)
         if fgan:
             self.side_plot.enableAutoRange()
+            self.side_plot.legend.addItem(self.f_curve, "f(u)")
+            self.side_plot.legend.addItem(self.fstar_curve, "f*(t)")
         else:  # fractions: a fixed [0, 1] axis, so a 0.1 % wobble does not fill the plot
             self.side_plot.enableAutoRange(axis="x")
             self.side_plot.setYRange(0.0, 1.02, padding=0)
-        self.d_plot.setTitle("f-GAN critic as r/(1+r), r = (f')⁻¹(T(x))" if fgan else "learned D(x): real vs fake")
-        shown = {"jsd_kde": True, "jsd_d": not fgan, "bound": fgan, "modes_frac": not fgan, "hq": not fgan}
-        self.jsd_plot.legend.clear()
-        self.side_plot.legend.clear()
-        for name, series in self.series.items():
-            if shown[name]:
-                legend_of = self.jsd_plot.legend if name in ("jsd_kde", "jsd_d", "bound") else self.side_plot.legend
-                legend_of.addItem(series.curve, series.curve.name())
-        if fgan:
-            self.side_plot.legend.addItem(self.f_curve, "f(u)")
-            self.side_plot.legend.addItem(self.fstar_curve, "f*(t)")
+            for c in (self.f_curve, self.fstar_curve):
+                self.side_plot.legend.removeItem(c)
 
-    def _set_image_titles(self) -> None:
-        titles = {"cyclegan": ("A → G(A) → F(G(A))", "B → F(B) → G(F(B))"),
-                  "bigan": ("samples G(z), fixed noise", "x and G(E(x)), alternate rows")}
-        a, b = titles.get(self.model, ("samples, fixed noise (watch them evolve)", "samples, fresh noise"))
-        self.grid_a_plot.setTitle(a)
-        self.grid_b_plot.setTitle(b)
-        self.hist_plot.setVisible(self.model != "cyclegan")
-        self.emb_plot.setVisible(self.model == "bigan")
+    def _set_image_views(self, a: dict) -> None:
+        first, second = next((t for key, t in IMAGE_TITLES.items() if key in a), DEFAULT_IMAGE_TITLES)
+        self.grid_a_plot.setTitle(first)
+        self.grid_b_plot.setTitle(second)
+        show_plot(self.hist_plot, "d_real" in a)
+        self.emb_plot.setVisible("embedding" in a)
 
     def reset_view(self) -> None:
-        x0, x1, y0, y1 = self.bbox
-        self.d_plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        self.frame.frame()
         self.tr_plot.enableAutoRange()
 
     def _set_real(self, pts) -> None:
@@ -238,6 +240,10 @@ class GANPanel(Panel):
 
     def show_snapshot(self, snap) -> None:
         a = snap.arrays
+        views = {"game": "d_grid" in a, "translation": "ab" in a, "images": "fixed_grid" in a or "rows_a" in a}
+        if any(views.values()):  # a snapshot with views says which ones this model has
+            self._show_views(**views)
+            self._set_legends(fgan="f" in a)
         if "data" in a:
             self._set_real(a["data"])
         if "d_grid" in a:
@@ -279,6 +285,7 @@ class GANPanel(Panel):
         self.tr_arrow2.setData(*_segments(a["ab"][:k], a["aba"][:k]))
 
     def _show_images(self, a) -> None:
+        self._set_image_views(a)
         first = a.get("fixed_grid", a.get("rows_a"))
         second = a.get("recon_grid", a.get("fresh_grid", a.get("rows_b")))
         self.grid_a.setImage(first, levels=(0.0, 1.0), autoLevels=False)
