@@ -137,11 +137,11 @@ class TrainingController(QObject):
         self.prepared.emit(self.info() if model is not None else {})
 
     def info(self) -> dict:
-        """What a panel's begin() gets."""
+        """What a panel's begin() gets ('config': the model config the run's model was built from)."""
         d = self.dataset
         spec = registry.get(self.model_name)
         return {"model": self.model_name, "family": spec.family, "title": spec.title or self.model_name,
-                "dataset": d.name, "kind": d.kind, "data_shape": d.shape,
+                "config": dict(self.model_cfg), "dataset": d.name, "kind": d.kind, "data_shape": d.shape,
                 "bbox": d.bbox() if d.kind == "2d" else None,
                 "data": _spread_subset(d.train, 2000) if d.kind == "2d" else None}
 

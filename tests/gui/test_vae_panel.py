@@ -20,14 +20,14 @@ def small_mnist():
     return Dataset("mnist", "image", m.train[:600], m.val[:300], m.test[:300], lab, binarize=True)
 
 
-def _info(name, ds):
-    return {"model": name, "family": "vae", "dataset": ds.name, "kind": ds.kind, "data_shape": ds.shape,
-            "bbox": ds.bbox() if ds.kind == "2d" else None,
+def _info(name, ds, cfg):
+    return {"model": name, "family": "vae", "config": dict(cfg), "dataset": ds.name, "kind": ds.kind,
+            "data_shape": ds.shape, "bbox": ds.bbox() if ds.kind == "2d" else None,
             "data": ds.train[:500].numpy() if ds.kind == "2d" else None}
 
 
 def _feed(panel, name, ds, cfg, steps=40, **view):
-    panel.begin(_info(name, ds))
+    panel.begin(_info(name, ds, cfg))
     s = Session(name, ds, cfg, {"steps": steps, "batch_size": 64, "snapshot_every": 10, "lr": 3e-3},
                 view={"iwae_ms": (1, 10), "res": 32, **view})
     snaps = list(s.run())

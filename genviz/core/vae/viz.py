@@ -6,7 +6,9 @@ Keys returned by `visualize_images` (n = held-out points, z = latent size):
   recon_in / recon_out (8, 28, 28); samples (16, 28, 28) decoded prior draws (fixed noise)
   iwae_m, iwae_mean, iwae_std (4,) the negative IWAE bound vs m (view['iwae_ms'], default 1..1000) on two
     images, mean and std over 3 repeats (refreshed every 10th call: m = 1000 is the costly part)
-  param/<name> every weight, so the GUI can decode a clicked latent point and run labs without a round trip.
+  param/<name> every weight, so the GUI can decode a clicked latent point and run labs without a round trip;
+    decoder_classes (float) how many one-hot class inputs the decoder takes after z (0, or 10 for the SSVAE),
+    decoder_gaussian (float) 1 when the decoder outputs [mean | raw variance] (2D data), 0 for Bernoulli logits.
 """
 from __future__ import annotations
 
@@ -51,6 +53,12 @@ def iwae_curve(model, x: torch.Tensor, ms=IWAE_MS, repeats: int = 3, generator=N
     return {"iwae_m": np.asarray(ms, np.float64), "iwae_mean": vals.mean(1), "iwae_std": vals.std(1)}
 
 
+def decoder_arrays(model) -> dict:
+    """What a reader of the 'param/dec.*' weights needs to run the decoder (plain floats)."""
+    return {"decoder_classes": float(model.dec_in() - model.z_dim),
+            "decoder_gaussian": float(model.likelihood == "gaussian")}
+
+
 def visualize_images(model, data, view: dict) -> dict:
     x = fixed_val(data, N_LATENT, model.dtype)
     out = latent_view(model, x, data.labels.get("val"))
@@ -65,6 +73,7 @@ def visualize_images(model, data, view: dict) -> dict:
                                        generator=model.fixed_generator(model._viz_calls))
     out.update(model._iwae_cache)
     out.update(nets.export_params(model))
+    out.update(decoder_arrays(model))
     return out
 
 
@@ -78,4 +87,5 @@ def visualize_2d(model, data, view: dict) -> dict:
     x = data.train[:N_LATENT].to(model.dtype)
     out.update(latent_view(model, x, None))
     out.update(nets.export_params(model))
+    out.update(decoder_arrays(model))
     return out

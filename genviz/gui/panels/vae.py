@@ -6,8 +6,12 @@ digit, prior/GMVAE components; click or drag to decode, traversals along both pl
 (reconstructions and prior samples) · 'IWAE' (negative bound vs m, ± std over repeats) · 'labs'.
 
 Clicked points are decoded on the GUI thread with the decoder weights of the latest snapshot ('param/dec.*',
-numpy, < 1 ms for the 784-300-300 MLP): a ("view", ...) round trip would wait for the next snapshot (every
-100 steps, seconds on a CPU) and never answer while training is paused, so it could not meet 50 ms.
+numpy, < 1 ms for the 784-300-300 MLP; 'decoder_classes' and 'decoder_gaussian' say how to run it): a ("view",
+...) round trip would wait for the next snapshot (every 100 steps, seconds on a CPU) and never answer while
+training is paused, so it could not meet 50 ms.
+
+Views follow what the snapshots carry ('log_density', 'latent', 'recon_in', 'iwae_m', 'resp', the 'acc'
+metric, a decoder with class inputs); before the first snapshot the usual views for the data's kind show.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from torchvision.utils import make_grid
 from genviz.core.vae.mog import ellipse
 from genviz.core.vae.nets import numpy_mlp
 from genviz.gui.panels.density2d import Density2DPanel
+from genviz.gui.panels.toolkit import legend_plot, show_plot, show_tabs
 from genviz.gui.panels.vae_labs import LabsTab
 
 LABEL_BRUSHES = [pg.mkBrush(pg.intColor(i, 10, alpha=200)) for i in range(10)]
@@ -33,6 +38,7 @@ SERIES = (("rec", "losses", "rec", "Rec (train)", "#4fa3ff"), ("kl", "losses", "
           ("nelbo", "losses", "nelbo", "NELBO (train)", "#e0e0e0"),
           ("val_rec", "metrics", "rec", "Rec (val)", "#4fa3ff"), ("val_kl", "metrics", "kl", "KL (val)", "#ff9f43"),
           ("val_nelbo", "metrics", "nelbo", "NELBO (val)", "#e0e0e0"))
+VIEW_KEYS = ("log_density", "latent", "recon_in", "resp")  # a snapshot holding any of them says which views exist
 
 
 def tile(images: np.ndarray, nrow: int) -> np.ndarray:
@@ -83,7 +89,7 @@ class InertScatter(pg.ScatterPlotItem):
 
 
 class VAEPanel(Density2DPanel):
-    """Views for 'mog', 'vae', 'gmvae', 'iwae' and 'ssvae' snapshots (2D data or images)."""
+    """Views for latent variable models' snapshots (MoG, VAE, GMVAE, IWAE, SSVAE, ...; 2D data or images)."""
 
     own_metrics = frozenset({"acc", "acc_last"})  # fractions: their own plot, not beside NELBOs of ~100 nats
 
@@ -113,8 +119,7 @@ class VAEPanel(Density2DPanel):
 
     def _build_elbo_tab(self) -> None:
         win = pg.GraphicsLayoutWidget()
-        self.elbo_plot = win.addPlot(title="ELBO decomposition: NELBO = Rec + KL (nats)")
-        self.elbo_plot.addLegend(offset=(-5, 5))  # top right: the curves fall away from it
+        self.elbo_plot = legend_plot(win, "ELBO decomposition: NELBO = Rec + KL (nats)", row=0, col=0, columns=3)
         self.elbo_plot.setLabel("bottom", "step")
         self.elbo_plot.setClipToView(True)
         self.elbo_plot.setDownsampling(auto=True, mode="mean")  # 20k single-sample ELBOs: draw their means
@@ -124,8 +129,7 @@ class VAEPanel(Density2DPanel):
             pen = pg.mkPen(color, width=2 if val else 1, style=Qt.DashLine if val else Qt.SolidLine)
             sym = dict(symbol="o", symbolSize=5, symbolBrush=color, symbolPen=None) if val else {}
             self.series[key] = (self.elbo_plot.plot([], [], pen=pen, name=name, **sym), [], [])
-        self.acc_plot = win.addPlot(title="SSVAE validation accuracy", row=1, col=0)
-        self.acc_plot.addLegend(offset=(-5, -5))  # bottom right: accuracy climbs away from it
+        self.acc_plot = legend_plot(win, "validation accuracy of the classifier q(y|x)", row=1, col=0)
         self.acc_plot.setLabel("bottom", "step")
         self.acc_series = {  # metric -> (curve, steps, values)
             "acc": (self.acc_plot.plot([], [], pen=pg.mkPen("#7bed9f", width=2), symbol="o", symbolSize=4,
@@ -134,7 +138,7 @@ class VAEPanel(Density2DPanel):
             "acc_last": (self.acc_plot.plot([], [], pen=pg.mkPen("#a4b0be", width=1, style=Qt.DashLine),
                                             name="q(y|x), last step's weights"), [], []),
         }
-        self.acc_plot.setVisible(False)
+        show_plot(self.acc_plot, False)
         self.add_tab(win, "ELBO")
 
     def _build_latent_tab(self) -> None:
@@ -204,24 +208,35 @@ class VAEPanel(Density2DPanel):
         for curve, xs, ys in [*self.series.values(), *self.acc_series.values()]:
             xs.clear(), ys.clear()
             curve.setData([], [])
-        self.acc_plot.setVisible(info.get("model") == "ssvae")
-        for w in (self.class_label, self.class_box):  # only a class-conditional decoder has a y to choose
-            w.setVisible(info.get("model") == "ssvae")
+        self._acc_shown(False)
+        self._class_picker(False)
         self.hint.setText(self.hint_images if image else
                           "latent codes of training points · + = prior components · click to decode onto the density")
         for it in (self.cluster_scatter, self.ellipses, self.decoded_point, self.latent_scatter,
                    self.prior_scatter, self.cursor):
             it.setData([], [])
-        self.tabs.setTabVisible(0, not image)
-        for tab in (self.images_tab, self.iwae_tab):
-            self.tabs.setTabVisible(tab, image)
-        self.tabs.setTabVisible(self.latent_tab, info.get("model") != "mog")
+        self._show_views(density=not image, latent=True, images=image, iwae=image, labs=True)
         self.labs.begin(info)
+
+    def _show_views(self, density: bool, latent: bool, images: bool, iwae: bool, labs: bool) -> None:
+        show_tabs(self.tabs, {self.density_index: density, self.latent_tab: latent, self.images_tab: images,
+                              self.iwae_tab: iwae, self.labs_tab: labs})
+
+    def _acc_shown(self, shown: bool) -> None:
+        show_plot(self.acc_plot, shown)  # a model whose metrics carry 'acc' has a classifier to judge
+
+    def _class_picker(self, shown: bool) -> None:
+        """Only a decoder that takes a class (SSVAE's) has a y to choose."""
+        for w in (self.class_label, self.class_box):
+            w.setVisible(shown)
 
     def show_snapshot(self, snap) -> None:
         a = snap.arrays
-        if a:
+        if any(k in a for k in VIEW_KEYS):
             self.arrays = a
+            self._show_views(density="log_density" in a, latent="latent" in a, images="recon_in" in a,
+                             iwae="iwae_m" in a, labs=self.labs.usable(a))
+            self._class_picker(a.get("decoder_classes", 0) > 0)
         if "log_density" in a:
             super().show_snapshot(snap)
         if "resp" in a:
@@ -253,6 +268,8 @@ class VAEPanel(Density2DPanel):
     def add_metrics(self, step: int, metrics: dict) -> None:
         """Validation curves (ELBO terms, SSVAE accuracy): one point per snapshot, however they are drawn."""
         val = [(name, self.series[key]) for key, source, name, _, _ in SERIES if source == "metrics"]
+        if "acc" in metrics:
+            self._acc_shown(True)
         for name, (curve, xs, ys) in val + list(self.acc_series.items()):
             if name in metrics and (not xs or xs[-1] != step):
                 xs.append(step)
@@ -287,16 +304,17 @@ class VAEPanel(Density2DPanel):
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Decoder mean for z (n, z_dim): images (n, h, w) in [0, 1] or 2D points (n, 2)."""
         a = self.arrays
-        w0 = a["param/dec.0.weight"]
-        if w0.shape[1] > z.shape[1]:  # SSVAE: the decoder also takes the chosen class, one-hot
-            y = np.zeros((len(z), w0.shape[1] - z.shape[1]), np.float32)
-            y[:, self.class_box.currentIndex()] = 1
+        classes = int(a.get("decoder_classes", 0))
+        if classes:  # the decoder also takes a class, one-hot: the chosen one
+            y = np.zeros((len(z), classes), np.float32)
+            y[:, min(self.class_box.currentIndex(), classes - 1)] = 1
             z = np.concatenate([z, y], 1)
         out = numpy_mlp(a, "param/dec.", z.astype(np.float32))
-        shape = tuple(self.info.get("data_shape") or ())
-        if len(shape) > 1:
-            return (1 / (1 + np.exp(-out))).reshape(len(z), shape[-2], shape[-1])
-        return out[:, : out.shape[1] // 2]  # Gaussian decoder: the mean half
+        if a.get("decoder_gaussian", 0):
+            return out[:, : out.shape[1] // 2]  # [mean | raw variance]: the mean half
+        if "recon_in" in a:  # Bernoulli logits of images shaped like the reconstructions
+            return (1 / (1 + np.exp(-out))).reshape(len(z), *np.shape(a["recon_in"])[1:])
+        return 1 / (1 + np.exp(-out))
 
     def decode_at(self, u: float, v: float) -> None:
         """Decode the clicked point and its traversals along both plotted axes."""
