@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from genviz.core import data
 from genviz.core.flows import targets
@@ -107,10 +108,15 @@ def test_coupling_sliders_redraw_the_density(qtbot):
     assert not np.allclose(changed, image(lab.coupling_img))
 
 
-def test_measure_speed_button(qtbot):
+def test_measure_speed_button_leaves_the_global_generator_as_it_was(qtbot):
+    """The button builds on the GUI thread while a run may train on torch's global generator in the worker."""
+    from PySide6.QtWidgets import QPushButton
+
     panel = FlowsPanel()
     qtbot.addWidget(panel)
     panel.speed_dim.setValue(4)
-    panel.measure_speed()
+    before = torch.random.get_rng_state()
+    next(b for b in panel.findChildren(QPushButton) if b.text().startswith("measure")).click()
+    assert torch.equal(torch.random.get_rng_state(), before)
     assert (np.asarray(panel.speed_bars.opts["height"]) > 0).all()
     assert "D = 4" in panel.speed_text.text()

@@ -14,9 +14,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from genviz.core.flows.lab import lines_to_path
-from genviz.gui.panels.density2d import SAMPLES_TITLE, Density2DPanel
-from genviz.gui.panels.toolkit import image_rect
+from genviz.gui.panels.density2d import DENSITY_TITLE, SAMPLES_TITLE, Density2DPanel
 from genviz.gui.panels.flows_lab import LayerLabView
+from genviz.gui.panels.toolkit import BoxFrame, Heatmap, density_levels, place_image
 
 LINE_PEN = pg.mkPen(120, 200, 255, 120, width=1)
 SAMPLE_BRUSH = pg.mkBrush(255, 140, 60, 170)
@@ -48,8 +48,7 @@ class WarpView(QWidget):
         self.fwd.addItem(self.lines)
         self.fwd.addItem(self.samples)
         self.back.addItem(self.pulled)
-        self.back.setXLink(self.fwd)
-        self.back.setYLink(self.fwd)
+        self.framing = BoxFrame(self.fwd, self.back)  # one fixed view for both, zoomed together
         self.slider = QSlider(Qt.Horizontal)
         self.slider.valueChanged.connect(self.draw)
         self.play_button = QPushButton("▶ play")
@@ -74,9 +73,7 @@ class WarpView(QWidget):
         """One fixed view for every k: the data box and the base box together (no autoscale jumps)."""
         x0, x1 = min(bbox[0], BASE_BOX[0]), max(bbox[1], BASE_BOX[1])
         y0, y1 = min(bbox[2], BASE_BOX[2]), max(bbox[3], BASE_BOX[3])
-        for p in (self.fwd, self.back):
-            p.disableAutoRange()
-        self.fwd.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+        self.framing.set_box((x0, x1, y0, y1))
 
     def show(self, arrays: dict) -> None:
         if "warp_lines" not in arrays:
@@ -144,11 +141,9 @@ class FlowsPanel(Density2DPanel):
         self.logdet_plot = win.addPlot(title="log |det ∂f⁻¹/∂x| over data space "
                                              "(> 0: the flow squeezes volume here and raises the density)")
         self.logdet_plot.setAspectLocked(True)
-        self.logdet_img = pg.ImageItem(axisOrder="row-major")
-        self.logdet_plot.addItem(self.logdet_img)
-        self.logdet_bar = pg.ColorBarItem(values=(-3, 3), colorMap=pg.colormap.get("CET-D1"), interactive=False,
-                                          label="nats")
-        self.logdet_bar.setImageItem(self.logdet_img, insert_in=self.logdet_plot)
+        self.logdet_map = Heatmap(self.logdet_plot, "CET-D1", "nats", (-3.0, 3.0))
+        self.logdet_img = self.logdet_map.img
+        self.logdet_frame = BoxFrame(self.logdet_plot)
         self.add_tab(win, "log|det J|")
 
     def _build_speed_tab(self) -> None:
@@ -185,27 +180,27 @@ class FlowsPanel(Density2DPanel):
         for item in (self.data_scatter, self.data_grey):
             item.setVisible(True)
         self.samples_plot.setTitle(SAMPLES_TITLE)
-        self.density_plot.setTitle("model density p(x)")
+        self.density_plot.setTitle(DENSITY_TITLE)
         self.warp.arrays = {}
         self.warp.frame(self.bbox)
-        self.logdet_plot.setRange(xRange=self.bbox[:2], yRange=self.bbox[2:], padding=0.02)
+        self.logdet_frame.set_box(self.bbox)
+
+    def set_box(self, bbox) -> None:
+        super().set_box(bbox)
+        self.warp.frame(self.bbox)
+        self.logdet_frame.set_box(self.bbox)
 
     def show_snapshot(self, snap) -> None:
         a = snap.arrays
         if "bbox" in a and tuple(np.round(a["bbox"], 6)) != tuple(np.round(self.bbox, 6)):
-            self.bbox = tuple(float(v) for v in a["bbox"])  # planar flows live in their target's box
-            self.reset_view()
-            self.warp.frame(self.bbox)
-            self.logdet_plot.setRange(xRange=self.bbox[:2], yRange=self.bbox[2:], padding=0.02)
+            self.set_box(a["bbox"])  # planar flows live in their target's box
         super().show_snapshot(snap)
         self._show_reference(a)
         self.warp.show(a)
         if "log_det" in a:
             ld = np.clip(a["log_det"], -50, 50)
             lim = max(float(np.percentile(np.abs(ld), 99)), 0.1)
-            self.logdet_img.setImage(ld, autoLevels=False)
-            self.logdet_bar.setLevels((-lim, lim))
-            self.logdet_img.setRect(image_rect(self.bbox, ld.shape))
+            self.logdet_map.show(ld, self.bbox, (-lim, lim))
         if a.get("speed") is not None:
             self.tabs.setTabVisible(self.speed_tab, True)
             self.show_speed(np.asarray(a["speed"]), "live, from this model (distillation: MAF = teacher, "
@@ -216,14 +211,13 @@ class FlowsPanel(Density2DPanel):
         if key not in a:
             return
         p = np.exp(np.clip(a[key], -50, 20)).astype(np.float32)
-        self.reference.setImage(p, levels=(0.0, float(np.percentile(p, 99.5)) or 1.0), autoLevels=False)
-        self.reference.setRect(image_rect(self.bbox, p.shape))
+        place_image(self.reference, p, self.bbox, density_levels(p))
         planar = key == "target_log_density"
         for item in (self.data_scatter, self.data_grey):
             item.setVisible(not planar)  # the data are not what a planar flow fits
         self.samples_plot.setTitle("samples over the target exp(−U)/Z" if planar
                                    else "student (IAF) samples over the teacher (MAF) density")
-        self.density_plot.setTitle("model density p(x)" if planar else "student (IAF) density")
+        self.density_plot.setTitle(DENSITY_TITLE if planar else "student (IAF) density")
 
     def show_speed(self, table: np.ndarray, source: str) -> None:
         heights = np.array([table[0, 0], table[1, 0], table[0, 1], table[1, 1]]) / 1e3
@@ -233,13 +227,17 @@ class FlowsPanel(Density2DPanel):
                                 f"MAF scores densities {table[0, 1] / table[1, 1]:.1f}× faster")
 
     def measure_speed(self) -> None:
-        """Time fresh course-size MAF and IAF (5 blocks × 100 units) at the chosen D, on this thread."""
+        """Time a course-size MAF (5 blocks × 100 units) at the chosen D and the same network run as an IAF.
+
+        Built seeded (its initial weights come from a generator of its own, torch's global generator is left
+        as it was: a run may be training on it in the worker), and the IAF is the MAF's twin: speed depends
+        on the architecture, not the weights."""
         from genviz.core import registry
-        from genviz.core.flows.maf import rates
+        from genviz.core.flows.maf import rates, twin
 
         d = self.speed_dim.value()
-        maf, iaf = registry.build("maf", data_dim=d), registry.build("iaf", data_dim=d)
-        table = np.array([rates(maf, 2048), rates(iaf, 2048)])
+        maf = registry.build("maf", data_dim=d, seed=0)
+        table = np.array([rates(maf, 2048), rates(twin(maf, "iaf"), 2048)])
         self.show_speed(table, f"measured at D = {d}")
 
     def plots(self) -> dict:
