@@ -106,7 +106,8 @@ class ConfigForm(QWidget):
             tip = meta.get("help", "")
             if meta.get("unit"):
                 if isinstance(w, (QSpinBox, QDoubleSpinBox)):
-                    w.setSuffix(f" {meta['unit']}")
+                    w.setProperty("unit", meta["unit"])
+                    w.valueChanged.connect(lambda v, w=w: _set_suffix(w))
                 tip = f"{tip} [{meta['unit']}]" if tip else meta["unit"]
             w.setToolTip(_range_tip(tip, meta))
             w.setObjectName(f"field_{f.name}")
@@ -170,6 +171,7 @@ class ConfigForm(QWidget):
                 pass  # a stale stored value: keep the default
             finally:
                 w.blockSignals(False)
+                _set_suffix(w)
 
     def config(self, extra: dict | None = None):
         """The validated config; a bad value raises ConfigError naming the field (and marks it red)."""
@@ -185,6 +187,17 @@ class ConfigForm(QWidget):
             w.setProperty("invalid", n == name)
             w.style().unpolish(w)
             w.style().polish(w)
+
+
+def unit_text(unit: str, value) -> str:
+    """' 1 layer', ' 3 layers', ' 1 step': a plural unit ('layers') reads singular at exactly 1."""
+    return f" {unit[:-1]}" if value == 1 and unit.endswith("s") else f" {unit}"
+
+
+def _set_suffix(w: QWidget) -> None:
+    unit = w.property("unit")
+    if unit and w.suffix() != unit_text(unit, w.value()):
+        w.setSuffix(unit_text(unit, w.value()))
 
 
 def _range_tip(tip: str, meta: dict) -> str:

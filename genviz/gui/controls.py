@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QHBoxLayout,
 
 from genviz.core import data as data_mod
 from genviz.core import registry
+from genviz.gui.config_form import unit_text
 
 
 class ModelPicker(QWidget):
@@ -128,6 +129,7 @@ class RunControls(QWidget):
         self.step_btn.clicked.connect(self.step)
         self.reset_btn.clicked.connect(self.reset)
         self.speed.valueChanged.connect(self._on_speed)
+        self.snapshot_every.valueChanged.connect(lambda v: self.snapshot_every.setSuffix(unit_text("steps", v)))
         self.snapshot_every.valueChanged.connect(self.snapshot_every_changed)
         self.device.currentTextChanged.connect(self.device_changed)
         self._on_speed(0)
