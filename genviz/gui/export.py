@@ -2,12 +2,36 @@
 explicit paths, so tests call them without file dialogs; the window's File → Export menu asks for paths."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph.exporters as pg_exporters
 
+from genviz.core import runs
+
 FORMATS = {"png": pg_exporters.ImageExporter, "svg": pg_exporters.SVGExporter}
+
+
+@contextmanager
+def one_writer(folder):
+    """Write into `folder` as its one writer. A run folder's lock is held while the block writes; when another
+    process holds it (`genviz train` writing there), RunFolderError names that process and nothing is
+    written. Reading a run folder (opening it to look) takes no lock; a folder without a run needs none."""
+    folder = Path(folder)
+    if not (runs.holds_run(folder) or (folder / runs.LOCK_NAME).exists()):
+        yield
+        return
+    lock = runs.RunLock(folder)
+    try:
+        lock.acquire()
+    except runs.RunFolderError:
+        raise runs.RunFolderError(f"refused — {folder} is being written by {lock.holder()}: a run folder has "
+                                  "one writer; export elsewhere, or wait until that run ends") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _qt_svg(item, path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-from genviz.core import checkpoint
+from genviz.core import checkpoint, runs
 from genviz.core import data as data_mod
 
 EXPORTS = (("Plots as PNG…", "png"), ("Plots as SVG…", "svg"), ("Samples as CSV…", "csv"),
@@ -89,6 +89,9 @@ def _ask_export(w, kind: str) -> None:
         return
     try:
         written = w.export(kind, path)
+    except runs.RunFolderError as e:  # a run folder has one writer: say who, and change nothing
+        w.status.say(str(e), error=True)
+        return
     except (OSError, ValueError, checkpoint.CheckpointError) as e:
         QMessageBox.critical(w, "Export failed", str(e))
         return

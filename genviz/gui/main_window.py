@@ -8,7 +8,7 @@ tests use. Snapshots are only queued on arrival; a ~30 Hz timer merges them into
 from __future__ import annotations
 
 import dataclasses
-import json
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -94,7 +94,7 @@ class MainWindow(WindowLayout):
         self.picker.select(model, dataset)
 
     def _on_model_changed(self, name: str, reset: bool = True) -> None:
-        self.show_model_form(name, self._stored_json(f"model_cfg/{name}"))
+        self.show_model_form(name, self.stored_json(f"model_cfg/{name}"))
         train = config_mod.to_dict(registry.train_config(name))
         self.train_form.set_values(train)
         self.run.blockSignals(True)
@@ -312,7 +312,12 @@ class MainWindow(WindowLayout):
 
     def export(self, kind: str, path) -> list:
         """kind: png | svg (path = a folder) | csv | npz (samples) | checkpoint | metrics. Raises ValueError,
-        OSError or CheckpointError with a message for the user."""
+        OSError or CheckpointError with a message for the user, RunFolderError (naming the other process)
+        when the target is a run folder that another process is writing."""
+        with export.one_writer(Path(path) if kind in ("png", "svg") else Path(path).parent):
+            return self._write(kind, path)
+
+    def _write(self, kind: str, path) -> list:
         if kind in ("png", "svg"):
             return export.export_plots(self.plots(), path, kind)
         if kind in ("csv", "npz"):
@@ -367,44 +372,17 @@ class MainWindow(WindowLayout):
         elif last.status == "paused":
             self.status.say(f"paused at step {last.step:,}")
 
-    # -- persistence --------------------------------------------------------------------------------
-    def _stored_json(self, key: str) -> dict:
-        try:
-            return json.loads(self.settings.value(key, "{}") or "{}")
-        except (TypeError, ValueError):
-            return {}
-
+    # -- persistence (what is stored: window_layout) -----------------------------------------------------
     def _restore(self, model: str | None, dataset: str | None) -> None:
-        s = self.settings
-        if s.value("geometry") is not None:
-            self.restoreGeometry(s.value("geometry"))
-        if s.value("windowState") is not None:
-            self.restoreState(s.value("windowState"))
-        self.run.blockSignals(True)
-        self.run.device.setCurrentText(str(s.value("device", "cpu")))
-        self.run.blockSignals(False)
+        """The stored layout and choices (`model`/`dataset` win over the stored ones), then a fresh model."""
+        self.restore_layout()
         self.picker.blockSignals(True)
-        self.picker.select(model or s.value("model", "realnvp"), dataset or s.value("dataset", None))
+        self.picker.select(model or self.settings.value("model", "realnvp"),
+                           dataset or self.settings.value("dataset", None))
         self.picker.blockSignals(False)
         self._on_model_changed(self.picker.current_model(), reset=False)
-        self.train_form.set_values(self._stored_json("train"))  # user's values over the model's defaults
-        if s.value("snapshot_every") is not None:
-            self.run.snapshot_every.setValue(int(s.value("snapshot_every")))
+        self.restore_training()  # the user's values over the model's defaults
         self.reset()
-
-    def save_settings(self) -> None:
-        if not self.persist:
-            return
-        s = self.settings
-        s.setValue("geometry", self.saveGeometry())
-        s.setValue("windowState", self.saveState())
-        s.setValue("model", self.picker.current_model())
-        s.setValue("dataset", self.picker.current_dataset())
-        s.setValue(f"model_cfg/{self.picker.current_model()}", json.dumps(self.model_form.values()))
-        s.setValue("train", json.dumps(self.train_form.values()))
-        s.setValue("snapshot_every", self.run.snapshot_every.value())
-        s.setValue("device", self.run.device.currentText())
-        s.sync()
 
     def closeEvent(self, event) -> None:
         self.save_settings()

@@ -1,6 +1,8 @@
 """The main window's widgets and docks, without behaviour: the Setup dock (pickers, run controls, the model's
-and the training's forms), the Loss dock and the status bar. MainWindow adds what they do."""
+and the training's forms), the Loss dock and the status bar. MainWindow adds what they do. The choices and the layout persist between starts (QSettings)."""
 from __future__ import annotations
+
+import json
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, QVBoxLayout, QWidget
@@ -103,6 +105,45 @@ class WindowLayout(QMainWindow):
 
     def _on_model_field(self, name: str, value) -> None:  # MainWindow: what a committed model edit does
         raise NotImplementedError
+
+    # -- persistence: `self.settings` (QSettings) holds what the next start restores; nothing is written
+    # when `self.persist` is False ---------------------------------------------------------------------
+    def stored_json(self, key: str) -> dict:
+        try:
+            return json.loads(self.settings.value(key, "{}") or "{}")
+        except (TypeError, ValueError):
+            return {}
+
+    def restore_layout(self) -> None:
+        """Window geometry, dock layout and device as the user left them."""
+        s = self.settings
+        if s.value("geometry") is not None:
+            self.restoreGeometry(s.value("geometry"))
+        if s.value("windowState") is not None:
+            self.restoreState(s.value("windowState"))
+        self.run.blockSignals(True)
+        self.run.device.setCurrentText(str(s.value("device", "cpu")))
+        self.run.blockSignals(False)
+
+    def restore_training(self) -> None:
+        """The stored training form values and snapshot rate, over the current model's defaults."""
+        self.train_form.set_values(self.stored_json("train"))
+        if self.settings.value("snapshot_every") is not None:
+            self.run.snapshot_every.setValue(int(self.settings.value("snapshot_every")))
+
+    def save_settings(self) -> None:
+        if not self.persist:
+            return
+        s = self.settings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("windowState", self.saveState())
+        s.setValue("model", self.picker.current_model())
+        s.setValue("dataset", self.picker.current_dataset())
+        s.setValue(f"model_cfg/{self.picker.current_model()}", json.dumps(self.model_form.values()))
+        s.setValue("train", json.dumps(self.train_form.values()))
+        s.setValue("snapshot_every", self.run.snapshot_every.value())
+        s.setValue("device", self.run.device.currentText())
+        s.sync()
 
 
 def _boxed(title: str, widget: QWidget) -> QGroupBox:

@@ -4,6 +4,7 @@ panel's share of the window, and that no exception escapes."""
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -73,6 +74,26 @@ def shown(qtbot):
     w.controller.stop(timeout_s=5.0)
 
 
+def unreadable(window) -> list[str]:
+    """What a user cannot read in the views on screen: a legend over a plot's data area, a title wider than
+    its plot (cut off at the window's edge or running into its neighbour)."""
+    out = []
+    for view in window.findChildren(pg.GraphicsView):
+        if not view.isVisible():
+            continue
+        items = [i for i in view.scene().items() if i.isVisible()]
+        boxes = [i.sceneBoundingRect() for i in items if isinstance(i, pg.ViewBox)]
+        for legend in (i for i in items if isinstance(i, pg.LegendItem) and i.items):
+            r = legend.sceneBoundingRect()
+            hit = [b.intersected(r) for b in boxes]
+            if any(h.width() * h.height() > 4 for h in hit):
+                out.append(f"legend {[label.text for _, label in legend.items]} over a plot")
+        for plot in (i for i in items if isinstance(i, pg.PlotItem)):
+            if plot.titleLabel.itemRect().width() > plot.width() + 1:
+                out.append(f"title {plot.titleLabel.text!r} wider than its plot")
+    return out
+
+
 def assert_nothing_stale(qtbot, window) -> None:
     qtbot.wait(150)  # anything the old run still had queued would arrive now
     window.flush()
@@ -93,6 +114,8 @@ def test_tour_of_every_model_select_play_reset(qtbot, shown):
         seen = set(w.latest.losses)
         assert seen and set(w.loss.series) <= seen | set(w.loss.aliases), model
         assert set(w.loss.metric_items) <= set(w.latest.metrics), f"{model}: another run's metrics"
+        qtbot.wait(10)  # the layouts settle, as they do before the user sees the frame
+        assert not unreadable(w), f"{model}: {unreadable(w)}"
         click(w.run.pause_btn)
         click(w.run.reset_btn)
         assert w.panel is not panel  # a fresh panel: no title, label or image of the trained model survives
@@ -157,6 +180,41 @@ def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tmp
     assert w.status.fields["step"].text().startswith("step 12/")
     qtbot.wait(50)
     assert panel_share(w) >= 0.5
+
+
+def test_a_run_folder_another_process_writes_opens_to_look_but_takes_no_export(qtbot, shown, tmp_path, monkeypatch):
+    import os
+
+    from genviz.core import data, runs
+    from genviz.core.session import Session
+
+    folder = tmp_path / "run"
+    s = Session("realnvp", data.load("moons", n=2000), {"n_layers": 2, "hidden": 8}, {"steps": 12, "batch_size": 32},
+                writer=runs.RunWriter(folder, "moons"))
+    for _ in s.run():
+        pass
+    w = shown
+    errors = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
+    writer = runs.RunLock(folder)  # what `genviz train --resume` holds while it writes there
+    writer.acquire()
+    try:
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+        action(w, "Open run folder…").trigger()  # looking is reading: it works while the run is written
+        assert w.status.fields["step"].text().startswith("step 12/") and not errors
+        before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != runs.OWNER_NAME}
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(folder / "checkpoint.pt"), ""))
+        for label in ("Checkpoint…", "Plots as PNG…"):
+            action(w, label).trigger()
+            said = w.status.message.text()
+            assert "refused" in said and f"process {os.getpid()}" in said, said
+            assert w.status.message.property("error") and not errors
+        after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != runs.OWNER_NAME}
+        assert after == before  # nothing written into a folder that has another writer
+    finally:
+        writer.release()
+    action(w, "Checkpoint…").trigger()  # that run has ended: the folder takes the checkpoint
+    assert "wrote checkpoint.pt" in w.status.message.text() and not errors
 
 
 def test_csv_points_are_checked_before_anything_changes(qtbot, shown, tmp_path, monkeypatch):
