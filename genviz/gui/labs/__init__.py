@@ -8,6 +8,7 @@ from genviz.gui.labs.gap_lab import LikelihoodGapLab
 from genviz.gui.labs.kl_lab import KLLab
 from genviz.gui.labs.mc_lab import MonteCarloLab
 from genviz.gui.labs.twosample_lab import TwoSampleLab
+from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import stylesheet
 
 LABS = (CountsLab, KLLab, MonteCarloLab, LikelihoodGapLab, TwoSampleLab)
@@ -27,6 +28,7 @@ class LabsWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tabs)
+        plain_axes(self)  # titles that fit their plots, plain axis numbers
         self.resize(1200, 720)
 
     def lab(self, cls):

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 
 from genviz.core.labs import counts
 from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, LabTab, pen
+from genviz.gui.panels.toolkit import legend_plot
 
 NODE_BRUSH, SELECTED_BRUSH = pg.mkBrush(BLUE), pg.mkBrush(ORANGE)
 
@@ -28,8 +29,7 @@ class CountsLab(LabTab):
         self.button("Chain rule", lambda: self.preset(counts.full_chain_edges))
         self.button("Markov chain", lambda: self.preset(counts.markov_chain_edges))
         self.button("Naive Bayes", lambda: self.preset(lambda n: [(0, i) for i in range(1, n)]))
-        self.curve_plot = self.graphics.addPlot(title="log₁₀ parameters vs n")
-        self.curve_plot.addLegend(offset=(10, 10))
+        self.curve_plot = legend_plot(self.graphics, "log₁₀ parameters vs n", columns=3)
         self.curve_plot.setLabel("bottom", "n")
         self.curves = {k: self.curve_plot.plot(pen=pen(c), name=k) for k, c in
                        (("2ⁿ − 1", PINK), ("2n − 1", ORANGE), ("n", GREEN))}

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 
 from genviz.core.labs import likelihood_gap as lg
 from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, LabTab, pen
+from genviz.gui.panels.toolkit import legend_plot
 
 DIMS = np.unique(np.round(np.logspace(0, 3, 16)).astype(int))
 
@@ -24,10 +25,9 @@ class LikelihoodGapLab(LabTab):
         self.w = self.dspin("w (data weight)", 0.001, 0.5, 0.01, 0.005)
         self.data_std = self.dspin("data std", 0.1, 3.0, 1.0, 0.1)
         self.noise_std = self.dspin("noise std", 0.1, 10.0, 3.0, 0.5)
-        self.nll_plot = self.graphics.addPlot(title="NLL per dimension (nats) vs d")
+        self.nll_plot = legend_plot(self.graphics, "NLL per dimension (nats) vs d", columns=1)
         self.nll_plot.setLogMode(x=True, y=False)
         self.nll_plot.setLabel("bottom", "dimension d")
-        self.nll_plot.addLegend(offset=(-10, 10))
         self.h_curve = self.nll_plot.plot(pen=pen(GREEN, 2), name="H(p_data)/d (the best possible)")
         self.mix_curve = self.nll_plot.plot(pen=pen(ORANGE, 2), symbol="o", symbolSize=5,
                                             symbolBrush=pg.mkBrush(ORANGE), name="−E log p_mix / d")
@@ -37,9 +37,8 @@ class LikelihoodGapLab(LabTab):
         self.gap_curve = self.gap_plot.plot(pen=pen(ORANGE, 2), symbol="o", symbolSize=5,
                                             symbolBrush=pg.mkBrush(ORANGE))
         self.bound_curve = self.gap_plot.plot(pen=pen(GREY, 1))
-        self.sample_plot = self.graphics.addPlot(title="samples (first two coordinates)")
+        self.sample_plot = legend_plot(self.graphics, "samples (first two coordinates)", columns=1)
         self.sample_plot.setAspectLocked(True)
-        self.sample_plot.addLegend(offset=(10, 10))
         self.noise_dots = self.sample_plot.plot(pen=None, symbol="o", symbolSize=3, symbolPen=None,
                                                 symbolBrush=pg.mkBrush(PINK), name="p_mix: from noise")
         self.data_dots = self.sample_plot.plot(pen=None, symbol="o", symbolSize=5, symbolPen=None,

@@ -10,6 +10,7 @@ from PySide6.QtCore import QRectF, QTimer
 
 from genviz.core.labs import kl
 from genviz.gui.labs.base import BLUE, GREEN, ORANGE, LabTab, pen
+from genviz.gui.panels.toolkit import legend_plot
 
 STEPS_PER_TICK, MAX_STEPS = 8, 600
 
@@ -37,8 +38,7 @@ class KLLab(LabTab):
         self.std = self.dspin("mode std", 0.1, 2.0, 0.5, 0.05)
         self.weight = self.dspin("weight of left mode", 0.05, 0.95, 0.5, 0.05)
         self.init = self.dspin("reverse-KL start μ₁", -5.0, 5.0, 0.8, 0.25, "where gradient descent starts")
-        self.plot = self.graphics.addPlot(title="target p (white), forward-KL fit (orange), reverse-KL fit (blue)")
-        self.plot.addLegend(offset=(10, 10))
+        self.plot = legend_plot(self.graphics, "target p, forward-KL fit, reverse-KL fit", columns=3)
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.heat)
