@@ -76,7 +76,7 @@ def shown(qtbot):
 
 def unreadable(window) -> list[str]:
     """What a user cannot read in the views on screen: a legend over a plot's data area, a title wider than
-    its plot (cut off at the window's edge or running into its neighbour)."""
+    its plot (cut off at the window's edge or running into its neighbour), a plot's title not shown."""
     out = []
     for view in window.findChildren(pg.GraphicsView):
         if not view.isVisible():
@@ -91,6 +91,8 @@ def unreadable(window) -> list[str]:
         for plot in (i for i in items if isinstance(i, pg.PlotItem)):
             if plot.titleLabel.itemRect().width() > plot.width() + 1:
                 out.append(f"title {plot.titleLabel.text!r} wider than its plot")
+            if plot.titleLabel.text.strip() and not plot.titleLabel.isVisible():
+                out.append(f"title {plot.titleLabel.text!r} missing")
     return out
 
 

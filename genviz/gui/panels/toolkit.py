@@ -128,7 +128,7 @@ class FittedTitle(pg.LabelItem):
     def install(cls, plot: pg.PlotItem) -> None:
         old = plot.titleLabel
         new = cls(old.text, **old.opts)
-        new.setVisible(old.isVisible())
+        new.setVisible(old.isVisibleTo(plot))  # its own state, not a hidden parent's
         new.setMaximumHeight(old.maximumHeight())
         plot.layout.removeItem(old)
         old.setParentItem(None)
