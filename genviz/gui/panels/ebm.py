@@ -34,7 +34,7 @@ HINT = "click the energy map to start chains"
 class EBMPanel(Density2DPanel):
     """Views of an energy-based model; 2D or image tabs are shown according to the session's data kind."""
 
-    samples_title = "negatives (orange) over data (grey)"
+    samples_title = "negatives (orange) over data"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -55,7 +55,7 @@ class EBMPanel(Density2DPanel):
     # -- construction -------------------------------------------------------------------------------
     def lead_plots(self, win) -> list:
         """The energy landscape, left of the density: heatmap, contours, data, trails, clicked starts."""
-        self.energy_plot = plane(win.addPlot(title="energy −f · click: new chain"))
+        self.energy_plot = plane(win.addPlot(title="energy −f(x)"))
         self.energy_map = Heatmap(self.energy_plot, "viridis", "−f")  # valleys (probable) dark
         self.energy_img = self.energy_map.img
         self.contours = [pg.IsocurveItem(level=0.0, pen=CONTOUR_PEN) for _ in range(N_CONTOURS)]
