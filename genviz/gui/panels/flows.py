@@ -157,6 +157,7 @@ class FlowsPanel(Density2DPanel):
         self.speed_plot.getAxis("bottom").setTicks([ticks])
         self.speed_plot.setLabel("left", "k per second")
         self.speed_text = QLabel("train MAF, IAF or the distillation model to see live numbers, or measure:")
+        self.speed_text.setWordWrap(True)  # the live ratios are long: wrap rather than run under the controls
         self.speed_dim = QSpinBox()
         self.speed_dim.setRange(2, 64)
         self.speed_dim.setValue(8)
