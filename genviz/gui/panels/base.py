@@ -19,7 +19,9 @@ class Panel(QWidget):
     own_metrics: frozenset[str] = frozenset()
 
     def begin(self, info: dict) -> None:
-        """A new session starts. info: model, family, dataset, kind ('2d'|'image'), data_shape, bbox (2D)."""
+        """A new session starts. info: model, family, config (the model's), dataset, kind ('2d'|'image'),
+        data_shape, bbox and data (2D). What to show comes from the snapshots' keys, never from the model's
+        name: a model registered under a new name gets the views of what it returns."""
 
     def show_snapshot(self, snap) -> None:
         """Draw the latest core.session.Snapshot (its `arrays` hold this family's plot data)."""
