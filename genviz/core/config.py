@@ -117,7 +117,7 @@ class TrainConfig:
     batch_size: int = param(256, lo=1, hi=65536, help="examples per step")
     steps: int = param(3000, lo=1, hi=10_000_000, unit="steps", help="steps to train before stopping")
     seed: int = param(0, lo=0, hi=2**31 - 1, help="seeds data, initialisation and sampling")
-    snapshot_every: int = param(25, lo=1, hi=100_000, unit="steps",
+    snapshot_every: int = param(50, lo=1, hi=100_000, unit="steps",
                                 help="how often the session copies plot data out of the model")
     grad_clip: float = param(0.0, lo=0.0, hi=1e6, help="clip the gradient norm to this (0 = off)")
     lr_schedule: str = param("constant", choices=("constant", "cosine"),

@@ -50,6 +50,7 @@ LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule"
 EXPLODE_FACTOR = 1e3
 TERMINAL = ("done", "stopped", "diverged", "error")
 HELD_OUT_OBJECTIVES = ("nll", "nelbo", "loss")
+ARRAYS_BUDGET = 0.06  # the panel arrays' share of training time; with metrics, snapshots stay ≤ 10% (#17)
 
 
 class Session:
@@ -100,9 +101,19 @@ class Session:
         self.delay = 0.0
         self.writer = writer
         self.with_arrays = with_arrays  # headless runs skip the plot data: nobody looks at it
+        # The panel's arrays (density grids, samples, traces) cost far more than the losses. They are
+        # recomputed once training since the last ones took ARRAYS_BUDGET⁻¹ times what they cost, so drawing
+        # stays within ARRAYS_BUDGET of training time at any snapshot rate; a first, single-step, paused or
+        # final snapshot and any view change always get fresh ones.
+        self._arrays_cost = 0.0
+        self._train_at_arrays = 0.0
+        self._arrays_due = True
+        self._arrays_step = None
         self.last_good = None  # (step, CPU weights, training_state) at the last verified snapshot
         self.last_snapshot: Snapshot | None = None
         self.stop_at: int | None = None  # stop (resumably) at this step; the plan stays train.steps
+        # where this session's time went (bench_snapshots.py); "arrays" is the part of "snapshot" spent on views
+        self.seconds = {"train": 0.0, "snapshot": 0.0, "arrays": 0.0}
 
     # -- state for checkpoints and continuation ---------------------------------------------------------
     def training_state(self) -> dict:
@@ -154,8 +165,10 @@ class Session:
             self._set(cmd[1], cmd[2])
         elif kind == "view":
             self.view.update(cmd[1])
+            self._arrays_due = True
         elif kind == "model_set":  # a model-level live setting, e.g. ("model_set", "train_players", "D")
             self.model.set_live(cmd[1], cmd[2])
+            self._arrays_due = True
         else:
             raise ValueError(f"unknown session command {cmd!r}")
 
@@ -229,6 +242,7 @@ class Session:
                 yield self._finish("stopped")
                 return
             if self.paused and not was_paused:
+                self._arrays_due = True
                 yield self._status_snapshot("paused")
             if not self.paused and was_paused:
                 self._t0, self._s0 = time.perf_counter(), self.step  # steps/s counts running time only
@@ -250,6 +264,7 @@ class Session:
                 continue  # the final snapshot comes from _finish, once
             due = self.writer is not None and self.writer.checkpoint_due()
             if single or due or self.step % self.train.snapshot_every == 0:
+                self._arrays_due |= single
                 snap = self._snapshot("paused" if self.paused else "running")
                 yield snap
                 if snap.status in TERMINAL:
@@ -261,6 +276,7 @@ class Session:
         if self.train.lr_schedule != "constant":
             self._set_lr(self._lr_factor())
         gen_before = self.gen.get_state()
+        t0 = time.perf_counter()
         try:
             with self.stream:
                 batch = self.model.fetch_batch(self.data, self.train.batch_size, self.gen)
@@ -268,12 +284,14 @@ class Session:
         except BaseException:
             self.gen.set_state(gen_before)  # a failed step leaves the batch stream where it was
             raise
+        self.seconds["train"] += time.perf_counter() - t0
         self.step += 1
         self._buf_steps.append(self.step)
         self._buf_losses.append(terms)
 
     def _finish(self, status: str, message: str = "") -> Snapshot:
         """The run's last snapshot (computed unless nothing happened since the last one) and the writer's close."""
+        self._arrays_due = True
         last = self.last_snapshot
         if not self._buf_steps and last is not None and last.step == self.step and last.status not in TERMINAL:
             snap = self._status_snapshot(status, message)
@@ -292,7 +310,10 @@ class Session:
         if self._buf_steps or last is None or last.step != self.step:
             return self._snapshot(status, message)
         rate, elapsed = self._rate()
-        return Snapshot(self.step, self.train.steps, np.zeros(0, np.int64), {}, dict(last.metrics), {},
+        arrays = {}
+        if self._arrays_due and self.with_arrays and self._arrays_step != self.step:
+            arrays = self._arrays()  # the picture catches up with the weights it stops at
+        return Snapshot(self.step, self.train.steps, np.zeros(0, np.int64), {}, dict(last.metrics), arrays,
                         status, message, rate, elapsed)
 
     def _rate(self) -> tuple[float, float]:
@@ -310,6 +331,13 @@ class Session:
         return steps, losses
 
     def _snapshot(self, status: str, message: str = "") -> Snapshot:
+        t0 = time.perf_counter()
+        try:
+            return self._compute_snapshot(status, message)
+        finally:
+            self.seconds["snapshot"] += time.perf_counter() - t0
+
+    def _compute_snapshot(self, status: str, message: str = "") -> Snapshot:
         steps, losses = self._take_buffer()
         rate, elapsed = self._rate()
         problem = self._health(losses)
@@ -328,11 +356,9 @@ class Session:
             return self._diverged(steps, losses, problem, rate, elapsed)
         self.last_good = (self.step, _cpu_state(self.model), self.training_state())
         arrays = {}
-        if self.with_arrays:
-            with torch.no_grad():
-                self.model.eval()
-                arrays = self.model.visualize(self.data, self.view)
-                self.model.train()
+        budget_ok = (self.seconds["train"] - self._train_at_arrays) * ARRAYS_BUDGET >= self._arrays_cost
+        if self.with_arrays and (self._arrays_due or budget_ok):
+            arrays = self._arrays()
         if not self._data_sent and self.data.kind == "2d":  # static: sent once per run
             self._data_sent = True
             arrays = {**arrays, "data": _subsample(self.data.train, 2000)}
@@ -341,6 +367,18 @@ class Session:
         if self.writer is not None:
             self.writer.record(self, snap)
         return snap
+
+    def _arrays(self) -> dict:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            self.model.eval()
+            arrays = self.model.visualize(self.data, self.view)
+            self.model.train()
+        self._arrays_cost = time.perf_counter() - t0
+        self.seconds["arrays"] += self._arrays_cost
+        self._train_at_arrays = self.seconds["train"]
+        self._arrays_due, self._arrays_step = False, self.step
+        return arrays
 
     # -- divergence -----------------------------------------------------------------------------------
     def _health(self, losses: dict[str, np.ndarray]) -> str | None:

@@ -36,7 +36,7 @@ def test_snapshots_hold_only_plain_data(moons):
             assert _is_plain(value), type(value)
         assert not any(isinstance(v, torch.Tensor) for v in s.arrays.values())
     assert "data" in snaps[0].arrays and "data" not in snaps[1].arrays  # static data is sent once
-    assert snaps[1].arrays["log_density"].shape == (24, 24)
+    assert snaps[-1].arrays["log_density"].shape == (24, 24)  # the final snapshot always has fresh arrays
     # every step's loss arrives exactly once, in order
     steps = np.concatenate([s.steps for s in snaps])
     assert steps.tolist() == list(range(1, 61))
@@ -141,3 +141,23 @@ def test_cosine_schedule_decays_lr_to_two_percent(moons):
     assert lrs[20] == pytest.approx(1e-2 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * 19 / 40))))
     assert lrs[40] < 1e-2 * 0.03 and lrs[20] < 1e-2
     assert [lr for _, lr in seen[1:]] == sorted((lr for _, lr in seen[1:]), reverse=True)
+
+
+def test_panel_arrays_stay_within_their_time_budget(moons):
+    """Snapshots every step: the costly arrays are recomputed only as often as ARRAYS_BUDGET allows, but the
+    first, a paused step and the last always get fresh ones."""
+    from genviz.core.session import ARRAYS_BUDGET
+
+    s = Session("realnvp", moons, {"hidden": 16, "n_layers": 4}, {"steps": 400, "batch_size": 64, "snapshot_every": 1},
+                view={"res": 24, "n_samples": 200})
+    snaps = list(s.run())
+    with_arrays = [x.step for x in snaps if "log_density" in x.arrays]
+    assert with_arrays[0] == 0 and with_arrays[-1] == 400
+    assert 3 <= len(with_arrays) < len(snaps) / 2  # refreshed, but far from every snapshot
+    assert s.seconds["arrays"] <= 2 * ARRAYS_BUDGET * s.seconds["train"] + 0.2  # the forced first/last ones aside
+    s2 = Session("realnvp", moons, {"hidden": 16, "n_layers": 4}, {"steps": 100, "batch_size": 64, "snapshot_every": 1})
+    s2.send("pause")
+    s2.send("step", 2)
+    run = s2.run()
+    paused = [next(run) for _ in range(3)]
+    assert all("log_density" in x.arrays for x in paused)  # a user stepping by hand sees every step
