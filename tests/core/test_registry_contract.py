@@ -59,9 +59,9 @@ def _view(ds):
     return {"res": 12, "n_samples": 64} if ds.kind == "2d" else {}
 
 
-@pytest.mark.parametrize("name", registry.names())
-def test_trains_and_snapshots_plain_data(name, datasets):
-    ds = _data_for(name, datasets)
+@pytest.mark.parametrize("name,kind", [(n, k) for n in registry.names() for k in registry.get(n).data_kinds])
+def test_trains_and_snapshots_plain_data(name, kind, datasets):
+    ds = datasets[kind]  # every kind of data the model says it trains on
     before = torch.random.get_rng_state()
     s = Session(name, ds, {}, {**TRAIN, "steps": 3, "snapshot_every": 1}, view=_view(ds))
     snaps = list(s.run())

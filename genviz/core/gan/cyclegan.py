@@ -131,9 +131,11 @@ class CycleGAN(GenerativeModel):
 
     # -- metrics and pictures -------------------------------------------------------------------------
     def _val_pair(self, data, n: int = 1000):
-        a = data.val[:n].to(self.dtype)
-        if self.image:
+        if self.image:  # unpaired: A and B from disjoint halves of the held-out images, however few there are
+            n = min(n, len(data.val) // 2)
+            a = data.val[:n].to(self.dtype)
             return a, transform_b(data.val[n:2 * n], self.cfg.image_pair).to(self.dtype)
+        a = data.val[:n].to(self.dtype)
         self.fetch_batch(data, 1, torch.Generator().manual_seed(0))  # makes sure the B pool exists
         return a, self._pool_b[:n].to(self.dtype)
 
