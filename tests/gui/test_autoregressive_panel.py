@@ -51,9 +51,8 @@ def test_made_snapshots_fill_every_view_and_the_animation_reveals_pixels_in_orde
     assert [p[1].image.shape for p in panel.mask_plots[:3]] == [(32, 784), (32, 32), (784, 32)]
     assert panel.mask_plots[3][1].image is None  # only three masks for two hidden layers
     assert panel.order_img.image.shape == (28, 28)
-    # mid-animation: exactly the first t pixels of the model's order are drawn
+    # mid-animation (Replay draws its first frame at once): exactly the first t pixels of the order are drawn
     panel.replay()
-    panel._animate()
     order = snaps[-1].arrays["order"].astype(int)
     img = panel.anim_img.image.reshape(-1)
     t = panel.anim_t

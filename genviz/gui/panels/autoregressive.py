@@ -194,6 +194,7 @@ class AutoregressivePanel(Density2DPanel):
         if self.pending_anim is None:
             return
         self.anim, self.anim_t = self.pending_anim, 0
+        self._animate()  # the first pixels at once: the view is never an empty frame waiting for the timer
         self.timer.start()
 
     def _animate(self) -> None:
