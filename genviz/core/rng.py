@@ -9,16 +9,21 @@ stream's state resumes it exactly.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import torch
+
+# torch's global generator is process-wide: whoever swaps its state (a run's training step on the worker
+# thread, a seeded build on the GUI thread) holds this lock, so the two can never interleave.
+_GLOBAL = threading.RLock()
 
 
 @contextmanager
 def seeded(seed: int, device: torch.device | str | None = None):
     """Run a block (e.g. weight initialisation) on a generator seeded `seed`; the global state is restored after."""
     devices = _cuda_devices(device)
-    with torch.random.fork_rng(devices=devices):
+    with _GLOBAL, torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         yield
 
@@ -42,13 +47,14 @@ class TrainingStream:
 
     def __init__(self, seed: int, device: torch.device | str = "cpu"):
         self.devices = _cuda_devices(device)
-        with torch.random.fork_rng(devices=self.devices):
+        with _GLOBAL, torch.random.fork_rng(devices=self.devices):
             torch.manual_seed(int(seed))
             self._cpu = torch.get_rng_state()
             self._cuda = [torch.cuda.get_rng_state(d) for d in self.devices]
         self._outer = None
 
     def __enter__(self):
+        _GLOBAL.acquire()
         self._outer = (torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in self.devices])
         torch.set_rng_state(self._cpu)
         for d, s in zip(self.devices, self._cuda):
@@ -64,6 +70,7 @@ class TrainingStream:
         for d, s in zip(self.devices, cuda):
             torch.cuda.set_rng_state(s, d)
         self._outer = None
+        _GLOBAL.release()
         return False
 
     def state(self) -> dict:

@@ -161,3 +161,31 @@ def test_panel_arrays_stay_within_their_time_budget(moons):
     run = s2.run()
     paused = [next(run) for _ in range(3)]
     assert all("log_density" in x.arrays for x in paused)  # a user stepping by hand sees every step
+
+
+def test_a_seeded_build_on_another_thread_never_disturbs_a_run(moons):
+    """The GUI builds models (seeded) while a worker trains: the run's losses must not change."""
+    import threading
+
+    from genviz.core import registry
+
+    def losses(with_builder: bool):
+        stop = threading.Event()
+
+        def builder():
+            while not stop.is_set():
+                registry.build("maf", data_dim=2, seed=0, hidden=8)
+
+        t = threading.Thread(target=builder)
+        if with_builder:
+            t.start()
+        try:
+            s = Session("vae", moons, {"hidden": 16}, {"steps": 60, "batch_size": 64, "snapshot_every": 60},
+                        with_arrays=False)
+            return np.concatenate([x.losses["loss"] for x in s.run() if x.losses])
+        finally:
+            stop.set()
+            if with_builder:
+                t.join()
+
+    assert np.array_equal(losses(False), losses(True))
