@@ -32,28 +32,51 @@ def application(argv: list[str] | None = None):
     from genviz.gui.theme import configure_pyqtgraph
 
     configure_pyqtgraph()
-    _leave_a_core_for_the_gui()
     return app
 
 
-def _leave_a_core_for_the_gui() -> None:
-    """Torch's intra-op threads default to every core; the training thread then starves the event loop."""
-    if "OMP_NUM_THREADS" in os.environ:
-        return  # the user chose
-    import torch
-
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
-
-
 def run_app(argv: list[str] | None = None, open_path: str | None = None) -> int:
-    """Open the main window (optionally a checkpoint file or run folder) and run the event loop."""
+    """Open the main window (optionally a checkpoint file or run folder) and run the event loop. The window
+    paints before torch is imported; the run is opened once the core has loaded."""
     app = application(argv)
     from pathlib import Path
 
     from genviz.gui.main_window import MainWindow
 
-    window = MainWindow()
-    window.show()
+    window = MainWindow(defer=True)
     if open_path:
-        window.open_path(Path(open_path))
+        window.ready.connect(lambda: window.open_path(Path(open_path)))
+    if os.environ.get("GENVIZ_LAUNCH_PROBE"):
+        _launch_probe(app, window, os.environ["GENVIZ_LAUNCH_PROBE"])
+    window.show()
     return app.exec()
+
+
+def _launch_probe(app, window, mode: str) -> None:
+    """GENVIZ_LAUNCH_PROBE=1 (bench/bench_launch.py): print `genviz-launch <event> <unix time>` when the window
+    has painted and when Play is enabled, then quit; =play: also press Play then and time the first snapshot
+    drawn; =warm-play: press Play only once the background warm-up has finished."""
+    import threading
+    import time
+
+    def say(event: str) -> None:
+        print(f"genviz-launch {event} {time.time():.4f}", flush=True)
+
+    def first_snapshot_drawn() -> None:  # the tick after the snapshot is merged draws the panel
+        ticks = []
+        window.timer.timeout.connect(lambda: ticks.append(1) if window.latest is not None else None)
+        window.timer.timeout.connect(lambda: (say("drawn"), app.quit()) if len(ticks) == 2 else None)
+
+    def on_ready() -> None:
+        say("ready" if window.run.play_btn.isEnabled() else "ready-but-play-disabled")
+        if mode == "1":
+            app.quit()
+            return
+        while mode == "warm-play" and any(t.name == "genviz-warm" for t in threading.enumerate()):
+            time.sleep(0.01)
+        first_snapshot_drawn()
+        say("play")
+        window.run.play_btn.click()
+
+    window.painted.connect(lambda: say("painted"))
+    window.ready.connect(on_ready)

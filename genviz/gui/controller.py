@@ -21,10 +21,7 @@ from genviz.core import checkpoint, registry, runs
 from genviz.core import config as config_mod
 from genviz.core import data as data_mod
 from genviz.core.session import Session
-from genviz.gui.worker import SessionWorker
-
-ENDED = ("done", "stopped", "error", "diverged")  # statuses that end a session
-FAILED = ("error", "diverged")
+from genviz.gui.worker import ENDED, FAILED, SessionWorker  # noqa: F401 - ENDED, FAILED: re-exported
 
 
 @dataclass

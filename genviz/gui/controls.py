@@ -1,13 +1,14 @@
-"""Left-dock controls: the family → model → dataset pickers and the run buttons/speed/device row."""
+"""Left-dock controls: the family → model → dataset pickers and the run buttons/speed/device row.
+
+Importing this module imports no torch (the window paints before torch loads): the picker is filled by
+`fill()` and the device list by `set_devices()` once the core is loaded.
+"""
 from __future__ import annotations
 
-import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QStyle, QWidget)
 
-from genviz.core import data as data_mod
-from genviz.core import registry
 from genviz.gui.config_form import unit_text
 
 
@@ -37,12 +38,19 @@ class ModelPicker(QWidget):
         form.addRow("model", self.model)
         form.addRow("dataset", row)
         form.addRow(self.summary)
-        self.family.addItems(registry.families())
         self.family.currentTextChanged.connect(self._fill_models)
         self.model.currentIndexChanged.connect(self._on_model)
         self.dataset.currentTextChanged.connect(self._on_dataset)
         self.draw.clicked.connect(self.draw_requested)
-        self._fill_models(self.family.currentText())
+        self.summary.setText("loading…")
+        for combo in (self.family, self.model, self.dataset):
+            combo.setPlaceholderText("loading…")
+
+    def fill(self) -> None:
+        """The families, models and datasets from the registry (imports the core, hence torch)."""
+        from genviz.core import registry
+
+        self.family.addItems(registry.families())
 
     def current_model(self) -> str:
         return self.model.currentData() or ""
@@ -52,6 +60,8 @@ class ModelPicker(QWidget):
 
     def select(self, model: str, dataset: str | None = None) -> None:
         """Pick a model (and its family) and a dataset; unknown names are ignored."""
+        from genviz.core import registry
+
         if model in registry.MODELS:
             self.family.setCurrentText(registry.get(model).family)
             i = self.model.findData(model)
@@ -61,6 +71,8 @@ class ModelPicker(QWidget):
             self.dataset.setCurrentText(dataset)
 
     def _fill_models(self, family: str) -> None:
+        from genviz.core import registry
+
         self.model.blockSignals(True)
         self.model.clear()
         for name, spec in registry.MODELS.items():
@@ -73,6 +85,9 @@ class ModelPicker(QWidget):
         name = self.current_model()
         if not name:
             return
+        from genviz.core import data as data_mod
+        from genviz.core import registry
+
         spec = registry.get(name)
         self.summary.setText(spec.summary)
         keep = self.dataset.currentText()
@@ -122,7 +137,7 @@ class RunControls(QWidget):
         self.snapshot_every.setKeyboardTracking(False)
         self.snapshot_every.setToolTip("how often the plots get fresh model outputs (costs training speed)")
         self.device = QComboBox()
-        self.device.addItems(["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+        self.device.addItem("cpu")  # set_devices() adds what torch finds
         self._layout()
         self.play_btn.clicked.connect(self.play)
         self.pause_btn.clicked.connect(self.pause)
@@ -134,6 +149,15 @@ class RunControls(QWidget):
         self.device.currentTextChanged.connect(self.device_changed)
         self._on_speed(0)
         self.set_running(False)
+
+    def set_devices(self, devices: list[str]) -> None:
+        """The devices torch can train on (cpu first); the current choice stays if still offered."""
+        self.device.blockSignals(True)
+        keep = self.device.currentText()
+        self.device.clear()
+        self.device.addItems(devices)
+        self.device.setCurrentText(keep)
+        self.device.blockSignals(False)
 
     def _layout(self) -> None:
         grid = QGridLayout(self)

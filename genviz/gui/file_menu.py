@@ -1,6 +1,6 @@
 """The menu bar and the dialogs behind it. Every action asks for a path (or points) and then calls one of the
 window's public verbs (open_path, export, use_points); tests trigger these same QActions with the file
-dialogs patched."""
+dialogs patched. The core (torch) is imported inside the actions: the menus exist before it is loaded."""
 from __future__ import annotations
 
 import importlib
@@ -8,9 +8,6 @@ from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
-
-from genviz.core import checkpoint, runs
-from genviz.core import data as data_mod
 
 EXPORTS = (("Plots as PNG…", "png"), ("Plots as SVG…", "svg"), ("Samples as CSV…", "csv"),
            ("Samples as NPZ…", "npz"), ("Checkpoint…", "checkpoint"), ("Metrics as CSV…", "metrics"))
@@ -87,6 +84,8 @@ def _ask_export(w, kind: str) -> None:
         path, _ = QFileDialog.getSaveFileName(w, "Export", f"{kind}.{SUFFIX[kind]}", f"*.{SUFFIX[kind]}")
     if not path:
         return
+    from genviz.core import checkpoint, runs
+
     try:
         written = w.export(kind, path)
     except runs.RunFolderError as e:  # a run folder has one writer: say who, and change nothing
@@ -101,6 +100,8 @@ def _ask_export(w, kind: str) -> None:
 # -- data -------------------------------------------------------------------------------------------
 def use_points(w, points) -> bool:
     """Train on these points (the 'custom' dataset); a refusal is shown and changes nothing."""
+    from genviz.core import data as data_mod
+
     try:
         return w.use_points(points)
     except data_mod.DataError as e:
@@ -120,6 +121,8 @@ def _ask_csv(w) -> None:
     path, _ = QFileDialog.getOpenFileName(w, "Load points", "", "CSV files (*.csv *.txt);;All files (*)")
     if not path:
         return
+    from genviz.core import data as data_mod
+
     try:
         from genviz.gui.draw import load_points
 

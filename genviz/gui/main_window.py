@@ -4,6 +4,9 @@ The window is a view of its TrainingController: every new run (`prepared`) gets 
 loss plot and fresh status numbers, so nothing of a previous run stays on screen. Its public verbs (select,
 reset, play, pause, step_once, open_path, export, use_points, train_headless) are what menus, render and
 tests use. Snapshots are only queued on arrival; a ~30 Hz timer merges them into one redraw.
+
+Importing this module imports no torch. `MainWindow(defer=True)` (the app) paints its chrome first and loads
+the core on a thread (see startup.py); `ready` says when Play works. Without defer it is ready at once.
 """
 from __future__ import annotations
 
@@ -11,22 +14,19 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
-from genviz.core import checkpoint, registry
-from genviz.core import config as config_mod
-from genviz.core import data as data_mod
-from genviz.core.session import LIVE_TRAIN_FIELDS
-from genviz.gui import export, file_menu
-from genviz.gui.controller import FAILED, TrainingController
+from genviz.core import config as config_mod  # torch-free; the rest of the core is imported where used
+from genviz.gui import file_menu, startup
 from genviz.gui.frames import FrameQueue
 from genviz.gui.panels import panel_class
 from genviz.gui.panels.base import Panel
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.window_layout import WindowLayout, default_snapshot_every, fmt_value
 from genviz.gui.theme import configure_pyqtgraph, stylesheet
+from genviz.gui.worker import FAILED
 
 REDRAW_MS = 33
 LOSS_SHARE = 0.3  # the loss dock's share of the height right of the setup dock; the panel keeps >= half
@@ -37,17 +37,23 @@ def default_settings() -> QSettings:
 
 
 class MainWindow(WindowLayout):
-    """genviz's window. `settings=None` uses the user's settings file; `persist=False` never writes it."""
+    """genviz's window. `settings=None` uses the user's settings file; `persist=False` never writes it.
+    `defer=True`: paint first, load the core on a thread, then build the model (`ready` is emitted)."""
+
+    painted = Signal()  # the first paint of the window has reached the screen
+    ready = Signal()  # the core is loaded and a model is built: Play works
 
     def __init__(self, settings: QSettings | None = None, persist: bool = True, model: str | None = None,
-                 dataset: str | None = None):
+                 dataset: str | None = None, defer: bool = False):
         configure_pyqtgraph()
         super().__init__()
         self.setStyleSheet(stylesheet())
         self.setWindowTitle("genviz — deep generative models, live")
         self.settings = settings or default_settings()
         self.persist = persist
-        self.controller = TrainingController(self)
+        self.controller = None  # a TrainingController once the core is loaded
+        self._choices = (model, dataset)
+        self._first_paint = True
         self.frames = FrameQueue()
         self.latest = None  # the last merged snapshot drawn (arrays for export)
         self._panel_due = None  # the merged snapshot the panel draws on the next tick
@@ -62,12 +68,57 @@ class MainWindow(WindowLayout):
         self.setCentralWidget(self.central)
         self.build_setup()
         file_menu.build_menus(self)
-        self._connect()
-        self._restore(model, dataset)
+        self.restore_layout()
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
+        self._defer = defer
+        if defer:
+            self._show_loading()
+        else:
+            self._on_core_loaded()
+
+    def is_ready(self) -> bool:
+        return self.controller is not None
+
+    def _show_loading(self) -> None:
+        """What the window shows until the core is loaded: its chrome, greyed controls, a 'loading' note."""
+        self.setup_scroll.widget().setEnabled(False)
+        self.menuBar().setEnabled(False)
+        note = QLabel("loading PyTorch and the models…")
+        note.setObjectName("loading")
+        note.setAlignment(Qt.AlignCenter)
+        QVBoxLayout(self.panel).addWidget(note)
+        self.status.say("loading PyTorch and the models…")
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._first_paint:
+            self._first_paint = False
+            QTimer.singleShot(0, self._after_first_paint)  # runs once this paint pass is on screen
+
+    def _after_first_paint(self) -> None:
+        self.painted.emit()
+        if self._defer:
+            startup.import_in_background(startup.CORE_MODULES, self._on_core_loaded, self)
+
+    def _on_core_loaded(self) -> None:
+        """The core is importable at no cost now: the controller, the pickers, the stored choices, a model."""
+        from genviz.gui.controller import TrainingController
+
+        startup.leave_a_core_for_the_gui()
+        self.controller = TrainingController(self)
+        self.picker.fill()
+        self.run.set_devices(startup.available_devices())
+        self.restore_device()
+        self._connect()
+        self._restore(*self._choices)
+        self.setup_scroll.widget().setEnabled(True)
+        self.menuBar().setEnabled(True)
         self.timer.start()
+        if self._defer:
+            startup.warm_first_play()
+        self.ready.emit()
 
     def _connect(self) -> None:
         c, r = self.controller, self.run
@@ -94,6 +145,8 @@ class MainWindow(WindowLayout):
         self.picker.select(model, dataset)
 
     def _on_model_changed(self, name: str, reset: bool = True) -> None:
+        from genviz.core import registry
+
         self.show_model_form(name, self.stored_json(f"model_cfg/{name}"))
         train = config_mod.to_dict(registry.train_config(name))
         self.train_form.set_values(train)
@@ -122,6 +175,8 @@ class MainWindow(WindowLayout):
 
     def _on_train_field(self, name: str, value) -> None:
         """An edit was committed (Enter, focus out, arrows): validate once, then confirm or refuse it."""
+        from genviz.core.session import LIVE_TRAIN_FIELDS
+
         if name not in LIVE_TRAIN_FIELDS:
             self._on_structural_change(name, value)
             return
@@ -141,6 +196,9 @@ class MainWindow(WindowLayout):
     # -- run verbs ----------------------------------------------------------------------------------
     def reset(self) -> bool:
         """A fresh model from the current choices; False (with the reason in the status bar) if refused."""
+        from genviz.core import data as data_mod
+        from genviz.core import registry
+
         name, ds_name = self.picker.current_model(), self.picker.current_dataset()
         try:
             model_cfg = self.model_form.config()
@@ -224,6 +282,8 @@ class MainWindow(WindowLayout):
         return True
 
     def _start(self, verb) -> bool:
+        from genviz.core import data as data_mod
+
         try:
             verb()
         except (config_mod.ConfigError, data_mod.DataError) as e:
@@ -245,6 +305,8 @@ class MainWindow(WindowLayout):
             self.run.set_running(False)
 
     def toggle_play(self) -> None:
+        if not self.is_ready():
+            return
         if self.run.pause_btn.isEnabled():
             self.pause()
         else:
@@ -269,6 +331,9 @@ class MainWindow(WindowLayout):
     def open_path(self, path) -> bool:
         """Open a checkpoint file or run folder: its model, forms and history, its density/samples at once.
         False (and a message box) if it cannot be opened; nothing changes then."""
+        from genviz.core import checkpoint
+        from genviz.core import data as data_mod
+
         is_run = not str(path).endswith(".pt")
         try:
             opened = self.controller.open(path)
@@ -286,6 +351,9 @@ class MainWindow(WindowLayout):
     def use_points(self, points) -> bool:
         """Train on these (n, 2) points as the 'custom' dataset. Everything is checked first; a refusal (a
         DataError naming what to do) leaves the current run untouched."""
+        from genviz.core import data as data_mod
+        from genviz.core import registry
+
         pts = np.asarray(points, np.float32)
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise data_mod.DataError(f"points need exactly two columns (x, y); got shape {pts.shape}")
@@ -314,10 +382,14 @@ class MainWindow(WindowLayout):
         """kind: png | svg (path = a folder) | csv | npz (samples) | checkpoint | metrics. Raises ValueError,
         OSError or CheckpointError with a message for the user, RunFolderError (naming the other process)
         when the target is a run folder that another process is writing."""
+        from genviz.gui import export
+
         with export.one_writer(Path(path) if kind in ("png", "svg") else Path(path).parent):
             return self._write(kind, path)
 
     def _write(self, kind: str, path) -> list:
+        from genviz.gui import export
+
         if kind in ("png", "svg"):
             return export.export_plots(self.plots(), path, kind)
         if kind in ("csv", "npz"):
@@ -374,8 +446,7 @@ class MainWindow(WindowLayout):
 
     # -- persistence (what is stored: window_layout) -----------------------------------------------------
     def _restore(self, model: str | None, dataset: str | None) -> None:
-        """The stored layout and choices (`model`/`dataset` win over the stored ones), then a fresh model."""
-        self.restore_layout()
+        """The stored choices (`model`/`dataset` win over the stored ones), then a fresh model."""
         self.picker.blockSignals(True)
         self.picker.select(model or self.settings.value("model", "realnvp"),
                            dataset or self.settings.value("dataset", None))
@@ -385,8 +456,11 @@ class MainWindow(WindowLayout):
         self.reset()
 
     def closeEvent(self, event) -> None:
-        self.save_settings()
         self.timer.stop()
+        if self.controller is None:  # closed while loading: nothing chosen yet to remember or stop
+            super().closeEvent(event)
+            return
+        self.save_settings()
         if self.labs is not None:
             self.labs.close()  # a separate top-level window: it must not outlive the app's main window
         if not self.controller.stop(timeout_s=1.0):

@@ -7,27 +7,30 @@ import json
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QGroupBox, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
-from genviz.core import config as config_mod
-from genviz.core import data as data_mod
-from genviz.core import registry
+from genviz.core import config as config_mod  # torch-free, as is everything imported here
 from genviz.gui.config_form import ConfigForm
 from genviz.gui.controls import ModelPicker, RunControls
 from genviz.gui.loss_plot import LossPanel
 from genviz.gui.status import TrainingStatus
 
 TRAIN_FORM_EXCLUDE = ("device", "snapshot_every")  # these have their own controls in the run box
-SNAPSHOT_EVERY = {"2d": 25, "image": 100}  # plot refreshes by data kind, when the model names none
+# plot refreshes by data kind, when the model names none; with the core's time budget for the panel's arrays,
+# snapshots then cost ≤ ~10% of training (bench/bench_snapshots.py)
+SNAPSHOT_EVERY = {"2d": 50, "image": 100}
 SETUP_MIN_WIDTH = 340
 
 
 def default_snapshot_every(model: str, dataset: str | None = None) -> int:
     """The model's own snapshot rate, else one that suits its data: image views cost far more per snapshot."""
+    from genviz.core import data as data_mod
+    from genviz.core import registry
+
     spec = registry.get(model)
     own = dict(spec.train_defaults).get("snapshot_every")
     if own is not None:
         return int(own)
     kind = data_mod.kind_of(dataset or spec.default_dataset)
-    return SNAPSHOT_EVERY.get(kind, 25)
+    return SNAPSHOT_EVERY.get(kind, 50)
 
 
 def fmt_value(v) -> str:
@@ -71,6 +74,8 @@ class WindowLayout(QMainWindow):
 
     def show_model_form(self, name: str, values: dict | None = None) -> None:
         """The model's own form (its config dataclass), filled with `values` over the defaults."""
+        from genviz.core import registry
+
         spec = registry.get(name)
         self.model_form.setParent(None)
         self.model_form.deleteLater()
@@ -115,12 +120,16 @@ class WindowLayout(QMainWindow):
             return {}
 
     def restore_layout(self) -> None:
-        """Window geometry, dock layout and device as the user left them."""
+        """Window geometry and dock layout as the user left them."""
         s = self.settings
         if s.value("geometry") is not None:
             self.restoreGeometry(s.value("geometry"))
         if s.value("windowState") is not None:
             self.restoreState(s.value("windowState"))
+
+    def restore_device(self) -> None:
+        """The device the user chose last, if it is still offered."""
+        s = self.settings
         self.run.blockSignals(True)
         self.run.device.setCurrentText(str(s.value("device", "cpu")))
         self.run.blockSignals(False)

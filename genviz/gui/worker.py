@@ -12,6 +12,9 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+ENDED = ("done", "stopped", "error", "diverged")  # statuses that end a session
+FAILED = ("error", "diverged")
+
 
 class SessionWorker(QObject):
     """Runs `session.run()` on its own QThread; emits every snapshot, then `finished(status)`."""
