@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="continue a run folder (or checkpoint) exactly where it stopped; "
                                     "--steps is then the run's new planned total")
     t.add_argument("--snapshot-every", type=int, help="metrics/ checks every N steps (default 100 here)")
+    t.add_argument("--early-stop", type=int, metavar="SNAPSHOTS", dest="early_stop",
+                   help="stop when the held-out NLL/NELBO has not improved for this many snapshots; the best "
+                        "state is kept as best.pt (papers report the test NLL of that one)")
     t.add_argument("--until", type=int, metavar="STEP",
                    help="stop at this step and checkpoint (the plan, and its schedule, stay --steps): train "
                         "a long run in legs, each continued with --resume")
@@ -88,7 +91,7 @@ def split_settings(model: str, settings: list[tuple[str, str]], args) -> tuple[d
         else:
             raise ConfigError(k, f"unknown setting for {model}; model: {', '.join(sorted(model_fields))}; "
                                  f"training: {', '.join(sorted(train_fields))}")
-    for name in ("steps", "lr", "batch_size", "seed", "device", "snapshot_every"):
+    for name in ("steps", "lr", "batch_size", "seed", "device", "snapshot_every", "early_stop"):
         val = getattr(args, name, None)
         if val is not None:
             train[name] = val

@@ -53,7 +53,8 @@ def save(model, path, optimizers=None, step: int = 0, train=None, state: dict | 
         "step": int(step),
         "train": config_mod.to_dict(train) if train is not None else None,
         "training": ({"rng": state.get("rng"), "model_extras": state.get("model_extras") or {},
-                      "loss_levels": state.get("loss_levels") or {}} if state is not None else None),
+                      "loss_levels": state.get("loss_levels") or {}, "best": state.get("best")}
+                     if state is not None else None),
         "dataset": dataset if isinstance(dataset, dict) or dataset is None else {"name": str(dataset)},
         "extra": extra,
     }
@@ -80,6 +81,8 @@ def training_state(payload: dict) -> dict:
         state["rng"] = training["rng"]
     state["model_extras"] = training.get("model_extras") or {}
     state["loss_levels"] = training.get("loss_levels") or {}
+    if isinstance(training.get("best"), dict):
+        state["best"] = training["best"]
     return state
 
 

@@ -230,6 +230,11 @@ def load(name: str, n: int = 30000, seed: int = 0, points: np.ndarray | None = N
         rng = np.random.default_rng(seed)
         ds = split(pts[rng.permutation(len(pts))], name)
         spec = {"name": name, "n": len(pts), "seed": int(seed), "points": pts.tolist()}
+    elif name == "binarized-mnist":  # the papers' fixed binarization: its own split, never re-binarized
+        from genviz.core import binarized_mnist, images
+
+        ds = binarized_mnist.load(*images.data_root())
+        spec = dict(ds.spec)
     else:
         from genviz.core import images  # torchvision is only imported when images are asked for
 
@@ -257,7 +262,7 @@ def load_spec(spec: dict) -> Dataset:
 def names() -> list[str]:
     from genviz.core.images import IMAGE_SETS
 
-    return [*TOY2D, "custom", *IMAGE_SETS]
+    return [*TOY2D, "custom", *IMAGE_SETS, "binarized-mnist"]
 
 
 def kind_of(name: str) -> str:

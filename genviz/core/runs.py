@@ -208,6 +208,13 @@ class RunWriter:
         self._write_config(session, status)
         return path
 
+    def save_best(self, session) -> Path:
+        """best.pt: the state with the best held-out objective so far (what papers report test NLL of)."""
+        if not self.opened:
+            self.open()
+        return checkpoint.save(session.model, self.folder / "best.pt", state=session.training_state(),
+                               train=session.train, dataset=self.dataset, best=dict(session.best))
+
     def _write_config(self, session, status: str) -> None:
         cfg = {"model": session.model_name, "family": session.spec.family,
                "dataset": self.dataset_name, "dataset_n": self.dataset.get("n"),
@@ -215,7 +222,7 @@ class RunWriter:
                "model_config": config_mod.to_dict(session.model.cfg),
                "train": config_mod.to_dict(session.train),
                "step": self.checkpoint_step if self.checkpoint_step is not None else session.step,
-               "status": status}
+               "status": status, "best": session.best if session.best["step"] is not None else None}
         _atomic_write(self.folder / "config.json", lambda fh: fh.write(json.dumps(cfg, indent=2)))
 
     def close(self, session, status: str = "done", checkpoint: bool = True, previews: bool = True) -> None:

@@ -44,7 +44,7 @@ class Snapshot:
 
 
 # Settings that may change while a session runs, with what they change.
-LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule")
+LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule", "early_stop")
 
 # A loss "explodes" when it leaves its running range by this factor (of max(|typical loss|, 1)).
 EXPLODE_FACTOR = 1e3
@@ -86,6 +86,8 @@ class Session:
         self.optimizers = self.model.configure_optimizers(self.train)
         self.step = int(start_step)
         self._loss_level: dict[str, float] = {}  # each loss term's running level of |value| (explosion checks)
+        # early stopping: the best held-out objective so far, its step, and snapshots since it improved
+        self.best: dict = {"step": None, "value": math.inf, "stale": 0}
         self.gen = torch.Generator().manual_seed(self.train.seed + 1 + rank)  # each rank its own batches
         self.stream = rng.TrainingStream(self.train.seed + STREAM_SEED_OFFSET, self.device)
         if optimizer_state is not None:
@@ -122,7 +124,7 @@ class Session:
                 "optimizers": [_to_cpu(o.state_dict()) for o in self.optimizers],
                 "rng": {"batches": rng.generator_state(self.gen), "train": self.stream.state()},
                 "model_extras": _to_cpu(self.model.training_extras()),
-                "loss_levels": dict(self._loss_level)}
+                "loss_levels": dict(self._loss_level), "best": dict(self.best)}
 
     def load_training_state(self, state: dict) -> None:
         """Take a `training_state()` (e.g. from a checkpoint); ValueError says what does not fit."""
@@ -138,6 +140,9 @@ class Session:
         if "train" in streams:
             self.stream.load(streams["train"])
         self.model.load_training_extras(state.get("model_extras") or {})
+        best = state.get("best")
+        if isinstance(best, dict) and {"step", "value", "stale"} <= set(best):
+            self.best = dict(best)
         levels = state.get("loss_levels") or {}
         self._loss_level = {str(k): float(v) for k, v in levels.items()} if isinstance(levels, dict) else {}
         self.step = step
@@ -250,6 +255,12 @@ class Session:
             if self.step >= self.train.steps:
                 yield self._finish("done")
                 return
+            if self._early_stop_due():
+                b = self.best
+                yield self._finish("stopped", f"early stop at step {self.step}: held-out {b.get('metric', 'nll')} "
+                                              f"has not improved for {b['stale']} snapshots; best {b['value']:.4g} "
+                                              f"at step {b['step']}")
+                return
             if self.stop_at is not None and self.step >= self.stop_at:
                 yield self._finish("stopped", f"stopped at step {self.step} as asked; resume to go on")
                 return
@@ -355,6 +366,7 @@ class Session:
         if problem is not None:
             return self._diverged(steps, losses, problem, rate, elapsed)
         self.last_good = (self.step, _cpu_state(self.model), self.training_state())
+        self._track_best(metrics)
         arrays = {}
         budget_ok = (self.seconds["train"] - self._train_at_arrays) * ARRAYS_BUDGET >= self._arrays_cost
         if self.with_arrays and (self._arrays_due or budget_ok):
@@ -367,6 +379,21 @@ class Session:
         if self.writer is not None:
             self.writer.record(self, snap)
         return snap
+
+    def _track_best(self, metrics: dict) -> None:
+        """Early stopping's bookkeeping on a verified snapshot: a new best is saved (best.pt) by the writer."""
+        key = next((k for k in HELD_OUT_OBJECTIVES if k in metrics), None)
+        if key is None or self.step == self.best["step"]:
+            return
+        if metrics[key] < self.best["value"]:
+            self.best = {"step": self.step, "value": float(metrics[key]), "stale": 0, "metric": key}
+            if self.writer is not None:
+                self.writer.save_best(self)
+        else:
+            self.best["stale"] += 1
+
+    def _early_stop_due(self) -> bool:
+        return self.train.early_stop > 0 and self.best["stale"] >= self.train.early_stop
 
     def _arrays(self) -> dict:
         t0 = time.perf_counter()
