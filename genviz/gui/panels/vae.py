@@ -25,7 +25,7 @@ from torchvision.utils import make_grid
 from genviz.core.vae.mog import ellipse
 from genviz.core.vae.nets import numpy_mlp
 from genviz.gui.panels.density2d import Density2DPanel
-from genviz.gui.panels.toolkit import legend_plot, show_plot, show_tabs
+from genviz.gui.panels.toolkit import LabelledScatter, legend_plot, show_plot, show_tabs
 from genviz.gui.panels.vae_labs import LabsTab
 
 LABEL_BRUSHES = [pg.mkBrush(pg.intColor(i, 10, alpha=200)) for i in range(10)]
@@ -110,8 +110,7 @@ class VAEPanel(Density2DPanel):
 
     # -- construction -------------------------------------------------------------------------------
     def _build_mog_items(self) -> None:
-        self.cluster_scatter = pg.ScatterPlotItem(size=3, pen=None)
-        self.density_plot.addItem(self.cluster_scatter)
+        self.cluster_scatter = LabelledScatter(self.density_plot, size=3, pen=None)
         self.ellipses = pg.PlotDataItem(pen=PRIOR_PEN, connect="finite")
         self.density_plot.addItem(self.ellipses)
         self.decoded_point = pg.ScatterPlotItem(size=12, symbol="x", pen=pg.mkPen("c", width=2), brush=None)
@@ -163,10 +162,10 @@ class VAEPanel(Density2DPanel):
         self.latent_plot = win.addPlot(row=0, col=0, rowspan=4, viewBox=self.latent_vb,
                                        title="encoder means of held-out data (PCA plane when z > 2)")
         self.latent_plot.setAspectLocked(True)
-        self.latent_scatter = InertScatter(size=4, pen=None)
+        self.latent_scatter = LabelledScatter(self.latent_plot, InertScatter, size=4, pen=None)
         self.prior_scatter = InertScatter(size=6, symbol="+", pen=PRIOR_FAINT, brush=None)
         self.cursor = InertScatter(size=14, symbol="x", pen=pg.mkPen("c", width=2), brush=None)
-        for it in (self.latent_scatter, self.prior_scatter, self.cursor):
+        for it in (self.prior_scatter, self.cursor):
             self.latent_plot.addItem(it)
         self.latent_vb.picked.connect(self.decode_at)
         win.addLabel("decoded at the cursor", row=0, col=1)
@@ -280,7 +279,7 @@ class VAEPanel(Density2DPanel):
         pts, lab = a["points"], a["point_labels"]
         k = len(a["means"])
         brushes = [pg.mkBrush(pg.intColor(i, max(k, 1), alpha=160)) for i in range(k)]
-        self.cluster_scatter.setData(pts[:, 0], pts[:, 1], brush=[brushes[i] for i in lab])
+        self.cluster_scatter.setData(pts[:, 0], pts[:, 1], labels=lab, brushes=brushes)
         self.data_scatter.setData([], [])  # the coloured points replace the white ones
         curves = [np.vstack([ellipse(m, c), [np.nan, np.nan]]) for m, c in zip(a["means"], a["covs"])]
         xy = np.concatenate(curves)
@@ -289,9 +288,9 @@ class VAEPanel(Density2DPanel):
     def _show_latent(self, a: dict) -> None:
         lat = a["latent"]
         if "latent_labels" in a:
-            self.latent_scatter.setData(lat[:, 0], lat[:, 1], brush=[LABEL_BRUSHES[i % 10] for i in a["latent_labels"]])
+            self.latent_scatter.setData(lat[:, 0], lat[:, 1], labels=a["latent_labels"], brushes=LABEL_BRUSHES)
         else:
-            self.latent_scatter.setData(lat[:, 0], lat[:, 1], brush=pg.mkBrush(200, 200, 200, 120))
+            self.latent_scatter.setData(lat[:, 0], lat[:, 1], brushes=[pg.mkBrush(200, 200, 200, 120)])
         pm = a["prior_means"]
         self.prior_scatter.setData(pm[:, 0], pm[:, 1])
 
