@@ -3,9 +3,17 @@ steps/s, log_prob and sampling throughput at the same architecture on 2D data, o
 
 Each repeat times every library on the same batches, interleaved (these machines are noisy), and the table
 prints median genviz ÷ peer ratios with the #17 targets: training ≥ 1.5×, log_prob and sample ≥ 1.0×.
+genviz trains with its own step (`configure_optimizers` + `train_step`: what `genviz train` and the GUI
+run); a peer trains with the loop its documentation shows (torch.optim.Adam with its defaults), or with
+`--peer-foreach`, with the same foreach Adam genviz uses (that isolates the model code).
 The peers are an optional extra: `pip install -e '.[bench]'`; a missing peer is skipped.
 
-    python bench/bench_peers.py [--batches 256,1024] [--steps 200] [--repeats 5]
+Equal architectures: RealNVP = 8 affine couplings on alternating halves, each conditioner an MLP 1 → 64 → 64
+→ 2 (genviz's reads the masked 2-vector, whose zero column adds nothing); MAF = 5 affine MADE blocks with
+one hidden layer of 100 units and a reversal between consecutive blocks (nflows' and normflows' MADE with
+num_blocks=0 is input → 100 → output, as genviz's with depth=1 and zuko's with hidden_features=(100,)).
+
+    python bench/bench_peers.py [--batches 256,1024] [--steps 200] [--repeats 5] [--peer-foreach]
 """
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ import time
 
 import torch
 
-from genviz.core import data, registry
+from genviz.core import config, data, registry
 
 TARGET = {"train": 1.5, "log_prob": 1.0, "sample": 1.0}
 
@@ -56,8 +64,9 @@ class _Normflows(torch.nn.Module):
                           nf.flows.Permute(2, mode="swap")]
         else:
             for i in range(5):
-                flows += [nf.flows.MaskedAffineAutoregressive(2, 100, num_blocks=1, use_residual_blocks=False),
-                          nf.flows.Permute(2, mode="swap")]
+                if i:
+                    flows.append(nf.flows.Permute(2, mode="swap"))
+                flows.append(nf.flows.MaskedAffineAutoregressive(2, 100, num_blocks=0, use_residual_blocks=False))
         self.flow = nf.NormalizingFlow(nf.distributions.DiagGaussian(2, trainable=False), flows)
 
     def log_prob(self, x):
@@ -90,8 +99,9 @@ class _Nflows(torch.nn.Module):
             if kind == "realnvp":
                 ts.append(AffineCouplingTransform(torch.tensor([i % 2, 1 - i % 2]), net))
             else:
-                ts += [MaskedAffineAutoregressiveTransform(2, 100, num_blocks=1, use_residual_blocks=False),
-                       ReversePermutation(2)]
+                if i:
+                    ts.append(ReversePermutation(2))
+                ts.append(MaskedAffineAutoregressiveTransform(2, 100, num_blocks=0, use_residual_blocks=False))
         self.flow = Flow(CompositeTransform(ts), StandardNormal([2]))
 
     def log_prob(self, x):
@@ -104,15 +114,30 @@ class _Nflows(torch.nn.Module):
 PEERS = {"zuko": ("zuko", _Zuko), "normflows": ("normflows", _Normflows), "nflows": ("nflows", _Nflows)}
 
 
-def rates(model, batches, n_eval: int) -> dict[str, float]:
-    """Training steps/s (Adam 1e-3 on -log_prob), log_prob points/s and samples/s."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    t0 = time.perf_counter()
-    for x in batches:
+def plain_step(model, foreach: bool = False):
+    """The usual loop: Adam 1e-3 on the mean negative log-likelihood."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"foreach": True} if foreach else {}))
+
+    def step(x):
         opt.zero_grad(set_to_none=True)
         loss = -model.log_prob(x).mean()
         loss.backward()
         opt.step()
+    return step
+
+
+def genviz_step(model):
+    """genviz's own training step at lr 1e-3, no gradient clipping (the peers' loop has none)."""
+    train = config.make(config.TrainConfig, {"lr": 1e-3, "grad_clip": 0.0})
+    opts = model.configure_optimizers(train)
+    return lambda x: model.train_step(x, opts, train)
+
+
+def rates(model, step, batches, n_eval: int) -> dict[str, float]:
+    """Training steps/s, log_prob points/s and samples/s."""
+    t0 = time.perf_counter()
+    for x in batches:
+        step(x)
     train = len(batches) / (time.perf_counter() - t0)
     x = torch.cat(batches)[:n_eval]
     with torch.no_grad():
@@ -132,6 +157,7 @@ def main() -> None:
     p.add_argument("--batches", default="256,1024")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--peer-foreach", action="store_true", help="give the peers genviz's foreach Adam too")
     args = p.parse_args()
     torch.set_num_threads(1)
     peers = {k: v for k, v in PEERS.items() if importlib.util.find_spec(v[0]) is not None}
@@ -146,9 +172,11 @@ def main() -> None:
             ratios = {name: {k: [] for k in TARGET} for name in peers}
             for _ in range(args.repeats):
                 torch.manual_seed(0)  # a bench script, not library code: peers initialise from the global stream
-                ours = rates(genviz_flow(kind), batches, 4096)
+                model = genviz_flow(kind)
+                ours = rates(model, genviz_step(model), batches, 4096)
                 for name, (_, cls) in peers.items():
-                    theirs = rates(cls(kind), batches, 4096)
+                    peer = cls(kind)
+                    theirs = rates(peer, plain_step(peer, args.peer_foreach), batches, 4096)
                     for k in TARGET:
                         ratios[name][k].append(ours[k] / theirs[k])
             for name in peers:
@@ -156,7 +184,8 @@ def main() -> None:
                 verdict = "met" if all(med[k] >= TARGET[k] for k in TARGET) else "missed"
                 print(f"{kind:8s} {batch:5d} {name:10s} {med['train']:8.2f} {med['log_prob']:10.2f} "
                       f"{med['sample']:9.2f}   {verdict}", flush=True)
-    print(f"\nmedian genviz ÷ peer over {args.repeats} interleaved repeats, {args.steps} steps, one thread"
+    print(f"\nmedian genviz ÷ peer over {args.repeats} interleaved repeats, {args.steps} steps, one thread; "
+          f"peers' Adam: {'foreach' if args.peer_foreach else 'default'}"
           + (f"; not installed: {', '.join(missing)}" if missing else ""))
 
 

@@ -1,8 +1,18 @@
-"""Coupling layers: half the coordinates pass unchanged and condition a transform of the other half."""
+"""Coupling layers: half the coordinates pass unchanged and condition a transform of the other half.
+
+The maths is written with a 0/1 mask m (1 = kept): x = m⊙z + (1−m)⊙(...). The code computes the same
+numbers without multiplying by the mask: it takes the transformed coordinates (a view), transforms them and
+interleaves them back with the kept ones, so each layer runs fewer small ops. The network still reads m⊙z
+and computes all of its outputs: feeding it only the kept coordinates, or computing only the used output
+rows, changes the matmul kernels' summation order (last-bit differences), and the parameters keep their
+shapes, so old checkpoints and optimizer states still fit. tests/core/test_flows_fast_path.py checks the
+outputs and gradients against the masked formula bit for bit.
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def mlp(d_in: int, d_out: int, hidden: int, depth: int, act=nn.ReLU, zero_last: bool = True) -> nn.Sequential:
@@ -18,7 +28,59 @@ def mlp(d_in: int, d_out: int, hidden: int, depth: int, act=nn.ReLU, zero_last: 
     return nn.Sequential(*layers, last)
 
 
-class AffineCoupling(nn.Module):
+def _index(idx: torch.Tensor):
+    """A slice when idx is an increasing arithmetic progression (indexing then gives a view), else idx."""
+    v = idx.tolist()
+    if not v:
+        return idx
+    step = v[1] - v[0] if len(v) > 1 else 1
+    if step > 0 and all(b - a == step for a, b in zip(v, v[1:])):
+        return slice(v[0], v[-1] + 1, step)
+    return idx
+
+
+class _Coupling(nn.Module):
+    """A mask's split into kept (`_keep`) and transformed (`_out`) coordinates, and the merge back."""
+
+    def __init__(self, mask: torch.Tensor, net: nn.Sequential):
+        super().__init__()
+        self.register_buffer("mask", mask.float())
+        self.net = net
+        self._split()
+
+    def _split(self) -> None:
+        m = self.mask.detach().cpu() > 0.5
+        dim = m.numel()
+        keep, out = m.nonzero().flatten(), (~m).nonzero().flatten()
+        self._keep, self._out = _index(keep), _index(out)
+        # the indices as non-persistent buffers (they follow .to(device)), used where no slice fits
+        for name, i in (("_keep_i", keep), ("_out_i", out)):
+            self.register_buffer(name, i.to(self.mask.device), persistent=False)
+        # 2·k coordinates kept and transformed alternately: interleave with one stack instead of a scatter
+        first = int(keep[0]) if len(keep) else 0
+        self._interleave = (dim % 2 == 0 and keep.tolist() == list(range(first, dim, 2))
+                            and out.tolist() == list(range(1 - first, dim, 2)))
+        self._keep_first = first == 0
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._split()  # a loaded mask (e.g. a random partition drawn under another seed) may differ
+
+    def _ix(self, name):
+        i = getattr(self, name)
+        return i if isinstance(i, slice) else getattr(self, name + "_i")
+
+    def _merge(self, z, z_keep, y):
+        """z with its transformed coordinates replaced by y."""
+        if self._interleave:
+            pair = (z_keep, y) if self._keep_first else (y, z_keep)
+            return torch.stack(pair, 2).flatten(1)
+        x = z.clone()
+        x[:, self._ix("_out")] = y
+        return x
+
+
+class AffineCoupling(_Coupling):
     """x = m⊙z + (1−m)⊙(z·exp(s(m⊙z)) + t(m⊙z)); log|det| = Σ(1−m)⊙s.
 
     s = scale · tanh(raw / scale) keeps |s| ≤ scale (a learnable per-dimension bound), which avoids the
@@ -26,43 +88,54 @@ class AffineCoupling(nn.Module):
     """
 
     def __init__(self, mask: torch.Tensor, hidden: int = 64, depth: int = 2):
-        super().__init__()
         dim = mask.numel()
-        self.register_buffer("mask", mask.float())
-        self.net = mlp(dim, 2 * dim, hidden, depth)
+        super().__init__(mask, mlp(dim, 2 * dim, hidden, depth))
         self.scale = nn.Parameter(torch.full((dim,), 2.0))
 
-    def _s_t(self, z_masked):
-        s_raw, t = self.net(z_masked).chunk(2, dim=1)
-        s = self.scale * torch.tanh(s_raw / self.scale)
-        keep = 1 - self.mask
-        return s * keep, t * keep
+    def _split(self) -> None:
+        super()._split()
+        # Σ over ≤ 2 nonzero terms is exact in any order; beyond that sum the masked row, as the formula does
+        self._sum_out = len(self._out_i) <= 2
+
+    def _s_t(self, z):
+        """(s, t, log|det|) at the transformed coordinates."""
+        out = self._ix("_out")
+        s_raw, t = self.net(z * self.mask).chunk(2, dim=1)
+        # the bound on all coordinates (the grad of `scale` is then a sum over the same (batch, dim) numbers)
+        s_all = self.scale * torch.tanh(s_raw / self.scale)
+        s = s_all[:, out]
+        log_det = s.sum(1) if self._sum_out else (s_all * (1 - self.mask)).sum(1)
+        return s, t[:, out], log_det
 
     def forward(self, z):
-        s, t = self._s_t(z * self.mask)
-        return z * self.mask + (1 - self.mask) * (z * torch.exp(s) + t), s.sum(1)
+        z_keep, z_out = z[:, self._ix("_keep")], z[:, self._ix("_out")]
+        s, t, log_det = self._s_t(z)
+        return self._merge(z, z_keep, z_out * torch.exp(s) + t), log_det
 
     def inverse(self, x):
-        s, t = self._s_t(x * self.mask)
-        return x * self.mask + (1 - self.mask) * ((x - t) * torch.exp(-s)), -s.sum(1)
+        x_keep, x_out = x[:, self._ix("_keep")], x[:, self._ix("_out")]
+        s, t, log_det = self._s_t(x)
+        return self._merge(x, x_keep, (x_out - t) * torch.exp(-s)), -log_det
 
 
-class AdditiveCoupling(nn.Module):
+class AdditiveCoupling(_Coupling):
     """NICE: x = m⊙z + (1−m)⊙(z + t(m⊙z)); volume preserving, log|det| = 0."""
 
+    volume_preserving = True  # FlowModel skips adding its zero log-det
+
     def __init__(self, mask: torch.Tensor, hidden: int = 64, depth: int = 2):
-        super().__init__()
         dim = mask.numel()
-        self.register_buffer("mask", mask.float())
-        self.net = mlp(dim, dim, hidden, depth)
+        super().__init__(mask, mlp(dim, dim, hidden, depth))
 
     def forward(self, z):
-        t = self.net(z * self.mask) * (1 - self.mask)
-        return z + t, z.new_zeros(len(z))
+        z_keep, z_out = z[:, self._ix("_keep")], z[:, self._ix("_out")]
+        t = self.net(z * self.mask)[:, self._ix("_out")]
+        return self._merge(z, z_keep, z_out + t), z.new_zeros(len(z))
 
     def inverse(self, x):
-        t = self.net(x * self.mask) * (1 - self.mask)
-        return x - t, x.new_zeros(len(x))
+        x_keep, x_out = x[:, self._ix("_keep")], x[:, self._ix("_out")]
+        t = self.net(x * self.mask)[:, self._ix("_out")]
+        return self._merge(x, x_keep, x_out - t), x.new_zeros(len(x))
 
 
 def alternating_masks(dim: int, n: int) -> list[torch.Tensor]:

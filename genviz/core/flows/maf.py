@@ -49,7 +49,8 @@ class MaskedAffine(nn.Module):
 
     def _unaffine(self, x):  # one pass: the conditioner reads x (MAF density)
         mu, a = self.conditioner(x)
-        return (x - mu) * torch.exp(-a), -a.sum(1)
+        neg_a = -a  # Σ(−α) is −Σα bit for bit (rounding is symmetric): one negation serves both
+        return (x - mu) * torch.exp(neg_a), neg_a.sum(1)
 
     def _solve_x(self, z):
         """MAF sampling: D passes; after pass k the first k coordinates in the ordering are final."""

@@ -8,6 +8,8 @@ from torch import nn
 class Permutation(nn.Module):
     """x = z[:, perm]; volume preserving (log|det| = 0)."""
 
+    volume_preserving = True  # FlowModel skips adding its zero log-det
+
     def __init__(self, perm: torch.Tensor):
         super().__init__()
         perm = torch.as_tensor(perm, dtype=torch.long)
