@@ -24,9 +24,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from genviz.core import data, registry, rng
-from genviz.core.data import Dataset
+import model_contract
+from genviz.core import registry, rng
 from genviz.core.session import Session
+from model_contract import is_plain
 
 RANDOM_OPS = {"randn", "rand", "normal", "normal_", "uniform_", "randn_like", "rand_like", "bernoulli",
               "bernoulli_", "exponential_", "cauchy_", "log_normal_", "geometric_"}
@@ -67,26 +68,9 @@ class Float32Leaks(TorchDispatchMode):
         return out
 
 
-def _images() -> Dataset:
-    """280 random 28x28 grey images with balanced labels (the SSVAE needs 10 per class), binarized per batch."""
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(280, 1, 28, 28, generator=g), torch.arange(280) % 10
-    labels = {"train": y[:200], "val": y[200:240], "test": y[240:]}
-    return Dataset("noise-images", "image", x[:200], x[200:240], x[240:], labels, binarize=True,
-                   spec={"name": "noise-images"})
-
-
 @pytest.fixture(scope="module")
 def datasets():
-    return {"2d": data.load("moons", n=600, seed=0), "image": _images()}
-
-
-def _plain(v) -> bool:
-    if isinstance(v, dict):
-        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
-    if isinstance(v, np.ndarray):
-        return v.dtype != object
-    return isinstance(v, (int, float, str, bool, np.integer, np.floating)) or v is None
+    return model_contract.datasets()
 
 
 def _sample(model, n: int) -> torch.Tensor:
@@ -121,7 +105,7 @@ def test_float64_end_to_end(name, datasets):
     assert losses and all(len(v) == 2 and np.all(np.isfinite(v)) for v in losses.values())
     assert any(s.arrays for s in snaps)
     for s in snaps:
-        assert _plain(s.arrays) and _plain(s.metrics) and _plain(s.losses)
+        assert is_plain(s.arrays) and is_plain(s.metrics) and is_plain(s.losses)
         assert all(math.isfinite(v) for v in s.metrics.values())
     assert all(p.dtype == torch.float64 for p in model.parameters())
 

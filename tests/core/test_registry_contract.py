@@ -14,45 +14,25 @@ import numpy as np
 import pytest
 import torch
 
-from genviz.core import checkpoint, data, registry, rng
-from genviz.core.data import Dataset
+import model_contract
+from genviz.core import checkpoint, registry, rng
 from genviz.core.runs import RunWriter
 from genviz.core.session import Session
 from genviz.core.train import train
+from model_contract import is_plain
 
 N = 3  # steps before the interruption, and after it
 TRAIN = {"batch_size": 16, "lr_schedule": "cosine", "steps": 2 * N, "seed": 3}
 
 
-def _images() -> Dataset:
-    """240 blurry 28x28 'digits' with 10 balanced labels (no download), binarized per batch like MNIST."""
-    g = torch.Generator().manual_seed(0)
-    n = 320
-    labels = torch.arange(n) % 10
-    base = torch.rand(10, 1, 7, 7, generator=g)
-    x = torch.nn.functional.interpolate(base[labels], size=28, mode="bilinear", align_corners=False)
-    x = (x + 0.2 * torch.rand(n, 1, 28, 28, generator=g)).clamp(0, 1)
-    lab = {"train": labels[:240], "val": labels[240:280], "test": labels[280:]}
-    return Dataset("tiny-digits", "image", x[:240], x[240:280], x[280:], lab, binarize=True,
-                   spec={"name": "tiny-digits"})
-
-
 @pytest.fixture(scope="module")
 def datasets():
-    return {"2d": data.load("moons", n=600, seed=0), "image": _images()}
+    return model_contract.datasets()
 
 
-def _data_for(name, datasets) -> Dataset:
+def _data_for(name, datasets):
     kinds = registry.get(name).data_kinds
     return datasets["2d"] if "2d" in kinds else datasets[kinds[0]]
-
-
-def _plain(v) -> bool:
-    if isinstance(v, dict):
-        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
-    if isinstance(v, np.ndarray):
-        return v.dtype != object
-    return isinstance(v, (int, float, str, bool, np.integer, np.floating)) or v is None
 
 
 def _view(ds):
@@ -72,7 +52,7 @@ def test_trains_and_snapshots_plain_data(name, kind, datasets):
     losses = {k: np.concatenate([x.losses[k] for x in snaps if k in x.losses]) for k in snaps[1].losses}
     assert losses and all(len(v) == 3 and np.all(np.isfinite(v)) for v in losses.values())
     for x in snaps:
-        assert _plain(x.arrays) and _plain(x.metrics) and _plain(x.losses)
+        assert is_plain(x.arrays) and is_plain(x.metrics) and is_plain(x.losses)
         assert all(math.isfinite(v) for v in x.metrics.values())
 
 
