@@ -59,3 +59,17 @@ def window(qtbot):
 def wait_step(qtbot, w, step: int, timeout_ms: int = 30_000) -> None:
     """Until the window has drawn a snapshot at `step` or later."""
     qtbot.waitUntil(lambda: w.latest is not None and w.latest.step >= step, timeout=timeout_ms)
+
+
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A finished 12-step RealNVP run folder (hidden 8), written by a headless Session as `genviz train` does."""
+    from genviz.core import data, runs
+    from genviz.core.session import Session
+
+    folder = tmp_path / "run"
+    s = Session("realnvp", data.load("moons", n=2000), {"n_layers": 2, "hidden": 8}, {"steps": 12, "batch_size": 32},
+                writer=runs.RunWriter(folder, "moons"))
+    for _ in s.run():
+        pass
+    return folder

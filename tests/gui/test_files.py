@@ -79,15 +79,8 @@ def test_corrupt_checkpoint_shows_an_error_and_keeps_the_model(tmp_path, window,
     assert window.controller.model is model
 
 
-def test_run_folder_written_by_a_session_opens(qtbot, tmp_path, window, errors):
-    from genviz.core import data, runs
-    from genviz.core.session import Session
-
-    folder = tmp_path / "run"
-    s = Session("realnvp", data.load("moons", n=2000), {"n_layers": 2, "hidden": 8}, {"steps": 12, "batch_size": 32},
-                writer=runs.RunWriter(folder, "moons"))
-    for _ in s.run():
-        pass
+def test_run_folder_written_by_a_session_opens(qtbot, tmp_path, window, errors, tiny_run):
+    folder = tiny_run
     assert file_menu.load_run(window, folder), errors
     assert window.controller.step == 12 and window.model_form.values()["hidden"] == 8
     assert np.array_equal(window.loss.series["loss"].data()[0], np.arange(1, 13))

@@ -162,15 +162,8 @@ def test_every_export_item_writes_its_file(qtbot, shown, tmp_path, monkeypatch):
         assert "wrote" in w.status.message.text()
 
 
-def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tmp_path, monkeypatch):
-    from genviz.core import data, runs
-    from genviz.core.session import Session
-
-    folder = tmp_path / "run"
-    s = Session("realnvp", data.load("moons", n=2000), {"n_layers": 2, "hidden": 8}, {"steps": 12, "batch_size": 32},
-                writer=runs.RunWriter(folder, "moons"))
-    for _ in s.run():
-        pass
+def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tiny_run, monkeypatch):
+    folder = tiny_run
     w = shown
     choose(w, "gan")  # another family first: nothing of it may stay
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
@@ -184,17 +177,12 @@ def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tmp
     assert panel_share(w) >= 0.5
 
 
-def test_a_run_folder_another_process_writes_opens_to_look_but_takes_no_export(qtbot, shown, tmp_path, monkeypatch):
+def test_a_run_folder_another_process_writes_opens_to_look_but_takes_no_export(qtbot, shown, tiny_run, monkeypatch):
     import os
 
-    from genviz.core import data, runs
-    from genviz.core.session import Session
+    from genviz.core import runs
 
-    folder = tmp_path / "run"
-    s = Session("realnvp", data.load("moons", n=2000), {"n_layers": 2, "hidden": 8}, {"steps": 12, "batch_size": 32},
-                writer=runs.RunWriter(folder, "moons"))
-    for _ in s.run():
-        pass
+    folder = tiny_run
     w = shown
     errors = []
     monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
