@@ -7,6 +7,7 @@ import torch
 from genviz.core import data
 from genviz.core.config import ConfigError
 from genviz.core.session import Session
+from model_contract import is_plain
 
 
 @pytest.fixture(scope="module")
@@ -19,21 +20,13 @@ def _session(ds, **train):
     return Session("realnvp", ds, {"hidden": 16, "n_layers": 4}, {**base, **train}, view={"res": 24, "n_samples": 50})
 
 
-def _is_plain(v) -> bool:
-    if isinstance(v, dict):
-        return all(isinstance(k, str) and _is_plain(x) for k, x in v.items())
-    if isinstance(v, np.ndarray):
-        return v.dtype != object
-    return isinstance(v, (int, float, str, bool, np.integer, np.floating)) or v is None
-
-
 def test_snapshots_hold_only_plain_data(moons):
     snaps = list(_session(moons).run())
     assert [s.step for s in snaps] == [0, 20, 40, 60]  # one snapshot per step: the last is the "done" one
     assert snaps[-1].status == "done"
     for s in snaps:
         for value in (s.losses, s.metrics, s.arrays, s.steps, s.step, s.steps_per_s):
-            assert _is_plain(value), type(value)
+            assert is_plain(value), type(value)
         assert not any(isinstance(v, torch.Tensor) for v in s.arrays.values())
     assert "data" in snaps[0].arrays and "data" not in snaps[1].arrays  # static data is sent once
     assert snaps[-1].arrays["log_density"].shape == (24, 24)  # the final snapshot always has fresh arrays
