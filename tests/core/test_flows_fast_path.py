@@ -13,6 +13,7 @@ from torch import nn
 
 from genviz.core import config, registry
 from genviz.core.flows.coupling import AdditiveCoupling, AffineCoupling, mlp
+from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.flows.maf import MaskedAffine
 from genviz.core.model import standard_normal_log_prob
 
@@ -156,3 +157,42 @@ def test_an_old_nice_state_dict_with_other_random_masks_loads():
     assert torch.equal(model.log_prob(x), plain_log_prob(model, x))
     twin = copy.deepcopy(model).double()  # copies and casts keep the split
     assert torch.equal(twin.log_prob(x.double()), plain_log_prob(twin, x.double()))
+
+
+def _adam_run(model, opt, xs):
+    for x in xs:
+        opt.zero_grad(set_to_none=True)
+        loss = -model.log_prob(x).mean()
+        loss.backward()
+        opt.step()
+
+
+def test_flat_adam_state_travels_both_ways_with_plain_adam():
+    """FlatAdam's state_dict is Adam's: a run can move between them mid-way (checkpoints, old runs) and
+    continue exactly; a model given new parameter storage re-binds the buffers."""
+    g = torch.Generator().manual_seed(8)
+    xs = [torch.randn(128, 2, generator=g) for _ in range(6)]
+    ref = _randomize(registry.build("realnvp", data_dim=2, seed=0, n_layers=3, hidden=8))
+    flat = copy.deepcopy(ref)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)
+    flat_opt = FlatAdam(flat.parameters(), lr=1e-2)
+    _adam_run(ref, ref_opt, xs[:2])
+    _adam_run(flat, flat_opt, xs[:2])
+    assert flat_opt._is_bound()  # the flat path ran
+    # plain -> flat and flat -> plain, mid-run
+    a, b = copy.deepcopy(flat), copy.deepcopy(ref)
+    a_opt, b_opt = FlatAdam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2, foreach=False)
+    a_opt.load_state_dict(copy.deepcopy(ref_opt.state_dict()))
+    b_opt.load_state_dict(copy.deepcopy(flat_opt.state_dict()))
+    for model, opt in ((ref, ref_opt), (flat, flat_opt), (a, a_opt), (b, b_opt)):
+        _adam_run(model, opt, xs[2:4])
+    for model in (flat, a, b):
+        assert all(torch.equal(p, q) for p, q in zip(model.parameters(), ref.parameters()))
+    with torch.no_grad():  # new parameter storage: the next step copies everything into fresh buffers
+        for p in flat.parameters():
+            p.data = p.data.clone()
+    assert not flat_opt._is_bound()
+    _adam_run(ref, ref_opt, xs[4:])
+    _adam_run(flat, flat_opt, xs[4:])
+    assert flat_opt._is_bound()
+    assert all(torch.equal(p, q) for p, q in zip(flat.parameters(), ref.parameters()))
