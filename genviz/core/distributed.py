@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -67,7 +68,21 @@ def context():
         return
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend=backend)
+    ok = False
     try:
         yield Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        ok = True
     finally:
+        if ok:  # leave together: a rank that tears gloo down while its peer still talks aborts (SIGABRT)
+            _barrier(backend)
         dist.destroy_process_group()
+
+
+def _barrier(backend: str) -> None:
+    try:
+        if backend == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except RuntimeError:
+        pass  # a peer is gone: nothing to wait for

@@ -43,7 +43,7 @@ class TrainResult:
     def summary(self) -> str:
         m = ", ".join(f"val {k} {v:.4g}" for k, v in self.metrics.items())
         where = f" -> {self.folder}" if self.folder else ""
-        how = f" by {self.signal}" if self.signal else ""
+        how = f" by {self.signal}" if self.signal and self.status == "stopped" else ""
         text = f"{self.status}{how} at step {self.step} in {self.seconds:.1f} s{', ' + m if m else ''}{where}"
         if not self.in_sync:
             text += " (WARNING: ranks disagree on the weights)"
