@@ -1,8 +1,8 @@
 """The flows' optimised step computes the numbers of the plain formulas, bit for bit.
 
 The plain path is written here as the formulas read (and as the code was before #17): couplings multiply by
-their mask, every layer's log-det is added to a running zero, MAF negates α twice, Adam loops over the
-parameters. The models' code drops those zeros and ones and trains with foreach Adam; log_prob, samples,
+their mask and allocate every activation, every layer's log-det is added to a running zero, MAF negates α
+twice, Adam loops over the parameters. The models' code drops those zeros and ones and trains with foreach Adam; log_prob, samples,
 a training step's loss and the updated weights must come out identical.
 """
 import copy
@@ -18,18 +18,25 @@ from genviz.core.flows.maf import MaskedAffine
 from genviz.core.model import standard_normal_log_prob
 
 
+def plain_net(net, h):
+    """The coupling's MLP with out-of-place activations (the model's ReLUs run in place)."""
+    for mod in net:
+        h = torch.relu(h) if isinstance(mod, nn.ReLU) else mod(h)
+    return h
+
+
 def plain_layer(layer, z, inverse: bool):
     """One layer by the masked formulas (couplings) or its own code (other layers)."""
     if isinstance(layer, AffineCoupling):
         m = layer.mask
-        s_raw, t = layer.net(z * m).chunk(2, dim=1)
+        s_raw, t = plain_net(layer.net, z * m).chunk(2, dim=1)
         s = layer.scale * torch.tanh(s_raw / layer.scale)
         s, t = s * (1 - m), t * (1 - m)
         if inverse:
             return z * m + (1 - m) * ((z - t) * torch.exp(-s)), -s.sum(1)
         return z * m + (1 - m) * (z * torch.exp(s) + t), s.sum(1)
     if isinstance(layer, AdditiveCoupling):
-        t = layer.net(z * layer.mask) * (1 - layer.mask)
+        t = plain_net(layer.net, z * layer.mask) * (1 - layer.mask)
         return (z - t if inverse else z + t), z.new_zeros(len(z))
     if isinstance(layer, MaskedAffine) and inverse and layer.mode == "maf":
         mu, a = layer.conditioner(z)

@@ -16,10 +16,14 @@ from torch.nn import functional as F
 
 
 def mlp(d_in: int, d_out: int, hidden: int, depth: int, act=nn.ReLU, zero_last: bool = True) -> nn.Sequential:
-    """depth hidden layers of width hidden; the last layer starts at zero so a new flow is the identity."""
+    """depth hidden layers of width hidden; the last layer starts at zero so a new flow is the identity.
+
+    ReLU runs in place on its Linear's fresh output (which nothing else keeps): the same numbers, one
+    (batch, hidden) allocation less per layer, which shows at large batches.
+    """
     layers, d = [], d_in
     for _ in range(depth):
-        layers += [nn.Linear(d, hidden), act()]
+        layers += [nn.Linear(d, hidden), act(inplace=True) if act is nn.ReLU else act()]
         d = hidden
     last = nn.Linear(d, d_out)
     if zero_last:
