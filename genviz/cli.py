@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="continue a run folder (or checkpoint) exactly where it stopped; "
                                     "--steps is then the run's new planned total")
     t.add_argument("--snapshot-every", type=int, help="metrics/ checks every N steps (default 100 here)")
-    t.add_argument("--early-stop", type=int, metavar="SNAPSHOTS", dest="early_stop",
-                   help="stop when the held-out NLL/NELBO has not improved for this many snapshots; the best "
+    t.add_argument("--early-stop", type=int, metavar="STEPS", dest="early_stop",
+                   help="stop when the held-out NLL/NELBO has not improved for this many steps; the best "
                         "state is kept as best.pt (papers report the test NLL of that one)")
     t.add_argument("--until", type=int, metavar="STEP",
                    help="stop at this step and checkpoint (the plan, and its schedule, stay --steps): train "

@@ -122,9 +122,9 @@ class TrainConfig:
     grad_clip: float = param(0.0, lo=0.0, hi=1e6, help="clip the gradient norm to this (0 = off)")
     lr_schedule: str = param("constant", choices=("constant", "cosine"),
                              help="learning rate over the run: constant, or cosine decay to 2% of lr at the last step")
-    early_stop: int = param(0, lo=0, hi=1_000_000, unit="snapshots", advanced=True,
-                            help="stop when the held-out NLL/NELBO has not improved for this many snapshots "
-                                 "(0 = off); the best state is kept (best.pt in a run folder)")
+    early_stop: int = param(0, lo=0, hi=10_000_000, unit="steps", advanced=True,
+                            help="stop when the held-out NLL/NELBO (checked at each snapshot) has not improved "
+                                 "for this many steps (0 = off); the best state is kept (best.pt in a run folder)")
     device: str = param("cpu", help="cpu, cuda or cuda:N")
 
     def check(self) -> None:

@@ -258,8 +258,8 @@ class Session:
             if self._early_stop_due():
                 b = self.best
                 yield self._finish("stopped", f"early stop at step {self.step}: held-out {b.get('metric', 'nll')} "
-                                              f"has not improved for {b['stale']} snapshots; best {b['value']:.4g} "
-                                              f"at step {b['step']}")
+                                              f"has not improved for {self.step - b['step']:,} steps; best "
+                                              f"{b['value']:.4g} at step {b['step']:,}")
                 return
             if self.stop_at is not None and self.step >= self.stop_at:
                 yield self._finish("stopped", f"stopped at step {self.step} as asked; resume to go on")
@@ -393,7 +393,11 @@ class Session:
             self.best["stale"] += 1
 
     def _early_stop_due(self) -> bool:
-        return self.train.early_stop > 0 and self.best["stale"] >= self.train.early_stop
+        """Judged right after a snapshot's held-out metrics, with patience in steps, not snapshots: extra
+        snapshots (a checkpoint's, a pause's) must not shorten it."""
+        b, last = self.best, self.last_snapshot
+        return (self.train.early_stop > 0 and b["step"] is not None and last is not None
+                and last.step == self.step and self.step - b["step"] >= self.train.early_stop)
 
     def _arrays(self) -> dict:
         t0 = time.perf_counter()

@@ -73,7 +73,7 @@ def test_early_stopping_keeps_the_best_validation_state(bmnist, tmp_path):
     ds = Dataset("binarized-mnist", "image", bmnist.train[:600], bmnist.val[:200], bmnist.test[:200],
                  spec={"name": "binarized-mnist-slice"})
     s = Session("made", ds, {"hidden": 32}, {"steps": 4000, "batch_size": 50, "lr": 3e-2, "snapshot_every": 10,
-                                             "early_stop": 2}, with_arrays=False,
+                                             "early_stop": 20}, with_arrays=False,
                 writer=RunWriter(tmp_path / "run", ds.spec))
     snaps = list(s.run())
     last = snaps[-1]
