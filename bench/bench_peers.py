@@ -4,14 +4,17 @@ steps/s, log_prob and sampling throughput at the same architecture on 2D data, o
 Each repeat times every library on the same batches, interleaved (these machines are noisy), and the table
 prints median genviz ÷ peer ratios with the #17 targets: training ≥ 1.5×, log_prob and sample ≥ 1.0×.
 genviz trains with its own step (`configure_optimizers` + `train_step`: what `genviz train` and the GUI
-run); a peer trains with the loop its documentation shows (torch.optim.Adam with its defaults), or with
-`--peer-foreach`, with the same foreach Adam genviz uses (that isolates the model code).
+run, with FlatAdam); a peer trains with the loop its documentation shows (torch.optim.Adam with its
+defaults: a Python loop over the parameters on a CPU), or with `--peer-foreach`, torch's foreach Adam.
 The peers are an optional extra: `pip install -e '.[bench]'`; a missing peer is skipped.
 
 Equal architectures: RealNVP = 8 affine couplings on alternating halves, each conditioner an MLP 1 → 64 → 64
 → 2 (genviz's reads the masked 2-vector, whose zero column adds nothing); MAF = 5 affine MADE blocks with
 one hidden layer of 100 units and a reversal between consecutive blocks (nflows' and normflows' MADE with
 num_blocks=0 is input → 100 → output, as genviz's with depth=1 and zuko's with hidden_features=(100,)).
+One difference in direction remains: normflows' MaskedAffineAutoregressive samples in one MADE pass and
+needs D passes for log_prob (its forward is nflows' one-pass transform), the reverse of MAF's; so against
+normflows, genviz's MAF wins log_prob and loses sampling by about the factor D (2 here).
 
     python bench/bench_peers.py [--batches 256,1024] [--steps 200] [--repeats 5] [--peer-foreach]
 """
@@ -157,7 +160,7 @@ def main() -> None:
     p.add_argument("--batches", default="256,1024")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--peer-foreach", action="store_true", help="give the peers genviz's foreach Adam too")
+    p.add_argument("--peer-foreach", action="store_true", help="give the peers torch's foreach Adam")
     args = p.parse_args()
     torch.set_num_threads(1)
     peers = {k: v for k, v in PEERS.items() if importlib.util.find_spec(v[0]) is not None}

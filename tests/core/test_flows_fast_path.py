@@ -2,8 +2,9 @@
 
 The plain path is written here as the formulas read (and as the code was before #17): couplings multiply by
 their mask and allocate every activation, every layer's log-det is added to a running zero, MAF negates α
-twice, Adam loops over the parameters. The models' code drops those zeros and ones and trains with foreach Adam; log_prob, samples,
-a training step's loss and the updated weights must come out identical.
+twice, Adam loops over the parameters. The models' code drops those zeros and ones and trains with FlatAdam
+(one update over flat buffers); log_prob, samples, a training step's loss and the updated weights must come
+out identical.
 """
 import copy
 
@@ -15,7 +16,6 @@ from genviz.core import config, registry
 from genviz.core.flows.coupling import AdditiveCoupling, AffineCoupling, mlp
 from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.flows.maf import MaskedAffine
-from genviz.core.model import standard_normal_log_prob
 
 
 def plain_net(net, h):
@@ -88,7 +88,7 @@ def test_log_prob_and_samples_are_the_plain_formulas(name, dim, cfg, dtype):
 
 @pytest.mark.parametrize("name,dim,cfg", CASES)
 def test_a_training_step_is_the_plain_step(name, dim, cfg):
-    """model.train_step (foreach Adam on the optimised log_prob) == a for-loop Adam on the plain formulas."""
+    """model.train_step (FlatAdam on the optimised log_prob) == a for-loop Adam on the plain formulas."""
     model = _randomize(registry.build(name, data_dim=dim, seed=0, **cfg))
     plain = copy.deepcopy(model)
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 def mlp(d_in: int, d_out: int, hidden: int, depth: int, act=nn.ReLU, zero_last: bool = True) -> nn.Sequential:
