@@ -82,9 +82,10 @@ def export_samples(arrays: dict, path) -> Path:
     if path.suffix.lower() == ".npz":
         np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
         return path
-    if "samples" not in arrays:
-        raise ValueError("this model's snapshot holds no 'samples' to export")
-    s = np.asarray(arrays["samples"])
+    key = "samples" if "samples" in arrays else "negatives"  # an EBM's samples are its Langevin negatives
+    if key not in arrays:
+        raise ValueError("this model's snapshot holds no samples to export")
+    s = np.asarray(arrays[key])
     s = s.reshape(len(s), -1)
     header = "x,y" if s.shape[1] == 2 else ",".join(f"v{i}" for i in range(s.shape[1]))
     np.savetxt(path, s, delimiter=",", header=header, comments="", fmt="%.6g")

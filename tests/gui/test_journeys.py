@@ -162,6 +162,24 @@ def test_every_export_item_writes_its_file(qtbot, shown, tmp_path, monkeypatch):
         assert "wrote" in w.status.message.text()
 
 
+def test_an_ebm_exports_its_langevin_samples_as_csv(qtbot, shown, tmp_path, monkeypatch):
+    w = shown
+    choose(w, "ebm")
+    make_tiny(w, "ebm")
+    type_value(w.train_form.widgets["steps"], "4")
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: not w.controller.running() and w.controller.step == 4, timeout=30_000)
+    w.flush()
+    errors = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(tmp_path / "neg.csv"), ""))
+    action(w, "Samples as CSV…").trigger()
+    assert not errors, errors
+    rows = np.loadtxt(tmp_path / "neg.csv", delimiter=",", skiprows=1)
+    assert rows.ndim == 2 and rows.shape[1] == 2 and len(rows) > 10 and np.all(np.isfinite(rows))
+    assert "wrote" in w.status.message.text()
+
+
 def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tiny_run, monkeypatch):
     folder = tiny_run
     w = shown
