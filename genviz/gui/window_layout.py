@@ -87,6 +87,14 @@ class WindowLayout(QMainWindow):
         self.picker.dataset.setEnabled(not fits_energy)
         self.picker.dataset.setToolTip("this model fits the energy picked as 'target' below, not a dataset; the "
                                        "data only frame the plots" if fits_energy else "")
+        if fits_energy:  # its data is the target energy: say so where the model is described
+            def name_target(*_):
+                target = self.model_form.values().get("target")
+                self.picker.summary.setText(f"{spec.summary}\ndata: the target energy “{target}” (picked below); "
+                                            "the dataset only frames the plots")
+
+            name_target()
+            self.model_form.value_changed.connect(name_target)
         self.fit_setup_width()
 
     def show_choices(self, model: str, dataset: str, model_cfg: dict, train: dict) -> None:

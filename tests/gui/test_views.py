@@ -116,3 +116,15 @@ def test_units_read_singular_at_one(qtbot, window):
     type_value(every, "25")
     assert depth.text() == "3 layers" and every.text() == "25 steps"
     assert window.model_form.widgets["hidden"].text().endswith(" units")
+
+
+def test_a_model_fitted_to_a_target_energy_names_it_as_its_data(qtbot, window):
+    choose(window, "planar")
+    assert not window.picker.dataset.isEnabled()
+    assert "two_moons" in window.picker.summary.text() and "target energy" in window.picker.summary.text()
+    target = window.model_form.widgets["target"]
+    other = next(target.itemText(i) for i in range(target.count()) if target.itemText(i) != "two_moons")
+    target.setCurrentText(other)  # a combo box commits at once, as a user's pick does
+    assert other in window.picker.summary.text()
+    choose(window, "realnvp")  # a model trained on data: the dataset is its data again
+    assert window.picker.dataset.isEnabled() and "target energy" not in window.picker.summary.text()
