@@ -65,6 +65,8 @@ def _widget_for(f, meta: dict) -> QWidget:
         w.setKeyboardTracking(False)  # commit on Enter, focus out or the arrows, not on every keystroke
         if lo == 0 and "0 = auto" in meta.get("help", ""):
             w.setSpecialValueText("auto")  # 0 means "the model picks": say so in the field itself
+        elif lo == 0 and "0 = off" in meta.get("help", ""):
+            w.setSpecialValueText("off")
         return w
     if ftype is float:
         w = LogSpinBox() if meta.get("log") else QDoubleSpinBox()

@@ -116,6 +116,8 @@ def test_units_read_singular_at_one(qtbot, window):
     type_value(every, "25")
     assert depth.text() == "3 layers" and every.text() == "25 steps"
     assert window.model_form.widgets["hidden"].text().endswith(" units")
+    # 0 meaning "off" reads off, for whole numbers too (early stop in steps) as for reals (grad clip)
+    assert window.train_form.widgets["early_stop"].text() == "off" == window.train_form.widgets["grad_clip"].text()
 
 
 def test_a_model_fitted_to_a_target_energy_names_it_as_its_data(qtbot, window):
