@@ -38,10 +38,23 @@ def _steps(folder: Path) -> list[int]:
         return [int(float(r[0])) for r in list(csv.reader(fh))[1:]]
 
 
-def _spawn(*args, cwd) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "genviz", "train", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.fixture
+def spawn():
+    """Start `genviz train` in a subprocess; whatever a failing test leaves running is killed after it."""
+    procs = []
+
+    def start(*args, cwd) -> subprocess.Popen:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        p = subprocess.Popen([sys.executable, "-m", "genviz", "train", *args], cwd=cwd, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=30)
 
 
 def _wait_for(pred, timeout=60.0):
@@ -102,10 +115,10 @@ def test_cli_resume_equals_straight_run(tmp_path):
     assert _steps(b) == list(range(1, 61))
 
 
-def test_sigterm_and_two_ctrl_c_leave_a_consistent_checkpoint(tmp_path):
+def test_sigterm_and_two_ctrl_c_leave_a_consistent_checkpoint(tmp_path, spawn):
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         out = tmp_path / sig.name
-        p = _spawn("realnvp", "--steps", "10000000", "--snapshot-every", "50", "--checkpoint-every", "1000",
+        p = spawn("realnvp", "--steps", "10000000", "--snapshot-every", "50", "--checkpoint-every", "1000",
                    "--out", str(out), *TINY, cwd=tmp_path)
         _wait_for(lambda: (out / "metrics.csv").exists() and len(_steps(out)) >= 100)
         p.send_signal(sig)
@@ -123,9 +136,9 @@ def test_sigterm_and_two_ctrl_c_leave_a_consistent_checkpoint(tmp_path):
     assert _steps(out) == list(range(1, step + 21))
 
 
-def test_kill_9_loses_at_most_the_checkpoint_interval_and_the_lock_is_not_stale(tmp_path, capsys):
+def test_kill_9_loses_at_most_the_checkpoint_interval_and_the_lock_is_not_stale(tmp_path, capsys, spawn):
     out = tmp_path / "k"
-    p = _spawn("realnvp", "--steps", "10000000", "--snapshot-every", "100000", "--checkpoint-every", "0.5",
+    p = spawn("realnvp", "--steps", "10000000", "--snapshot-every", "100000", "--checkpoint-every", "0.5",
                "--out", str(out), *TINY, cwd=tmp_path)
     _wait_for(lambda: (out / "checkpoint.pt").exists())
     # while it runs, a second writer is refused with one line naming the holder
