@@ -46,7 +46,9 @@ def run_leg(name: str, root: Path, leg_steps: int, quick: bool) -> None:
     if runs.holds_run(folder):
         cp = checkpoint.read(folder / "checkpoint.pt")
         cfgj = json.loads((folder / "config.json").read_text())
-        if cfgj.get("status") in ("done", "diverged") or "early stop" in cfgj.get("message", ""):
+        best = cfgj.get("best") or {}
+        early_stopped = best.get("step") is not None and cfgj["step"] - best["step"] >= tcfg["early_stop"]
+        if cfgj.get("status") in ("done", "diverged") or early_stopped:
             return
         until = min(cp["step"] + leg_steps, cp["train"]["steps"])
         train(None, None, {}, {}, folder, resume=folder, until=until if until < cp["train"]["steps"] else None,

@@ -5,6 +5,7 @@ file from an untrusted source cannot run code.
 """
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -42,7 +43,7 @@ def save(model, path, optimizers=None, step: int = 0, train=None, state: dict | 
         step = state["step"]
         opt_states = state["optimizers"]
     else:
-        opt_states = [_to_cpu(o.state_dict()) for o in (optimizers or [])]
+        opt_states = [cpu_copy(o.state_dict()) for o in (optimizers or [])]
     payload = {
         "format": FORMAT, "version": VERSION,
         "model": model_name_of(model),
@@ -179,11 +180,13 @@ def load_full(path, device="cpu"):
     return model.to(device).eval(), payload
 
 
-def _to_cpu(obj):
+def cpu_copy(obj):
+    """A deep copy with every tensor on the CPU: what checkpoints and kept training states hold (a live
+    optimizer or model may change its tensors in place after this)."""
     if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
+        return obj.detach().to("cpu", copy=True)
     if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)

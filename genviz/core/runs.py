@@ -163,7 +163,7 @@ class RunWriter:
             rows = list(csv.reader(fh))
         if not rows:
             return
-        keep = [rows[0]] + [r for r in rows[1:] if r and _is_step(r[0]) and int(float(r[0])) <= step]
+        keep = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]  # steps: whole numbers
         _atomic_write(self.folder / "metrics.csv", lambda fh: csv.writer(fh).writerows(keep), newline="")
 
     # -- during the run -------------------------------------------------------------------------------
@@ -263,14 +263,6 @@ class RunWriter:
         for tmp in self.folder.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
         self.lock.release()
-
-
-def _is_step(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _read_header(path: Path) -> list[str]:

@@ -19,6 +19,7 @@ import torch
 
 from genviz.core import config as config_mod
 from genviz.core import registry, rng
+from genviz.core.checkpoint import cpu_copy
 from genviz.core.data import Dataset
 
 
@@ -86,12 +87,12 @@ class Session:
         self.optimizers = self.model.configure_optimizers(self.train)
         self.step = int(start_step)
         self._loss_level: dict[str, float] = {}  # each loss term's running level of |value| (explosion checks)
-        # early stopping: the best held-out objective so far, its step, and snapshots since it improved
-        self.best: dict = {"step": None, "value": math.inf, "stale": 0}
+        # early stopping: the best held-out objective so far and its step
+        self.best: dict = {"step": None, "value": math.inf}
         self.gen = torch.Generator().manual_seed(self.train.seed + 1 + rank)  # each rank its own batches
         self.stream = rng.TrainingStream(self.train.seed + STREAM_SEED_OFFSET, self.device)
         if optimizer_state is not None:
-            self._load_optimizers(optimizer_state)
+            load_optimizer_states(self.optimizers, optimizer_state)
         if state is not None:
             self.load_training_state(state)
         self.first_step = self.step  # where this session started (a resumed run's checkpoint step)
@@ -121,9 +122,9 @@ class Session:
     def training_state(self) -> dict:
         """Step, optimizer states, random streams and model-held extras: CPU copies, safe to keep."""
         return {"step": int(self.step),
-                "optimizers": [_to_cpu(o.state_dict()) for o in self.optimizers],
+                "optimizers": [cpu_copy(o.state_dict()) for o in self.optimizers],
                 "rng": {"batches": rng.generator_state(self.gen), "train": self.stream.state()},
-                "model_extras": _to_cpu(self.model.training_extras()),
+                "model_extras": cpu_copy(self.model.training_extras()),
                 "loss_levels": dict(self._loss_level), "best": dict(self.best)}
 
     def load_training_state(self, state: dict) -> None:
@@ -133,7 +134,7 @@ class Session:
         step = state.get("step", 0)
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise ValueError(f"the step must be a whole number ≥ 0, got {step!r}")
-        self._load_optimizers(state.get("optimizers") or [])
+        load_optimizer_states(self.optimizers, state.get("optimizers") or [])
         streams = state.get("rng") or {}
         if "batches" in streams:
             rng.load_generator_state(self.gen, streams["batches"])
@@ -141,14 +142,11 @@ class Session:
             self.stream.load(streams["train"])
         self.model.load_training_extras(state.get("model_extras") or {})
         best = state.get("best")
-        if isinstance(best, dict) and {"step", "value", "stale"} <= set(best):
+        if isinstance(best, dict) and {"step", "value"} <= set(best):
             self.best = dict(best)
         levels = state.get("loss_levels") or {}
         self._loss_level = {str(k): float(v) for k, v in levels.items()} if isinstance(levels, dict) else {}
         self.step = step
-
-    def _load_optimizers(self, states) -> None:
-        load_optimizer_states(self.optimizers, states)
 
     # -- commands (any thread) --------------------------------------------------------------------
     def send(self, *command) -> None:
@@ -365,7 +363,7 @@ class Session:
                 problem = self._explosion(metrics, "held-out ")
         if problem is not None:
             return self._diverged(steps, losses, problem, rate, elapsed)
-        self.last_good = (self.step, _cpu_state(self.model), self.training_state())
+        self.last_good = (self.step, cpu_copy(self.model.state_dict()), self.training_state())
         self._track_best(metrics)
         arrays = {}
         budget_ok = (self.seconds["train"] - self._train_at_arrays) * ARRAYS_BUDGET >= self._arrays_cost
@@ -383,14 +381,10 @@ class Session:
     def _track_best(self, metrics: dict) -> None:
         """Early stopping's bookkeeping on a verified snapshot: a new best is saved (best.pt) by the writer."""
         key = next((k for k in HELD_OUT_OBJECTIVES if k in metrics), None)
-        if key is None or self.step == self.best["step"]:
-            return
-        if metrics[key] < self.best["value"]:
-            self.best = {"step": self.step, "value": float(metrics[key]), "stale": 0, "metric": key}
+        if key is not None and metrics[key] < self.best["value"]:
+            self.best = {"step": self.step, "value": float(metrics[key]), "metric": key}
             if self.writer is not None:
                 self.writer.save_best(self)
-        else:
-            self.best["stale"] += 1
 
     def _early_stop_due(self) -> bool:
         """Judged right after a snapshot's held-out metrics, with patience in steps, not snapshots: extra
@@ -502,21 +496,6 @@ def load_optimizer_states(optimizers, states) -> None:
 
 
 STREAM_SEED_OFFSET = 0x5EED  # the training noise's seed differs from the initialisation's
-
-
-def _to_cpu(obj):
-    """A deep copy with every tensor on the CPU (what checkpoints and saved states hold)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return copy.deepcopy(obj)
-
-
-def _cpu_state(model) -> dict:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def _subsample(x: torch.Tensor, n: int) -> np.ndarray:

@@ -142,13 +142,19 @@ def test_reset_while_training_then_play_starts_a_clean_curve(qtbot, shown):
     assert np.all(np.diff(steps) > 0) and steps[0] == 1  # one run's curve, never joined back to step 0
 
 
+def train_to_the_end(qtbot, w, model: str, steps: int) -> None:
+    """Pick a tiny `model`, set its steps, press Play and wait until the run has finished and been drawn."""
+    choose(w, model)
+    make_tiny(w, model)
+    type_value(w.train_form.widgets["steps"], str(steps))
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: not w.controller.running() and w.controller.step == steps, timeout=30_000)
+    w.flush()
+
+
 def test_every_export_item_writes_its_file(qtbot, shown, tmp_path, monkeypatch):
     w = shown
-    make_tiny(w, "realnvp")
-    type_value(w.train_form.widgets["steps"], "10")
-    click(w.run.play_btn)
-    qtbot.waitUntil(lambda: not w.controller.running() and w.controller.step == 10, timeout=30_000)
-    w.flush()
+    train_to_the_end(qtbot, w, "realnvp", 10)
     errors = []
     monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
     for label, kind in EXPORTS:
@@ -164,12 +170,7 @@ def test_every_export_item_writes_its_file(qtbot, shown, tmp_path, monkeypatch):
 
 def test_an_ebm_exports_its_langevin_samples_as_csv(qtbot, shown, tmp_path, monkeypatch):
     w = shown
-    choose(w, "ebm")
-    make_tiny(w, "ebm")
-    type_value(w.train_form.widgets["steps"], "4")
-    click(w.run.play_btn)
-    qtbot.waitUntil(lambda: not w.controller.running() and w.controller.step == 4, timeout=30_000)
-    w.flush()
+    train_to_the_end(qtbot, w, "ebm", 4)
     errors = []
     monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(tmp_path / "neg.csv"), ""))
