@@ -6,7 +6,8 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from genviz.core.labs import counts
-from genviz.gui.labs import (CountsLab, KLLab, LabsWindow, LikelihoodGapLab, MonteCarloLab, TwoSampleLab)
+from genviz.gui.labs import (LABS, CountsLab, KLLab, LabsWindow, LikelihoodGapLab, MonteCarloLab, TwoSampleLab)
+from genviz.gui.labs.base import FAMILIES
 
 
 @pytest.fixture
@@ -18,14 +19,30 @@ def win(qtbot):
     w.lab(KLLab).timer.stop()
 
 
-def test_all_five_labs_show_a_formula_and_export_png(win, tmp_path):
-    assert win.tabs.count() == 5
+def test_every_lab_shows_a_formula_and_exports_png(win, tmp_path):
+    assert win.pages.count() == len(LABS) >= 5
     for i, lab in enumerate(win.labs):
-        win.tabs.setCurrentIndex(i)
+        win.show_lab(type(lab))
+        assert win.pages.currentWidget() is lab
         assert lab.formula_label.text() and lab.status.text()
         path = tmp_path / f"lab{i}.png"
         lab.export_png(str(path))
         assert path.stat().st_size > 2000
+
+
+def test_navigation_groups_labs_by_family_and_a_click_shows_the_page(win, qtbot):
+    heads = [win.nav.topLevelItem(i) for i in range(win.nav.topLevelItemCount())]
+    names = [h.text(0) for h in heads]
+    assert names == [f for f in FAMILIES if f in names] and {"Basics", "GAN"} <= set(names)
+    for head in heads:  # each heading holds exactly the labs that declare its family
+        titles = {head.child(j).text(0) for j in range(head.childCount())}
+        assert titles == {lab.title for lab in win.labs if lab.family == head.text(0)}
+    item = win._items[id(win.lab(TwoSampleLab))]
+    rect = win.nav.visualItemRect(item)
+    qtbot.mouseClick(win.nav.viewport(), Qt.LeftButton, pos=rect.center())
+    assert win.pages.currentWidget() is win.lab(TwoSampleLab)
+    win.show_lab(KLLab)  # and the other way: a page brought forward selects its entry
+    assert win.nav.currentItem().text(0) == KLLab.title
 
 
 def test_bayes_net_editor_counts_edges_added_by_clicks_and_refuses_cycles(win, qtbot):
@@ -51,7 +68,7 @@ def test_bayes_net_editor_counts_edges_added_by_clicks_and_refuses_cycles(win, q
 
 def test_a_real_mouse_click_on_a_node_selects_it(win, qtbot):
     lab = win.lab(CountsLab)
-    win.tabs.setCurrentWidget(lab)
+    win.show_lab(CountsLab)
     qtbot.wait(50)
     vb = lab.net_plot.vb
     x, y = lab.positions()[2]

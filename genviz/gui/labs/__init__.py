@@ -1,8 +1,11 @@
-"""The concept labs window: five small live labs as tabs (imported lazily by the main window's menu)."""
+"""The concept labs window: small live labs, listed by model family on the left, one page shown at a time
+(imported lazily by the main window's menu). A new lab is a `LabTab` subclass with a `family`, appended to LABS."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QTreeWidget, QTreeWidgetItem, QWidget
 
+from genviz.gui.labs.base import FAMILIES
 from genviz.gui.labs.counts_lab import CountsLab
 from genviz.gui.labs.gap_lab import LikelihoodGapLab
 from genviz.gui.labs.kl_lab import KLLab
@@ -15,21 +18,59 @@ LABS = (CountsLab, KLLab, MonteCarloLab, LikelihoodGapLab, TwoSampleLab)
 
 
 class LabsWindow(QWidget):
-    """Concept labs: parameter counts, KL asymmetry, Monte Carlo, likelihood vs samples, two-sample tests."""
+    """Concept labs grouped by family: a navigation tree (family → lab) beside a stack of lab pages."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("genviz — concept labs")
         self.setStyleSheet(stylesheet())  # a top-level window of its own: the app's dark theme, no white frame
-        self.tabs = QTabWidget()
         self.labs = [cls() for cls in LABS]
-        for lab in self.labs:
-            self.tabs.addTab(lab, lab.title)
-        layout = QVBoxLayout(self)
+        self.pages = QStackedWidget()
+        self.tabs = self.pages  # the pages answer count/setCurrentIndex/setCurrentWidget as the tabs once did
+        self.nav = QTreeWidget()
+        self.nav.setHeaderHidden(True)
+        self.nav.setRootIsDecorated(False)
+        self.nav.setFixedWidth(210)
+        self._items = {}
+        for family in FAMILIES + tuple(sorted({lab.family for lab in self.labs} - set(FAMILIES))):
+            members = [lab for lab in self.labs if lab.family == family]
+            if not members:
+                continue
+            head = QTreeWidgetItem(self.nav, [family])
+            head.setFlags(Qt.ItemIsEnabled)  # a heading: not selectable
+            font = head.font(0)
+            font.setBold(True)
+            head.setFont(0, font)
+            for lab in members:
+                item = QTreeWidgetItem(head, [lab.title])
+                item.setData(0, Qt.UserRole, self.pages.addWidget(lab))
+                self._items[id(lab)] = item
+        self.nav.expandAll()
+        self.nav.currentItemChanged.connect(self._item_chosen)
+        self.pages.currentChanged.connect(self._page_shown)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.pages, 1)
         plain_axes(self)  # titles that fit their plots, plain axis numbers
-        self.resize(1200, 720)
+        self._page_shown(self.pages.currentIndex())
+        self.resize(1300, 760)
 
     def lab(self, cls):
         return next(lab for lab in self.labs if isinstance(lab, cls))
+
+    def show_lab(self, cls):
+        """Bring one lab's page forward (and select it in the navigation); returns the lab."""
+        lab = self.lab(cls)
+        self.pages.setCurrentWidget(lab)
+        return lab
+
+    def _item_chosen(self, item, _previous=None) -> None:
+        index = item.data(0, Qt.UserRole) if item is not None else None
+        if index is not None:
+            self.pages.setCurrentIndex(index)
+
+    def _page_shown(self, index: int) -> None:
+        item = self._items.get(id(self.pages.widget(index)))
+        if item is not None and self.nav.currentItem() is not item:
+            self.nav.setCurrentItem(item)

@@ -10,12 +10,15 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayo
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 ORANGE, BLUE, GREEN, PINK, GREY = "#ff9f43", "#4fa3ff", "#2ed573", "#ff6b81", "#8a8f98"
+# the course's order: the navigation lists labs under these headings, in this order
+FAMILIES = ("Basics", "Autoregressive", "VAE", "Flows", "GAN", "EBM")
 
 
 class LabTab(QWidget):
     """One lab. `graphics` (a GraphicsLayoutWidget) is what `export_png` writes."""
 
     title = ""
+    family = "Basics"  # the group it sits in, in the labs window's navigation (one of FAMILIES)
     formula = ""  # HTML shown above the plots
 
     def __init__(self, parent=None):

@@ -16,6 +16,7 @@ NODE_BRUSH, SELECTED_BRUSH = pg.mkBrush(BLUE), pg.mkBrush(ORANGE)
 
 class CountsLab(LabTab):
     title = "parameter counts"
+    family = "Autoregressive"
     formula = ("<b>Chain rule</b> p(x₁,…,xₙ) = p(x₁) p(x₂|x₁) ⋯ p(xₙ|x₁,…,xₙ₋₁): 1 + 2 + ⋯ + 2ⁿ⁻¹ = "
                "<b>2ⁿ − 1</b> parameters. <b>Conditional independence</b> xᵢ₊₁ ⊥ x₁..xᵢ₋₁ | xᵢ (Markov chain): "
                "1 + 2(n − 1) = <b>2n − 1</b>. Independent: n. <b>Bayes net</b>: p(x) = Πᵢ p(xᵢ | pa(xᵢ)) needs "

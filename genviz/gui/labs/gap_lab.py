@@ -16,6 +16,7 @@ DIMS = np.unique(np.round(np.logspace(0, 3, 16)).astype(int))
 
 class LikelihoodGapLab(LabTab):
     title = "likelihood vs samples"
+    family = "GAN"
     formula = ("p<sub>mix</sub> = w·p<sub>data</sub> + (1 − w)·p<sub>noise</sub> with w = 0.01:  "
                "log p<sub>mix</sub>(x) ≥ log w + log p<sub>data</sub>(x), so  −H(p<sub>data</sub>) − log 100 ≤ "
                "E<sub>data</sub>[log p<sub>mix</sub>] ≤ −H(p<sub>data</sub>).  The gap is at most log 100 ≈ 4.6 nats "

@@ -27,6 +27,7 @@ def ellipse(m, cov, k: float = 2.0, n: int = 100) -> np.ndarray:
 
 class KLLab(LabTab):
     title = "KL asymmetry"
+    family = "Basics"
     formula = ("<b>Forward</b> KL(p‖q) = E<sub>p</sub>[log p − log q] is minimised by <b>moment matching</b>: "
                "μ = Σₖ wₖμₖ, Σ = Σₖ wₖ(Σₖ + μₖμₖᵀ) − μμᵀ — q covers all of p's mass. <b>Reverse</b> KL(q‖p) = "
                "E<sub>q</sub>[log q − log p], minimised by gradient descent on μ, L with x = μ + Lε, ε ~ N(0, I) — "

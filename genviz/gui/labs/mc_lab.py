@@ -11,6 +11,7 @@ from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, LabTab, pen
 
 class MonteCarloLab(LabTab):
     title = "Monte Carlo"
+    family = "Basics"
     formula = ("E<sub>x~p</sub>[g(x)] ≈ ĝ<sub>T</sub> = (1/T) Σ<sub>t=1..T</sub> g(xₜ), xₜ ~ p i.i.d.  "
                "<b>Unbiased</b>: E[ĝ<sub>T</sub>] = E<sub>p</sub>[g].  <b>Variance</b>: Var[ĝ<sub>T</sub>] = "
                "Var<sub>p</sub>[g] / T, so the spread falls as 1/√T.")

@@ -10,6 +10,7 @@ from genviz.gui.labs.base import BLUE, GREY, ORANGE, PINK, LabTab, pen
 
 class TwoSampleLab(LabTab):
     title = "two-sample tests"
+    family = "GAN"
     formula = ("H₀: P = Q.  Under H₀ the pooled samples are exchangeable: relabelling them at random draws the "
                "statistic's <b>null distribution</b>; p-value = (1 + #{null ≥ observed}) / (1 + permutations).  "
                "T<sub>mean</sub> = ‖x̄ − ȳ‖.  MMD² = E k(x,x′) + E k(y,y′) − 2 E k(x,y), "
