@@ -5,6 +5,12 @@ any raw u, so wᵀx = α + (wᵀû)·tanh(α + b), α = wᵀz, is strictly incre
 Planar flows have no closed-form inverse; `inverse_numeric` solves that 1-D equation along w numerically
 (float64) so a density can still be drawn on a grid. It is for display and evaluation only: its output
 carries no gradient through the root finding.
+
+Float32 edge: for wᵀu below about −17, softplus(wᵀu) < 3·10⁻⁸ and −1 + softplus(wᵀu) rounds to exactly −1, so
+1 + wᵀû·(1 − tanh²) = 0 at α + b = 0 and the log-det is log 0. The layer never forms wᵀû for its Jacobian: with
+s = softplus(wᵀu) = 1 + wᵀû it uses 1 + wᵀû·(1 − h²) = s + (1 − s)·h², a sum of non-negative terms (no
+cancellation), and s is clamped at the dtype's smallest normal number (softplus itself underflows to 0 below
+wᵀu ≈ −87 in float32), so the log-det stays finite and ≥ log(tiny).
 """
 from __future__ import annotations
 
@@ -43,11 +49,16 @@ class PlanarLayer(nn.Module):
         wu = self.w @ self.u
         return self.u + (F.softplus(wu) - 1 - wu) * self.w / (self.w @ self.w).clamp_min(1e-12)
 
+    def slack(self, dtype=None) -> torch.Tensor:
+        """s = 1 + wᵀû = softplus(wᵀu) > 0, computed directly (forming −1 + softplus and adding 1 back loses it)."""
+        wu = (self.w @ self.u).to(dtype or self.w.dtype)
+        return F.softplus(wu).clamp_min(torch.finfo(wu.dtype).tiny)
+
     def forward(self, z):
         h = torch.tanh(z @ self.w + self.b)
-        uh = self.u_hat()
-        log_det = torch.log((1 + (1 - h ** 2) * (uh @ self.w)).abs())
-        return z + h[:, None] * uh, log_det
+        s = self.slack()
+        log_det = torch.log(jacobian_factor(s, h))
+        return z + h[:, None] * self.u_hat(), log_det
 
     def inverse(self, x):
         raise NotImplementedError(NO_INVERSE)
@@ -62,7 +73,8 @@ class PlanarLayer(nn.Module):
         `max_iters` (0: interpolation only, for display). z = x − û·tanh(α + b).
         """
         w, b, uh = self.w.to(dtype), self.b.to(dtype), self.u_hat().to(dtype)
-        c, y = uh @ w, x.to(dtype) @ w
+        slack = self.slack(dtype)
+        c, y = slack - 1, x.to(dtype) @ w
         lo_all, hi_all = float(y.min() - c.abs()) - 1e-6, float(y.max() + c.abs()) + 1e-6  # |tanh| ≤ 1
         grid_a = torch.linspace(lo_all, hi_all, table, dtype=dtype, device=x.device)
         grid_y = grid_a + c * torch.tanh(grid_a + b)
@@ -76,11 +88,20 @@ class PlanarLayer(nn.Module):
             if float(f.abs().max()) <= tol:
                 break
             lo, hi = torch.where(f < 0, a, lo), torch.where(f < 0, hi, a)
-            step = a - f / (1 + c * (1 - h ** 2))
+            step = a - f / jacobian_factor(slack, h)
             a = torch.where((step < lo) | (step > hi), (lo + hi) / 2, step)
         h = torch.tanh(a + b)
         z = x.to(dtype) - h[:, None] * uh
-        return z.to(x.dtype), -torch.log((1 + (1 - h ** 2) * c).abs()).to(x.dtype)
+        return z.to(x.dtype), -torch.log(jacobian_factor(slack, h)).to(x.dtype)
+
+
+def jacobian_factor(slack: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """det(I + û·h′·wᵀ) = 1 + wᵀû·(1 − h²) written as s + (1 − s)·h² with s = 1 + wᵀû ∈ (0, ∞).
+
+    For s ≤ 1 both terms are ≥ 0, so the determinant is never rounded to 0 (or below) when wᵀû is near −1;
+    for s > 1 it is ≥ 1 anyway.
+    """
+    return slack + (1 - slack) * h * h
 
 
 @dataclass
