@@ -43,6 +43,9 @@ def _add_training_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genviz", description="Train deep generative models live and watch them.")
+    from genviz import __version__
+
+    p.add_argument("--version", action="version", version=f"genviz {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{train,render,list,open}")
     t = sub.add_parser("train", help="train a model headless and write a run folder")
     t.add_argument("model", nargs="?", help="model name (see `genviz list`); optional with --resume")
@@ -61,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
                    help="write a checkpoint at least this often (default 10 s; also at the end, on Ctrl-C, "
                         "SIGTERM and divergence)")
+    t.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write TensorBoard scalars (every metrics.csv column) into <out>/tb; needs "
+                        "pip install 'genviz[tensorboard]'")
     t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     r = sub.add_parser("render", help="train headless, then render the whole app window to a PNG")
     r.add_argument("--model", "-m", default="realnvp")
@@ -91,7 +97,7 @@ def split_settings(model: str, settings: list[tuple[str, str]], args) -> tuple[d
         else:
             raise ConfigError(k, f"unknown setting for {model}; model: {', '.join(sorted(model_fields))}; "
                                  f"training: {', '.join(sorted(train_fields))}")
-    for name in ("steps", "lr", "batch_size", "seed", "device", "snapshot_every", "early_stop"):
+    for name in ("steps", "lr", "batch_size", "seed", "device", "snapshot_every", "early_stop", "tensorboard"):
         val = getattr(args, name, None)
         if val is not None:
             train[name] = val

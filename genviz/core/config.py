@@ -126,6 +126,9 @@ class TrainConfig:
                             help="stop when the held-out NLL/NELBO (checked at each snapshot) has not improved "
                                  "for this many steps (0 = off); the best state is kept (best.pt in a run folder)")
     device: str = param("cpu", help="cpu, cuda or cuda:N")
+    tensorboard: bool = param(False, advanced=True,
+                              help="also write the run's metrics as TensorBoard scalars into its run folder "
+                                   "(<run>/tb; needs the optional tensorboard package)")
 
     def check(self) -> None:
         if not (self.device == "cpu" or self.device.startswith("cuda")):

@@ -21,6 +21,7 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    local_world: int = 1  # processes on this node (torchrun's --nproc_per_node)
 
     @property
     def enabled(self) -> bool:
@@ -29,6 +30,11 @@ class Dist:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def describe(self) -> dict:
+        """What config.json records of the layout (the run folder adds the per-process and global batch)."""
+        return {"world_size": self.world, "nodes": max(1, self.world // max(1, self.local_world)),
+                "processes_per_node": self.local_world}
 
     def device(self, requested: str) -> str:
         """Each rank gets its own GPU; CPU ranks share the CPU."""
@@ -66,23 +72,22 @@ def context():
     if world <= 1:
         yield Dist()
         return
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend=backend)
+    # CPU tensors (the weight checksum, any --device cpu run) always go through gloo; CUDA ones through nccl
+    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend=backend)  # torchrun's rendezvous (c10d, static, ...) set the env up
     ok = False
     try:
-        yield Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        yield Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")),
+                   int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1"))))
         ok = True
     finally:
         if ok:  # leave together: a rank that tears gloo down while its peer still talks aborts (SIGABRT)
-            _barrier(backend)
+            _barrier()
         dist.destroy_process_group()
 
 
-def _barrier(backend: str) -> None:
-    try:
-        if backend == "gloo":
-            dist.monitored_barrier(timeout=timedelta(seconds=60))
-        else:
-            dist.barrier()
+def _barrier() -> None:
+    try:  # a CPU barrier with a timeout; gloo is part of every backend chosen above
+        dist.monitored_barrier(timeout=timedelta(seconds=60))
     except RuntimeError:
         pass  # a peer is gone: nothing to wait for

@@ -111,11 +111,12 @@ class RunWriter:
 
     `open()` takes the folder's lock; `resume_step` cuts metrics.csv back to the checkpoint's step (rows
     written after it by a killed run would otherwise repeat), `metrics_from` starts a fork's metrics from
-    another run's rows.
+    another run's rows. `parallel` (Dist.describe) is recorded in config.json. With the session's
+    `train.tensorboard`, every metrics row also goes to TensorBoard (<run>/tb/).
     """
 
     def __init__(self, folder, dataset: dict | str, dataset_n: int | None = None, resume_step: int | None = None,
-                 checkpoint_every: float = CHECKPOINT_EVERY_S, metrics_from=None):
+                 checkpoint_every: float = CHECKPOINT_EVERY_S, metrics_from=None, parallel: dict | None = None):
         self.folder = Path(folder)
         self.dataset = dataset if isinstance(dataset, dict) else {"name": dataset, "n": dataset_n}
         self.resume_step = resume_step
@@ -127,6 +128,8 @@ class RunWriter:
         self._last_ckpt = time.monotonic()
         self.opened = self.closed = False
         self.checkpoint_step: int | None = None
+        self.parallel = parallel
+        self.tb = None  # TensorBoardLog, opened at the first record of a run that asks for it
 
     @property
     def dataset_name(self) -> str:
@@ -173,6 +176,10 @@ class RunWriter:
     def record(self, session, snap) -> None:
         if not self.opened:
             self.open()
+        if self.tb is None and getattr(session.train, "tensorboard", False):
+            from genviz.core.tensorboard_log import TensorBoardLog
+
+            self.tb = TensorBoardLog(self.folder, self.resume_step)  # before this session's rows: see its backfill
         if len(snap.steps):
             self._write_rows(snap)
         if snap.status not in ("diverged", "error") and self.checkpoint_due():
@@ -190,10 +197,12 @@ class RunWriter:
         names = [c for c in self._columns[1:] if not c.startswith("val_")]
         vals = [c for c in self._columns if c.startswith("val_")]
         for i, step in enumerate(snap.steps):
-            row = [int(step)] + [_fmt(snap.losses[k][i]) if k in snap.losses else "" for k in names]
-            last = i == len(snap.steps) - 1
-            row += [_fmt(snap.metrics[c[4:]]) if last and c[4:] in snap.metrics else "" for c in vals]
-            self._csv.writerow(row)
+            row = {k: snap.losses[k][i] for k in names if k in snap.losses}
+            if i == len(snap.steps) - 1:
+                row.update({c: snap.metrics[c[4:]] for c in vals if c[4:] in snap.metrics})
+            self._csv.writerow([int(step)] + [_fmt(row[c]) if c in row else "" for c in self._columns[1:]])
+            if self.tb is not None:
+                self.tb.add_row(int(step), row)
         self._fh.flush()
 
     def save_checkpoint(self, session, status: str = "running") -> Path:
@@ -202,6 +211,8 @@ class RunWriter:
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+        if self.tb is not None:
+            self.tb.flush()
         path = checkpoint.save(session.model, self.folder / "checkpoint.pt", state=session.training_state(),
                                train=session.train, dataset=self.dataset)
         self.checkpoint_step = session.step
@@ -221,9 +232,15 @@ class RunWriter:
                "data": {k: v for k, v in self.dataset.items() if k != "points"},
                "model_config": config_mod.to_dict(session.model.cfg),
                "train": config_mod.to_dict(session.train),
+               "parallel": self._parallel(session.train.batch_size),
                "step": self.checkpoint_step if self.checkpoint_step is not None else session.step,
                "status": status, "best": session.best if session.best["step"] is not None else None}
         _atomic_write(self.folder / "config.json", lambda fh: fh.write(json.dumps(cfg, indent=2)))
+
+    def _parallel(self, batch_size: int) -> dict:
+        """How many processes trained and the batch each drew: one optimizer step sees the global batch."""
+        par = dict(self.parallel or {"world_size": 1, "nodes": 1, "processes_per_node": 1})
+        return {**par, "batch_size_per_process": batch_size, "global_batch_size": batch_size * par["world_size"]}
 
     def close(self, session, status: str = "done", checkpoint: bool = True, previews: bool = True) -> None:
         """Flush metrics, checkpoint, write previews, release the lock. Safe to call twice."""
@@ -240,6 +257,7 @@ class RunWriter:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+            self._close_tb()
             if checkpoint and previews:
                 write_previews(session.model, session.data, session.view, self.folder)
         finally:
@@ -260,9 +278,18 @@ class RunWriter:
             except OSError:
                 pass
             self._fh = None
+        self._close_tb()
         for tmp in self.folder.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
         self.lock.release()
+
+    def _close_tb(self) -> None:
+        if self.tb is not None:
+            try:
+                self.tb.close()
+            except OSError:
+                pass  # TensorBoard's copy is a convenience; metrics.csv is the record
+            self.tb = None
 
 
 def _read_header(path: Path) -> list[str]:

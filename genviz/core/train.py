@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from genviz.core import checkpoint, registry, runs
+from genviz.core import checkpoint, registry, runs, tensorboard_log
 from genviz.core import config as config_mod
 from genviz.core import data as data_mod
 from genviz.core.config import ConfigError
@@ -112,7 +112,7 @@ def resumed_configs(res: Resumed, model_cfg: dict, train_cfg: dict) -> tuple[con
         if k == "seed":
             raise ConfigError("seed", f"the run's random streams continue from its checkpoint (seed "
                                       f"{base.seed}); start a new run to use seed {new}")
-        if k not in (*LIVE_TRAIN_FIELDS, "device", "batch_size"):
+        if k not in (*LIVE_TRAIN_FIELDS, "device", "batch_size", "tensorboard"):
             raise ConfigError(k, "cannot change when resuming")
         changes[k] = new
         notes.append(f"{k}: {getattr(base, k)!r} -> {new!r}")
@@ -177,6 +177,8 @@ def train(model_name: str | None, ds, model_cfg: dict, train_cfg: dict, out=None
         registry.get(model_name)
         train, notes = registry.train_config(model_name, train_cfg), []
     train = dataclasses.replace(train, device=dist.device(train.device))
+    if train.tensorboard:
+        tensorboard_log.require()  # refuse now, not at the first snapshot
     out = Path(out) if out is not None and dist.is_main else None
     metrics_from = None
     if out is not None:
@@ -193,7 +195,8 @@ def train(model_name: str | None, ds, model_cfg: dict, train_cfg: dict, out=None
     if out is not None:
         writer = runs.RunWriter(out, ds.spec or {"name": ds.name, "n": len(ds.train)},
                                 resume_step=res.step if res is not None else None,
-                                checkpoint_every=checkpoint_every, metrics_from=metrics_from).open()
+                                checkpoint_every=checkpoint_every, metrics_from=metrics_from,
+                                parallel=dist.describe()).open()
         session.writer = writer
     dist.attach(session.model)
     if notes and progress:

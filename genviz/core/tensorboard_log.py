@@ -1,0 +1,64 @@
+"""TensorBoard scalars for a run folder (<run>/tb/), through PyTorch's own SummaryWriter.
+
+People who already watch runs in TensorBoard keep that habit; genviz's model-aware views stay in the app.
+The scalars are exactly metrics.csv's rows: one tag per column (`loss`, `val_nll`, ...) at the same steps.
+`tensorboard` is an optional extra (pip install 'genviz[tensorboard]'), so it is imported only when asked
+for, and `require()` lets a run refuse to start without it rather than fail mid-run.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from genviz.core.config import ConfigError
+
+TB_DIR = "tb"
+FLUSH_SECS = 5  # TensorBoard re-reads the folder every few seconds: keep a live run's curves current
+
+
+def require():
+    """The SummaryWriter class, or ConfigError('tensorboard', ...) in one line when it cannot be imported."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:  # torch re-raises a missing or too old package as ImportError
+        raise ConfigError("tensorboard", f"needs the tensorboard package ({e}); pip install "
+                                         "'genviz[tensorboard]', or train without --tensorboard") from None
+    return SummaryWriter
+
+
+class TensorBoardLog:
+    """Scalars of one run folder. Opened on a resumed run it continues without duplicate steps: events at or
+    after the first step trained again are purged (purge_step), and a folder that had no TensorBoard log yet
+    (a run that turns it on when resumed, a fork into a new folder) gets metrics.csv's rows first."""
+
+    def __init__(self, folder, resume_step: int | None):
+        self.dir = Path(folder) / TB_DIR
+        had_events = any(self.dir.glob("events.out.tfevents.*"))
+        purge = resume_step + 1 if resume_step is not None and had_events else None
+        self._w = require()(log_dir=str(self.dir), purge_step=purge, flush_secs=FLUSH_SECS)
+        if not had_events:
+            self._backfill(Path(folder) / "metrics.csv")
+
+    def _backfill(self, metrics_csv: Path) -> None:
+        try:
+            with open(metrics_csv, newline="") as fh:
+                rows = list(csv.reader(fh))
+        except OSError:
+            return
+        if not rows:
+            return
+        header = rows[0]
+        for r in rows[1:]:
+            if r and r[0].isdigit():
+                self.add_row(int(r[0]), {h: float(v) for h, v in zip(header[1:], r[1:]) if v != ""})
+
+    def add_row(self, step: int, values: dict[str, float]) -> None:
+        """One metrics.csv row: {column: value} at `step`."""
+        for tag, v in values.items():
+            self._w.add_scalar(tag, float(v), int(step))
+
+    def flush(self) -> None:
+        self._w.flush()
+
+    def close(self) -> None:
+        self._w.close()
