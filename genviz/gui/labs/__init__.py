@@ -10,11 +10,12 @@ from genviz.gui.labs.counts_lab import CountsLab
 from genviz.gui.labs.gap_lab import LikelihoodGapLab
 from genviz.gui.labs.kl_lab import KLLab
 from genviz.gui.labs.mc_lab import MonteCarloLab
+from genviz.gui.labs.memorization_lab import MemorizationLab
 from genviz.gui.labs.twosample_lab import TwoSampleLab
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import stylesheet
 
-LABS = (CountsLab, KLLab, MonteCarloLab, LikelihoodGapLab, TwoSampleLab)
+LABS = (CountsLab, KLLab, MonteCarloLab, LikelihoodGapLab, MemorizationLab, TwoSampleLab)
 
 
 class LabsWindow(QWidget):
