@@ -50,6 +50,7 @@ class KLLab(LabTab):
         self.loss_plot.setLabel("bottom", "step")
         self.loss_curve = self.loss_plot.plot(pen=pen(BLUE, 1), name="256-sample estimate (what descends)")
         self.exact_curve = self.loss_plot.plot(pen=pen(ORANGE, 2), name="exact (quadrature)")
+        self.exact_curve.setZValue(10)  # over the noisy estimate it tracks
         self.log2_line = pg.InfiniteLine(angle=0, pen=pen(GREEN, 1), label="log 2", labelOpts={"color": GREEN})
         self.loss_plot.addItem(self.log2_line)
         self.graphics.ci.layout.setColumnStretchFactor(0, 2)
