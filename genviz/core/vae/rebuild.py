@@ -22,6 +22,8 @@ def config_from_arrays(name: str, arrays: dict) -> dict:
         cfg["k"] = int(arrays["param/z_pre"].shape[1] // 2)
     enc_in = arrays["param/enc.0.weight"].shape[1] - (N_CLASSES if name == "ssvae" else 0)
     cfg["likelihood"] = "gaussian" if wl.shape[0] == 2 * enc_in else "bernoulli"
+    if "param/ar.weight" in arrays:
+        cfg["decoder"] = "autoregressive"
     return cfg
 
 

@@ -2,6 +2,9 @@
 
 Gaussian encoder q(z|x) = N(m(x), diag v(x)); prior N(0, I); decoder Bernoulli (binarized images) or
 Gaussian (2D data). NELBO = Rec + KL with Rec = -E_q log p(x|z) (one sample) and KL in closed form.
+Training minimises Rec + β·KL (β = 1 is the ELBO; β is live: the session may change it mid-run); the reported
+NELBO is always Rec + KL. `decoder="autoregressive"` lets each x_i also see x_<i (ar_decoder.py): a decoder
+powerful enough to ignore z, which shows posterior collapse.
 `log_prob(x, k)` is the importance-weighted estimate log (1/k) Σ p(x, z_i) / q(z_i|x), z_i ~ q(z|x).
 """
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 
 from genviz.core.config import ConfigError, param
 from genviz.core.model import GenerativeModel
-from genviz.core.vae import nets, viz
+from genviz.core.vae import ar_decoder, nets, viz
 
 
 @dataclass
@@ -27,12 +30,26 @@ class VAEConfig:
                             help="decoder p(x|z): Bernoulli for binarized images, Gaussian for 2D data")
     iw_eval: int = param(100, lo=1, hi=100_000, unit="samples",
                          help="importance samples for log_prob / NLL evaluation")
+    beta: float = param(1.0, lo=0.0, hi=100.0,
+                        help="weight β of KL in the training loss Rec + β·KL (1 = the ELBO); live while training")
+    decoder: str = param("mlp", choices=("mlp", "autoregressive"),
+                         help="p(x|z): an MLP of z, or autoregressive (x_i also sees x_<i: a powerful decoder "
+                              "that can ignore z — posterior collapse)")
+
+ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016: a latent unit is active when Cov_x(E_q[z_u|x]) > 0.01
+
+
+def active_units(means: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> tuple[int, torch.Tensor]:
+    """(count, per-unit variance): Cov_x(E_q[z|x]) per unit from encoder means (n, d), population variance."""
+    var = means.var(0, correction=0)
+    return int((var > threshold).sum()), var
 
 
 class VAE(GenerativeModel):
     """x: (batch, *data_shape); latents z: (batch, z_dim)."""
 
     family = "vae"
+    live_fields = ("beta",)
 
     def __init__(self, cfg: VAEConfig, data_shape):
         super().__init__(cfg, data_shape)
@@ -45,8 +62,24 @@ class VAE(GenerativeModel):
         out = self.data_dim * (2 if self.likelihood == "gaussian" else 1)
         self.enc = nets.mlp([self.enc_in()] + [hidden] * cfg.depth + [2 * self.z_dim])
         self.dec = nets.mlp([self.dec_in()] + [hidden] * cfg.depth + [out])
+        self._check_beta(cfg.beta)
+        self.ar = None
+        if cfg.decoder == "autoregressive":
+            if self.dec_in() != self.z_dim:
+                raise ConfigError("decoder", "the autoregressive decoder takes z only; this model's decoder "
+                                             "takes more inputs")
+            self.ar = ar_decoder.ARContext(self.data_dim, out // self.data_dim)
         self._viz_calls = 0
         self._iwae_cache: dict = {}
+
+    def _check_beta(self, beta: float) -> None:
+        if beta != 1.0 and type(self).loss is not VAE.loss:
+            raise ConfigError("beta", f"{type(self).__name__} trains on its own objective, not Rec + β·KL")
+
+    def set_live(self, name: str, value) -> None:
+        if name == "beta":
+            self._check_beta(float(value))
+        super().set_live(name, value)
 
     def enc_in(self) -> int:
         return self.data_dim
@@ -66,6 +99,8 @@ class VAE(GenerativeModel):
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z): x (batch, ...), z (..., batch, z_dim) -> (..., batch)."""
         out, xf = self.decode(z), x.flatten(1)
+        if self.ar is not None:  # each x_i also sees x_<i (teacher forcing: x is given)
+            out = out + self.ar(xf)
         if self.likelihood == "bernoulli":
             return nets.log_bernoulli_with_logits(xf, out)
         m, h = out.chunk(2, -1)
@@ -93,7 +128,8 @@ class VAE(GenerativeModel):
 
     def loss(self, x):
         nelbo, kl, rec = self.negative_elbo_bound(x)
-        return nelbo, {"nelbo": nelbo.detach(), "rec": rec.detach(), "kl": kl.detach()}
+        loss = nelbo if self.cfg.beta == 1.0 else rec + self.cfg.beta * kl
+        return loss, {"nelbo": nelbo.detach(), "rec": rec.detach(), "kl": kl.detach()}
 
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """log p(x, z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): (k, batch)."""
@@ -120,6 +156,8 @@ class VAE(GenerativeModel):
     def sample(self, n: int, generator=None) -> torch.Tensor:
         """Draws from p(x) = ∫ p(x|z) p(z) dz: (n, *data_shape)."""
         out = self.decode(self.sample_prior(n, generator))
+        if self.ar is not None:
+            return self._sequential(out, "sample", generator).reshape(n, *self.data_shape)
         if self.likelihood == "bernoulli":
             x = torch.bernoulli(torch.sigmoid(out), generator=generator)
         else:
@@ -131,7 +169,22 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def sample_means(self, n: int, generator=None) -> torch.Tensor:
         """E[x|z] for z ~ p(z): (n, *data_shape); smoother to look at than Bernoulli draws."""
-        return self.mean_image(self.decode(self.sample_prior(n, generator))).reshape(n, *self.data_shape)
+        return self.decode_mean(self.sample_prior(n, generator)).reshape(n, *self.data_shape)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's picture of z (n, z_dim) -> (n, D): the mean of p(x|z), or for the autoregressive
+        decoder each dimension's mean fed forward to the next."""
+        out = self.decode(z)
+        return self.mean_image(out) if self.ar is None else self._sequential(out, "mean")
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """decode_mean at the encoder's mean: (batch, D)."""
+        return self.decode_mean(self.encode(x)[0])
+
+    def _sequential(self, out, mode, generator=None):
+        return ar_decoder.sequential(out, self.ar.weight * self.ar.mask, self.ar.per_dim,
+                                     self.likelihood == "bernoulli", mode, generator)
 
     def mean_image(self, out: torch.Tensor) -> torch.Tensor:
         """Decoder output -> the mean of p(x|z) in data space."""
@@ -160,7 +213,9 @@ class VAE(GenerativeModel):
         x = viz.fixed_val(data, 1000, self.dtype)
         # the one reparameterized sample from a fixed seed, so the curve does not jitter from sampling alone
         nelbo, kl, rec = self.negative_elbo_bound(x, self.fixed_generator())
-        return {"nelbo": float(nelbo), "kl": float(kl), "rec": float(rec)}  # the window labels them 'val'
+        au, _ = active_units(self.encode(x)[0])
+        # the window labels them 'val'; 'au' = active latent units (the panel's collapse view plots it)
+        return {"nelbo": float(nelbo), "kl": float(kl), "rec": float(rec), "au": float(au)}
 
     def fixed_generator(self, seed: int = 0) -> torch.Generator:
         """A fresh generator on the model's device: metrics and views draw from it, never from the global

@@ -3,12 +3,14 @@
 Keys returned by `visualize_images` (n = held-out points, z = latent size):
   latent (n, 2) encoder means projected on `proj_basis` (2, z) around `proj_mean` (z,); latent_labels (n,)
   prior_means (k, 2) projected prior components, prior_weights (k,)
+  unit_var (z,) Cov_x(E_q[z|x]) per latent unit over those points (> 0.01: an active unit, Burda et al.)
   recon_in / recon_out (8, 28, 28); samples (16, 28, 28) decoded prior draws (fixed noise)
   iwae_m, iwae_mean, iwae_std (4,) the negative IWAE bound vs m (view['iwae_ms'], default 1..1000) on two
     images, mean and std over 3 repeats (refreshed every 10th call: m = 1000 is the costly part)
   param/<name> every weight, so the GUI can decode a clicked latent point and run labs without a round trip;
     decoder_classes (float) how many one-hot class inputs the decoder takes after z (0, or 10 for the SSVAE),
-    decoder_gaussian (float) 1 when the decoder outputs [mean | raw variance] (2D data), 0 for Bernoulli logits.
+    decoder_gaussian (float) 1 when the decoder outputs [mean | raw variance] (2D data), 0 for Bernoulli logits,
+    decoder_autoregressive (float) 1 when x_i's parameters also take x_<i ('param/ar.*', ar_decoder.py).
 """
 from __future__ import annotations
 
@@ -41,7 +43,8 @@ def latent_view(model, x: torch.Tensor, labels) -> dict:
     mean, basis = nets.pca_basis(m)
     pm, pw = model.prior_components()
     out = {"latent": _np((m - mean) @ basis.T), "proj_mean": _np(mean), "proj_basis": _np(basis),
-           "prior_means": _np((pm - mean) @ basis.T), "prior_weights": _np(pw)}
+           "prior_means": _np((pm - mean) @ basis.T), "prior_weights": _np(pw),
+           "unit_var": _np(m.var(0, correction=0))}
     if labels is not None:
         out["latent_labels"] = labels[:len(x)].cpu().numpy().astype(np.int64)
     return out
@@ -56,7 +59,8 @@ def iwae_curve(model, x: torch.Tensor, ms=IWAE_MS, repeats: int = 3, generator=N
 def decoder_arrays(model) -> dict:
     """What a reader of the 'param/dec.*' weights needs to run the decoder (plain floats)."""
     return {"decoder_classes": float(model.dec_in() - model.z_dim),
-            "decoder_gaussian": float(model.likelihood == "gaussian")}
+            "decoder_gaussian": float(model.likelihood == "gaussian"),
+            "decoder_autoregressive": float(getattr(model, "ar", None) is not None)}
 
 
 def visualize_images(model, data, view: dict) -> dict:
