@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from genviz.core.flows.planar import PlanarLayer
+from genviz.core.flows.planar import PlanarLayer, jacobian_factor
 from genviz.core.flows.viz import base_grid_lines
 from genviz.core.model import grid, standard_normal_log_prob
 
@@ -62,12 +62,12 @@ def planar_density(w, u, b: float, bbox, res: int = 200) -> dict:
     picture, and keeps a drag far under budget.
     """
     layer = planar_layer(w, u, b)
-    uh, wv = layer.u_hat(), layer.w
-    c = float(uh @ wv)
+    uh, wv, slack = layer.u_hat(), layer.w, layer.slack()
+    c = float(slack) - 1  # wᵀû from softplus directly (uh @ w carries rounding and can dip below −1)
     x = grid(bbox, res)
     h = torch.tanh(planar_alpha(x @ wv, c, float(b)) + float(b))
     z = x - h[:, None] * uh
-    log_det = -torch.log1p((1 - h * h) * c)
+    log_det = -torch.log(jacobian_factor(slack, h))
     logp = -0.5 * (z * z).sum(1) - math.log(2 * math.pi) + log_det
     lines = base_grid_lines()
     warped, _ = layer(lines.reshape(-1, 2))

@@ -1,7 +1,9 @@
 """The single-layer lab: N(0, I) pushed through one planar layer (drag w and u) or one affine coupling.
 
 Each change recomputes a 200 x 200 density on the GUI thread with genviz.core.flows.lab (budget 33 ms,
-bench/bench_planar_drag.py) and mutates the existing image and curves; nothing is rebuilt.
+bench/bench_planar_drag.py) and mutates the existing image and curves; nothing is rebuilt. The "without û"
+box swaps in the raw u (genviz.core.flows.fold): for wᵀu < −1 the plane folds, coloured samples swap order
+along w, and the change-of-variables density's grid integral drops below 1 (shown next to its exact value).
 """
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from genviz.core.flows import lab
+from genviz.core.flows import fold, lab
+from genviz.core.model import integrate_density
 
 BOX = (-4.0, 4.0, -4.0, 4.0)
 RES = 200
 LINE_PEN = pg.mkPen(120, 200, 255, 110, width=1)
+_RAMP = np.linspace(0, 1, 400)[:, None]  # cyan (smallest wᵀz) → orange (largest), both bright on inferno
+SAMPLE_BRUSHES = np.array([pg.mkBrush(*c, 230) for c in ((1 - _RAMP) * (80, 220, 255) + _RAMP * (255, 140, 40)).astype(int)])
 
 
 def slider(lo: float, hi: float, value: float, steps: int = 200) -> QSlider:
@@ -48,6 +53,10 @@ class LayerLabView(QWidget):
         self.coupling_img, self.coupling_lines = self.coupling_plot.img, self.coupling_plot.lines
         self.hyperplane = pg.PlotDataItem(pen=pg.mkPen(255, 255, 255, 160, width=1, style=Qt.DashLine))
         self.u_hat_arrow = pg.PlotDataItem(pen=pg.mkPen(255, 160, 60, 220, width=2))
+        # base samples coloured by α = wᵀz (blue → orange): with û their colours stay in order along w;
+        # without it, across a fold, they cross
+        self.samples = pg.ScatterPlotItem(size=4, pen=None)
+        self.planar_plot.addItem(self.samples)
         self.planar_plot.addItem(self.hyperplane)
         self.planar_plot.addItem(self.u_hat_arrow)
         self.w_handle = self._handle(self.w, "w", (90, 170, 255), (20, 30, 60, 200))
@@ -56,6 +65,9 @@ class LayerLabView(QWidget):
             self.planar_plot.addItem(h)
             h.sigPositionChanged.connect(self._on_handle)
         self.timing = QLabel("")
+        self.integral_label = QLabel("")
+        self.integral_label.setTextFormat(Qt.RichText)
+        self.integral_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(win, 1)
@@ -89,7 +101,13 @@ class LayerLabView(QWidget):
         self.b_slider.valueChanged.connect(lambda _: self.set_planar(b=value_of(self.b_slider)))
         grid.addWidget(QLabel("b (offset)"), 0, 0)
         grid.addWidget(self.b_slider, 0, 1)
-        grid.addWidget(self.timing, 1, 0, 1, 2)
+        self.raw_u = QCheckBox("without û (use the raw u)")
+        self.raw_u.setToolTip("û = u + [m(wᵀu) − wᵀu]·w/‖w‖², m(a) = −1 + softplus(a), keeps wᵀû > −1: the map stays "
+                              "one-to-one. Without it, wᵀu < −1 folds the plane.")
+        self.raw_u.toggled.connect(lambda _: self.set_planar())
+        grid.addWidget(self.raw_u, 1, 0, 1, 2)
+        grid.addWidget(self.timing, 2, 0, 1, 2)
+        grid.addWidget(self.integral_label, 3, 0, 1, 6)
         self.st_sliders = {}
         names = {"s0": "log-scale s₀", "s1": "scale slope s₁ (s = s₀ + s₁x₁)", "t0": "shift t₀",
                  "t1": "shift bend t₁ (t = t₀ + t₁x₁²)"}
@@ -118,14 +136,50 @@ class LayerLabView(QWidget):
             self.b = float(b)
         out = lab.planar_density(self.w, self.u, self.b, BOX, RES)
         self.u_hat = out["u_hat"]
+        shift, raw = self.u_hat, self.raw_u.isChecked()
+        self.planar_plot.setTitle(f"planar: x = z + {'u' if raw else 'û'}·tanh(wᵀz + b)   (drag w, u)")
+        if raw:
+            shift = self.u
+            out = self._unfixed()
+        else:
+            # integrated with the fold module's cell-averaged Jacobian: near wᵀû = −1 the mass is a sheet
+            # thinner than a pixel, which a plain grid sum of point values over- or under-counts
+            self.integral = integrate_density(fold.unfixed_density(self.w, self.u_hat, self.b, BOX, 120)["all"], BOX)
+            self.integral_label.setText(
+                f"with û: wᵀû = −1 + softplus(wᵀu) = <b>{float(self.w @ self.u_hat):.3f}</b> &gt; −1 "
+                f"(wᵀu = {float(self.w @ self.u):.2f}), one-to-one; ∫ p<sub>X</sub> dx over the box = "
+                f"<b>{self.integral:.3f}</b>")
         self._show(self.planar_img, self.planar_lines, out)
-        self._draw_geometry(self.u_hat)
+        self._draw_geometry(shift)
+        pts, alpha = fold.push_samples(self.w, shift, self.b)
+        self.samples.setData(pts[:, 0], pts[:, 1], brush=SAMPLE_BRUSHES[np.argsort(np.argsort(alpha))])
         if move_handles:
             for h, v in ((self.w_handle, self.w), (self.u_handle, self.u)):
                 h.blockSignals(True)
                 h.setPos(*v)
                 h.blockSignals(False)
         return self._done(t0)
+
+    def _unfixed(self) -> dict:
+        """The raw-u map's density from the change-of-variables formula with one f⁻¹, its grid integral and
+        the exact one, the integral summed over all preimages, and the folded share of the samples."""
+        res = fold.unfixed_density(self.w, self.u, self.b, BOX, RES)
+        self.integral = integrate_density(res["one"], BOX)
+        self.integral_exact = fold.one_root_mass(self.w, self.u, self.b)
+        self.integral_all = integrate_density(res["all"], BOX)
+        c = float(self.w @ self.u)
+        if res["branches"] == 1:
+            verdict = f"wᵀu = {c:.2f} ≥ −1: still one-to-one, so the raw u is fine here"
+        else:
+            verdict = (f"wᵀu = <b>{c:.2f} &lt; −1</b>: the plane folds, {fold.folded_mass(self.w, self.u, self.b):.0%}"
+                       f" of the samples are flipped along w (their colours cross)")
+        self.integral_label.setText(
+            f"without û: {verdict}. p<sub>X</sub>(x) = N(f⁻¹(x))·|1 + wᵀu·h′|⁻¹ with f⁻¹ = the first root along w: "
+            f"∫ over the box = <b>{self.integral:.3f}</b> (exact over the plane {self.integral_exact:.3f}); "
+            f"summing all {res['branches']} preimages gives ∫ = {self.integral_all:.3f}")
+        lines = lab.base_grid_lines().numpy().astype(np.float64)
+        warped = lines + np.tanh(lines @ self.w + self.b)[..., None] * self.u
+        return {"log_density": res["one"], "lines": warped, "spiky": res["branches"] > 1}
 
     def set_coupling(self, **params) -> float:
         t0 = time.perf_counter()
@@ -143,7 +197,9 @@ class LayerLabView(QWidget):
     @staticmethod
     def _show(img, lines, out) -> None:
         p = np.exp(np.clip(out["log_density"], -50, 10))
-        img.setImage(p, levels=(0.0, float(p.max()) or 1.0), autoLevels=False)
+        # a fold's edge is an integrable spike: scale to the 99.5th percentile there so the rest stays visible
+        top = float(np.percentile(p, 99.5)) if out.get("spiky") else float(p.max())
+        img.setImage(p, levels=(0.0, top or 1.0), autoLevels=False)
         hx = (BOX[1] - BOX[0]) / (RES - 1) / 2  # grid values sit at pixel centres
         img.setRect(BOX[0] - hx, BOX[2] - hx, BOX[1] - BOX[0] + 2 * hx, BOX[3] - BOX[2] + 2 * hx)
         lines.setData(*lab.lines_to_path(out["lines"]))
