@@ -66,6 +66,9 @@ class TrainingController(QObject):
         self._retired: list[SessionWorker] = []
         self._collected = True
         self._data_cache = None  # ((name, seed), Dataset) of the last named dataset loaded
+        # a run folder this run writes (Detach and train): each session gets a RunWriter of it, which holds its lock
+        self.run_folder: Path | None = None
+        self._writer = None  # an opened RunWriter that the next session takes over
 
     # -- set-up -----------------------------------------------------------------------------------
     def load_dataset(self, name: str, seed: int, points=None):
@@ -116,6 +119,16 @@ class TrainingController(QObject):
         self.adopt(model.train(), payload, dataset, train)
         return Opened(payload, ds_name, train, history)
 
+    def take_over(self, model, payload: dict) -> None:
+        """A newer checkpoint of the same run (a followed folder): its model and state, without a new run."""
+        self.model, self.training_state = model, checkpoint.training_state(payload)
+        self.step = self.training_state["step"]
+
+    def write_to(self, writer) -> None:
+        """From now on this run writes `writer`'s folder (an opened runs.RunWriter: it holds the lock), as
+        `genviz train --resume` would; the next session takes it, later ones open their own."""
+        self.run_folder, self._writer = writer.folder, writer
+
     def clear(self) -> None:
         """No model (the last choice was refused): nothing of the previous run may stay on screen."""
         self.stop()
@@ -126,6 +139,7 @@ class TrainingController(QObject):
         self.model_name, self.dataset, self.model_cfg, self.train = name, dataset, cfg, train
         self.model, self.training_state = model, state
         self.step = int(state["step"]) if state else 0
+        self._drop_writer()  # a new run writes no folder (Detach and train attaches one after opening)
         if self.worker is not None and self.worker.is_running():
             self._retired.append(self.worker)
         self.view, self.model_live = {}, {}  # a new run starts with a new panel's defaults
@@ -227,8 +241,14 @@ class TrainingController(QObject):
         if self.worker is not None and self.worker.is_running():
             self._retired.append(self.worker)  # still stopping: a QThread must not be destroyed while it runs
         self._retired = [w for w in self._retired if w.is_running()]
+        session = self._session(paused)
+        if self.run_folder is not None:
+            writer, self._writer = self._writer, None
+            if writer is None:  # raises RunFolderError (naming the holder) when another process has the folder
+                writer = runs.RunWriter(self.run_folder, self.dataset.spec, resume_step=self.step).open()
+            session.writer = writer
         self.run_id += 1
-        self.worker = SessionWorker(self._session(paused), self.run_id)
+        self.worker = SessionWorker(session, self.run_id)
         self._collected = False
         self.worker.snapshot_ready.connect(self._on_snapshot)
         self.worker.failed.connect(self._on_failed)
@@ -275,6 +295,13 @@ class TrainingController(QObject):
         if was_running:
             self.run_id += 1
         return ok
+
+    def _drop_writer(self) -> None:
+        """Give up the folder of a run that is replaced (the lock is released; a running session's writer is
+        closed by its worker's stop)."""
+        if self._writer is not None:
+            self._writer.abort()
+        self.run_folder, self._writer = None, None
 
     # -- saving -----------------------------------------------------------------------------------
     def save_checkpoint(self, path, **extra):

@@ -30,6 +30,7 @@ def build_menus(w) -> None:
     view = bar.addMenu("&View")
     view.addAction(w.setup_dock.toggleViewAction())
     view.addAction(w.loss_dock.toggleViewAction())
+    view.addAction(w.runs_dock.toggleViewAction())  # "Runs": the run folders under a root, compared
     view.addSeparator()
     _add(w, view, "Concept labs…", lambda: open_labs(w))
 

@@ -56,11 +56,21 @@ def ema(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
     return out
 
 
-class LossPanel(QWidget):
-    """Loss curves by name; `append(steps, losses)`, `add_metrics(step, metrics)`, then `redraw()`."""
+def curve_color(i: int):
+    """The i-th curve's colour: the theme's, then evenly spaced hues (20 overlaid runs stay apart)."""
+    return CURVE_COLORS[i] if i < len(CURVE_COLORS) else pg.intColor(i - len(CURVE_COLORS), hues=13, values=1)
 
-    def __init__(self, parent=None):
+
+class LossPanel(QWidget):
+    """Loss curves by name; `append(steps, losses)`, `add_metrics(step, metrics)`, then `redraw()`.
+
+    `raw=False` draws only the smoothed curve (one line per name: the Runs dock's overlay); `colors` may fix a
+    name's colour."""
+
+    def __init__(self, parent=None, raw: bool = True, hint: str = "loss curves appear here when training starts"):
         super().__init__(parent)
+        self.raw = raw
+        self.colors: dict = {}
         self.plot = pg.GraphicsLayoutWidget()
         self.item = self.plot.addPlot(row=0, col=0)
         self.item.setLabel("bottom", "step")
@@ -78,7 +88,7 @@ class LossPanel(QWidget):
         self.metric_items: dict[str, pg.PlotDataItem] = {}
         self.smoothing = 0.9
         self.aliases: list[str] = []  # loss terms identical to 'loss', drawn once
-        self.hint = pg.TextItem("loss curves appear here when training starts", color="#6b7280", anchor=(0.5, 0.5))
+        self.hint = pg.TextItem(hint, color="#6b7280", anchor=(0.5, 0.5))
         self.hint.setPos(0.5, 0.5)
         self.item.addItem(self.hint, ignoreBounds=True)
         self._build_controls()
@@ -111,7 +121,8 @@ class LossPanel(QWidget):
 
     def clear(self) -> None:
         for raw, smooth in self.curves.values():
-            self.item.removeItem(raw)
+            if raw is not None:
+                self.item.removeItem(raw)
             self.item.removeItem(smooth)
         for it in self.metric_items.values():
             self.item.removeItem(it)
@@ -124,11 +135,11 @@ class LossPanel(QWidget):
 
     def _curves_for(self, name: str):
         if name not in self.curves:
-            color = CURVE_COLORS[len(self.curves) % len(CURVE_COLORS)]
-            raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1))
+            color = self.colors.get(name) or CURVE_COLORS[len(self.curves) % len(CURVE_COLORS)]
+            raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1)) if self.raw else None
             smooth = self.item.plot(pen=pg.mkPen(color, width=2))
             self.legend.addItem(smooth, name)
-            for c in (raw, smooth):
+            for c in (raw, smooth) if self.raw else (smooth,):
                 c.setDownsampling(auto=True, method="peak")
                 c.setClipToView(True)
             self.curves[name] = (raw, smooth)
@@ -169,7 +180,8 @@ class LossPanel(QWidget):
             if name not in self.series:
                 continue
             x, y = self.series[name].data()
-            raw.setData(x, y)
+            if raw is not None:
+                raw.setData(x, y)
             smooth.setData(x, ema(y, 1.0 - self.smoothing))
         for name, it in self.metric_items.items():
             it.setData(*self.metric_series[name].data())

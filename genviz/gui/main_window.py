@@ -22,6 +22,7 @@ from genviz.core import config as config_mod  # torch-free; the rest of the core
 from genviz.gui import file_menu, startup
 from genviz.gui.frames import FrameQueue
 from genviz.gui.panels import panel_class
+from genviz.gui.runs_dock import RunsDock
 from genviz.gui.panels.base import Panel
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.window_layout import WindowLayout, default_snapshot_every, fmt_value
@@ -67,6 +68,8 @@ class MainWindow(WindowLayout):
         self.central.layout().addWidget(self.panel)
         self.setCentralWidget(self.central)
         self.build_setup()
+        self.follower = None  # a RunFollower once the core is loaded: follows a run folder another process writes
+        self.runs_dock = RunsDock(self)  # View → Runs: the run folders under a root, compared
         file_menu.build_menus(self)
         self.restore_layout()
         self.timer = QTimer(self)
@@ -108,6 +111,10 @@ class MainWindow(WindowLayout):
 
         startup.leave_a_core_for_the_gui()
         self.controller = TrainingController(self)
+        from genviz.gui.follow import RunFollower
+
+        self.follower = RunFollower(self)
+        self.controller.prepared.connect(lambda _info: self.follower.stop())  # another run is shown now
         self.picker.fill()
         self.run.set_devices(startup.available_devices())
         self.restore_device()
@@ -283,15 +290,19 @@ class MainWindow(WindowLayout):
 
     def _start(self, verb) -> bool:
         from genviz.core import data as data_mod
+        from genviz.core import runs
 
         try:
             verb()
-        except (config_mod.ConfigError, data_mod.DataError) as e:
+        except (config_mod.ConfigError, data_mod.DataError, runs.RunFolderError) as e:
             self.status.say(f"refused — {e}", error=True)
             return False
         return True
 
     def play(self) -> None:
+        if self.follower is not None and self.follower.following():
+            self.follower.detach_and_train("play")  # training here takes the run over, never a silent copy
+            return
         if self._ready_to_train() and self._start(self.controller.play):
             self.run.set_running(True)
             self.status.say("training…")
@@ -301,6 +312,9 @@ class MainWindow(WindowLayout):
         self.run.set_running(False)
 
     def step_once(self) -> None:
+        if self.follower is not None and self.follower.following():
+            self.follower.detach_and_train("step")
+            return
         if self._ready_to_train() and self._start(self.controller.step_once):
             self.run.set_running(False)
 
@@ -328,9 +342,10 @@ class MainWindow(WindowLayout):
             self.status.say(f"stopped at step {self.controller.step:,}")
 
     # -- files ----------------------------------------------------------------------------------------
-    def open_path(self, path) -> bool:
+    def open_path(self, path, follow: bool = True) -> bool:
         """Open a checkpoint file or run folder: its model, forms and history, its density/samples at once.
-        False (and a message box) if it cannot be opened; nothing changes then."""
+        A run folder that another process is writing is followed live (`follow`). False (and a message box)
+        if it cannot be opened; nothing changes then."""
         from genviz.core import checkpoint
         from genviz.core import data as data_mod
 
@@ -346,6 +361,12 @@ class MainWindow(WindowLayout):
         self.controller.preview()
         self.flush()
         self.status.say(f"opened {p['model']} at step {p['step']:,} — Play continues training")
+        from genviz.core import run_reader
+
+        if follow and Path(path).is_dir() and run_reader.is_live(path):
+            self.follower.start(path)
+            self.status.say(f"following {Path(path).name}, which another process writes — Detach and train (or "
+                            "Play) takes it over")
         return True
 
     def use_points(self, points) -> bool:
@@ -461,6 +482,8 @@ class MainWindow(WindowLayout):
             super().closeEvent(event)
             return
         self.save_settings()
+        self.follower.stop()
+        self.runs_dock.close_dock()
         if self.labs is not None:
             self.labs.close()  # a separate top-level window: it must not outlive the app's main window
         if not self.controller.stop(timeout_s=1.0):
