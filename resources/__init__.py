@@ -1,1 +1,1 @@
-"""Files shipped with genviz (stylesheet); installed as the package `genviz.resources`."""
+"""Files shipped with genviz (stylesheet, app icon as SVG and PNG); installed as the package `genviz.resources`."""

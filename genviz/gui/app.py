@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+from genviz import __version__
+
 
 def display_problem() -> str | None:
     """Why Qt could not open a window here (Linux without a display), with what to do; None if fine."""
@@ -27,12 +29,41 @@ def application(argv: list[str] | None = None):
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
         app.setOrganizationName("genviz")
+        # QSettings' file name, the WM class and the name docks and dialogs show (applicationDisplayName
+        # falls back to it). Setting a display name explicitly would make Qt append " — genviz" to every
+        # window title, which already begins with "genviz — ".
         app.setApplicationName("genviz")
+        app.setApplicationVersion(__version__)
+        app.setWindowIcon(app_icon())
         app.setStyle("Fusion")  # the stylesheet is written against Fusion: same look on every OS
     from genviz.gui.theme import configure_pyqtgraph
 
     configure_pyqtgraph()
     return app
+
+
+def app_icon():
+    """The app's icon (resources/genviz.png, shipped as genviz.resources); an empty icon if it is missing."""
+    from PySide6.QtGui import QIcon, QPixmap
+
+    pixmap = QPixmap()
+    data = _resource_bytes("genviz.png")
+    if data:
+        pixmap.loadFromData(data, "PNG")
+    return QIcon(pixmap)
+
+
+def _resource_bytes(name: str) -> bytes:
+    """A file of the installed package `genviz.resources`, or of the source tree's resources/."""
+    try:
+        from importlib.resources import files
+
+        return (files("genviz.resources") / name).read_bytes()
+    except (ImportError, OSError):
+        from pathlib import Path
+
+        path = Path(__file__).resolve().parents[2] / "resources" / name
+        return path.read_bytes() if path.is_file() else b""
 
 
 def run_app(argv: list[str] | None = None, open_path: str | None = None) -> int:
@@ -44,6 +75,7 @@ def run_app(argv: list[str] | None = None, open_path: str | None = None) -> int:
     from genviz.gui.main_window import MainWindow
 
     window = MainWindow(defer=True)
+    window.setWindowIcon(app.windowIcon())
     if open_path:
         window.ready.connect(lambda: window.open_path(Path(open_path)))
     if os.environ.get("GENVIZ_LAUNCH_PROBE"):
