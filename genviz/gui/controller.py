@@ -282,6 +282,9 @@ class TrainingController(QObject):
         """The ended session's model, step and optimizer state (and, where the core has it, its whole
         training state) carry over to the next Session."""
         self.model, self.training_state, self.step = s.model, s.training_state(), s.step
+        if getattr(s, "writer", None) is not None:
+            # its lock was taken on this thread and filelock counts per thread: the worker's close cannot release it
+            s.writer.lock.release()
 
     def stop(self, timeout_s: float = 1.0) -> bool:
         """Stop the worker (if any) within `timeout_s`; True when no thread is left running. Signals the

@@ -117,8 +117,8 @@ class RunFollower(QObject):
         self._token += 1
         self.tail = run_reader.MetricsTail(self.folder / "metrics.csv")
         self.w.loss.clear()  # the tail reads metrics.csv from its first byte: the history, then what grows
-        self.config: dict = {}
-        self._config_sig = None
+        self._config_sig = _signature(self.folder / "config.json")
+        self.config: dict = run_reader.read_config(self.folder)
         self._ckpt_sig = _signature(self.folder / "checkpoint.pt")  # the one the window just opened
         self.drawn_step = self.w.controller.step
         self.landed_at: float | None = None  # monotonic time a not yet drawn checkpoint was seen
@@ -137,7 +137,11 @@ class RunFollower(QObject):
         self._busy = self._pending = False
         self.badge.show()
         self.detach_btn.show()
-        self.poll()
+        history = self.tail.poll()  # what was there before: drawn, but no sign of life by itself
+        if len(history):
+            self._show_rows(history.columns)
+        self._rows.append((time.monotonic(), self.step))
+        self._show_badge(time.monotonic())
         self.timer.start()
 
     def stop(self) -> None:
@@ -164,7 +168,9 @@ class RunFollower(QObject):
         if chunk.reset:
             self.w.loss.clear()
         if len(chunk):
-            self._show_rows(chunk.columns, now)
+            self._show_rows(chunk.columns)
+            self._rows.append((now, self.step))
+            self.last_write, self.rows_after_config = now, True
         sig = _signature(self.folder / "config.json")
         if sig != self._config_sig:
             cfg = run_reader.read_config(self.folder)
@@ -179,7 +185,7 @@ class RunFollower(QObject):
             self._request_load()
         self._show_badge(now)
 
-    def _show_rows(self, cols: dict, now: float) -> None:
+    def _show_rows(self, cols: dict) -> None:
         own = self.w.panel.own_metrics
         self.w.loss.load_history({k: v for k, v in cols.items() if not (k.startswith("val_") and k[4:] in own)})
         steps = cols["step"]
@@ -187,8 +193,6 @@ class RunFollower(QObject):
         losses = [v for k, v in cols.items() if k != "step" and not k.startswith("val_")]
         finite = losses[0][np.isfinite(losses[0])] if losses else []
         self.loss = float(finite[-1]) if len(finite) else self.loss
-        self._rows.append((now, self.step))
-        self.last_write, self.rows_after_config = now, True
 
     def rate(self, now: float) -> float:
         while len(self._rows) > 2 and now - self._rows[0][0] > RATE_WINDOW_S:

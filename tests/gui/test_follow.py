@@ -1,0 +1,122 @@
+"""Following a run folder that a real `genviz train` subprocess writes: the curve grows, the panel redraws from
+each new checkpoint, the badge says following / stalled / finished, and Detach and train takes the run over
+only once its writer has let go of the lock."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from genviz.gui.file_menu import action
+
+TINY = ["--n-points", "2000", "--set", "hidden=8", "--set", "n_layers=2", "-q"]
+
+
+@pytest.fixture
+def spawn():
+    """Start `genviz train` in a subprocess; whatever a failing test leaves running is killed after it."""
+    procs = []
+
+    def start(*args, cwd) -> subprocess.Popen:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        p = subprocess.Popen([sys.executable, "-m", "genviz", "train", *args], cwd=cwd, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=30)
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
+    return shown
+
+
+def _config(folder) -> dict:
+    return json.loads((folder / "config.json").read_text())
+
+
+def test_following_a_live_train_subprocess_then_detaching(qtbot, tmp_path, window, spawn, monkeypatch, errors):
+    w = window
+    folder = tmp_path / "runs" / "live"
+    proc = spawn("realnvp", "--steps", "1000000", "--checkpoint-every", "0.3", "--out", str(folder), *TINY,
+                 cwd=tmp_path)
+    qtbot.waitUntil(lambda: (folder / "config.json").exists() or proc.poll() is not None, timeout=90_000)
+    assert proc.poll() is None, proc.stderr.read()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    action(w, "Open run folder…").trigger()
+    assert not errors and w.follower.following()
+    assert not w.follower.badge.isHidden() and w.follower.badge.text().startswith("● following live")
+    assert not w.follower.detach_btn.isHidden()
+
+    rows = w.loss.series["loss"].n
+    qtbot.waitUntil(lambda: w.loss.series["loss"].n > rows + 50, timeout=20_000)  # the curve grows
+    first = w.follower.drawn_step
+    before = w.panel.image.image.copy()
+    with qtbot.waitSignal(w.follower.checkpoint_drawn, timeout=10_000) as drawn:
+        pass
+    assert drawn.args[0] > first and w.controller.step == drawn.args[0]
+    assert w.follower.last_latency_s < 1.0  # seen -> loaded on the loader thread -> drawn
+    assert not np.array_equal(w.panel.image.image, before)  # the density of the newer weights
+    steps = w.loss.series["loss"].data()[0]
+    assert np.all(np.diff(steps) == 1) and steps[0] == 1  # every row once, in order: only new bytes were read
+    assert "steps/s" in w.follower.badge.text() and w.status.fields["step"].text() != "step 0"
+
+    size = (folder / "metrics.csv").stat().st_size
+    QTest.mouseClick(w.follower.detach_btn, Qt.LeftButton)  # the writer still holds the lock: refused
+    said = w.status.message.text()
+    assert f"still being written by process {proc.pid}" in said and w.status.message.property("error"), said
+    assert w.follower.following() and not w.controller.running()
+    assert proc.poll() is None and (folder / "metrics.csv").stat().st_size >= size  # nothing cut back
+
+    proc.send_signal(signal.SIGTERM)  # the writer checkpoints and leaves: status 'stopped'
+    assert proc.wait(timeout=60) == 143
+    qtbot.waitUntil(lambda: w.follower.state == "finished", timeout=5_000)
+    stopped = _config(folder)["step"]
+    assert w.follower.badge.text().startswith("■ live: finished (stopped)")
+    qtbot.waitUntil(lambda: w.follower.drawn_step == stopped, timeout=5_000)  # its last checkpoint is drawn
+
+    QTest.mouseClick(w.follower.detach_btn, Qt.LeftButton)  # now the folder is free: train it here
+    assert not w.follower.following() and w.follower.badge.isHidden()
+    assert w.controller.running() and w.controller.run_folder == folder
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.step > stopped + 20, timeout=20_000)
+    assert json.loads((folder / ".genviz.owner").read_text())["pid"] == os.getpid()  # the app holds the lock
+    w.pause()
+    assert w.controller.stop(timeout_s=10.0)
+    cfg = _config(folder)
+    assert cfg["status"] == "stopped" and cfg["step"] > stopped  # the app's session wrote the folder
+    assert not (folder / ".genviz.owner").exists()
+
+
+def test_a_run_whose_writer_went_silent_reads_stalled(qtbot, window, tiny_run, monkeypatch):
+    w = window
+    cfg = _config(tiny_run)
+    (tiny_run / "config.json").write_text(json.dumps({**cfg, "status": "running"}))  # as a killed writer leaves it
+    old = time.time() - 120
+    for name in ("config.json", "metrics.csv", "checkpoint.pt"):
+        os.utime(tiny_run / name, (old, old))
+    assert w.open_path(tiny_run)
+    assert w.follower.following() and w.follower.state == "stalled"
+    assert w.follower.badge.text() == "◌ run: stalled at step 12, no write for 2 min 00 s"
+    assert w.loss.series["loss"].n == 12  # the history, read by the tail
+    with open(tiny_run / "metrics.csv", "a") as fh:  # it writes again
+        fh.write("13,1.5,1.5,\n")
+    qtbot.waitUntil(lambda: w.follower.state == "following", timeout=2_000)
+    assert w.loss.series["loss"].n == 13 and w.follower.step == 13
+    w.select("nice")  # another run replaces it: following stops
+    assert not w.follower.following() and w.follower.badge.isHidden()
