@@ -127,8 +127,8 @@ class TrainConfig:
                                  "for this many steps (0 = off); the best state is kept (best.pt in a run folder)")
     device: str = param("cpu", help="cpu, cuda or cuda:N")
     tensorboard: bool = param(False, advanced=True,
-                              help="also write the run's metrics as TensorBoard scalars into its run folder "
-                                   "(<run>/tb; needs the optional tensorboard package)")
+                              help="a run that writes a run folder also writes its metrics there as TensorBoard "
+                                   "scalars (<run>/tb; needs the optional tensorboard package)")
 
     def check(self) -> None:
         if not (self.device == "cpu" or self.device.startswith("cuda")):
