@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from genviz import __version__
 
     p.add_argument("--version", action="version", version=f"genviz {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,render,list,open}")
+    sub = p.add_subparsers(dest="command", metavar="{train,render,list,open,arena}")
     t = sub.add_parser("train", help="train a model headless and write a run folder")
     t.add_argument("model", nargs="?", help="model name (see `genviz list`); optional with --resume")
     _add_training_args(t)
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", "-o", default="window.png")
     r.add_argument("--size", default="1400x900", help="window size WxH")
     sub.add_parser("list", help="list models and datasets")
+    from genviz.arena_cli import add_parser as add_arena_parser
+
+    add_arena_parser(sub)
     o = sub.add_parser("open", help="open the app on a run folder or checkpoint (same as `genviz PATH`)")
     o.add_argument("path")
     return p
@@ -209,10 +212,13 @@ def cmd_app(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in ("train", "render", "list", "open"):
+    if argv and not argv[0].startswith("-") and argv[0] not in ("train", "render", "list", "open", "arena"):
         argv = ["open", *argv]  # `genviz runs/moons` opens a run folder
     args = build_parser().parse_args(argv)
-    handler = {"train": cmd_train, "render": cmd_render, "list": cmd_list}.get(args.command, cmd_app)
+    from genviz.arena_cli import cmd_arena
+
+    handler = {"train": cmd_train, "render": cmd_render, "list": cmd_list, "arena": cmd_arena}.get(args.command,
+                                                                                                 cmd_app)
     try:
         return handler(args)
     except _user_errors() as e:

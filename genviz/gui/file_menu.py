@@ -33,6 +33,7 @@ def build_menus(w) -> None:
     view.addAction(w.runs_dock.toggleViewAction())  # "Runs": the run folders under a root, compared
     view.addSeparator()
     _add(w, view, "Concept labs…", lambda: open_labs(w))
+    _add(w, view, "Arena…", lambda: open_arena(w))
 
 
 def _add(w, menu, text, slot, shortcut=None) -> QAction:
@@ -145,3 +146,15 @@ def open_labs(w) -> None:
         w.labs = labs.LabsWindow()
     w.labs.show()
     w.labs.raise_()
+
+
+def open_arena(w) -> None:
+    """The Arena (every family on one 2D dataset, side by side): one window, made on first use."""
+    from genviz.gui.arena_window import ArenaWindow
+
+    arena = getattr(w, "arena", None)
+    if arena is None:
+        arena = w.arena = ArenaWindow()
+        w.destroyed.connect(arena.close)
+    arena.show()
+    arena.raise_()

@@ -1,0 +1,405 @@
+"""The Arena: every family on the same 2D data, side by side, with one live scoreboard (View → Arena…).
+
+Pick a dataset and the models (a checkable list: one per family by default, any 2D registry model); Play all,
+Pause all, or one model's own Play/Pause; checking or unchecking a model adds or removes its column while the
+others keep training. Each column is an ArenaColumn (its own TrainingController and worker). The scoreboard
+scores each model's newest verified weights with core.arena.score on a low-priority thread of its own, no more
+than about a tenth of its time, so training keeps the CPU; steps, steps/s and wall time are live.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from genviz.core import arena, registry
+from genviz.core import data as data_mod
+from genviz.gui.arena_column import ARENA_VIEW, SNAPSHOT_EVERY, ArenaColumn
+from genviz.gui.panels.toolkit import BoxFrame
+
+REDRAW_MS = 100  # 10 Hz: five columns redrawn per tick stay well inside the event loop's budget
+SCORE_SHARE = 0.1  # the scorer idles ≥ 9× what its last row cost
+
+# scoreboard columns: (header, tooltip)
+BOARD = (("model", "registry name"),
+         ("steps", "optimisation steps so far"),
+         ("steps/s", "training rate now (all models share the CPU)"),
+         ("wall s", "seconds this model has trained in this window (or its run's seconds when opened)"),
+         ("test NLL (nats)", "negative log-likelihood of the held-out test points; see the next column for what "
+                             "kind of number it is"),
+         ("NLL is…", "exact: the model's normalized density · grid-normalized: an EBM's log Z summed on a grid · "
+                     "upper bound (−IWAE): a VAE's importance-weighted bound, the NLL is at most this · KDE "
+                     "estimate: a GAN has no density; NLL of a Gaussian KDE of its samples"),
+         ("NLL − H", "gap to the dataset's true entropy H (only for exact and grid-normalized NLLs)"),
+         ("MMD² (p)", "unbiased MMD², Gaussian kernel, 500 samples vs 500 held-out points; p from 200 "
+                      "permutations (small p: the samples are told apart from the data)"),
+         ("modes", "modes covered (≥ 0.8% of 1,000 samples within 3σ of a centre) and the share of samples "
+                   "within 3σ of some mode; only where modes are defined"),
+         ("params", "trained parameters (a GAN: G and D)"),
+         ("scored at", "the step of the weights the quality columns were computed on"))
+
+
+class ScoreWorker(QObject):
+    """Scores one model's weights at a time on its own QThread: `request(job)` in, `scored(result)` out."""
+
+    request = Signal(dict)
+    scored = Signal(dict)
+
+    def __init__(self):
+        super().__init__()
+        self.thread = QThread()
+        self.thread.setObjectName("genviz-arena-scorer")
+        self.moveToThread(self.thread)
+        self.request.connect(self._score)
+        self.thread.start(QThread.LowPriority)
+
+    @Slot(dict)
+    def _score(self, job: dict) -> None:
+        from genviz.gui.worker import _lower_this_threads_priority
+
+        _lower_this_threads_priority()
+        t0 = time.perf_counter()
+        try:
+            model = registry.build(job["model"], data_shape=job["data"].shape, seed=0, **job["config"])
+            model.load_state_dict(job["weights"])
+            row = arena.score(job["model"], model, job["data"], step=job["step"])
+            out = {"name": job["model"], "score": row, "generation": job["generation"]}
+        except Exception as e:  # a model that cannot be scored must not end the scorer
+            out = {"name": job["model"], "error": f"{type(e).__name__}: {e}", "generation": job["generation"]}
+        out["cost"] = time.perf_counter() - t0
+        self.scored.emit(out)
+
+    def stop(self) -> None:
+        self.thread.quit()
+        self.thread.wait(10_000)
+
+
+class ArenaWindow(QWidget):
+    """Controls on the left; on the right the grid of columns over the scoreboard (`board_area`)."""
+
+    def __init__(self, parent=None, models=None, model_config: dict | None = None,
+                 snapshot_every: int = SNAPSHOT_EVERY):
+        """`models`: the line-up to start with (default arena.DEFAULT_MODELS); `model_config`: model name ->
+        config overrides (tests use tiny models); `snapshot_every`: steps between a model's snapshots."""
+        super().__init__(parent)
+        self.setWindowTitle("genviz — Arena")
+        self.lineup = tuple(arena.DEFAULT_MODELS if models is None else models)
+        self.model_config = dict(model_config or {})
+        self.snapshot_every = snapshot_every
+        self.score_share = SCORE_SHARE  # the most of its time the scorer may spend scoring
+        self.columns: dict[str, ArenaColumn] = {}
+        self.frames: dict[str, BoxFrame] = {}
+        self.scores: dict[str, arena.Score] = {}
+        self.dataset = None
+        self.generation = 0  # bumped when the dataset changes: older scores are dropped
+        self._scoring, self._score_free_at, self._next = False, 0.0, 0
+        self._build()
+        self.scorer = ScoreWorker()
+        self.scorer.scored.connect(self._on_scored)
+        self.timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
+        self.timer.start()
+        self.score_timer = QTimer(self, interval=500, timeout=self._schedule_score)
+        self.score_timer.start()
+        self.set_dataset(self.dataset_box.currentText())
+
+    # -- widgets ------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        side = QWidget()
+        side.setFixedWidth(180)
+        form = QFormLayout()
+        self.dataset_box = QComboBox()
+        self.dataset_box.addItems([n for n in data_mod.TOY2D])
+        self.dataset_box.setCurrentText("8gaussians")
+        self.dataset_box.currentTextChanged.connect(self.set_dataset)
+        self.steps_box = QSpinBox(minimum=0, maximum=10_000_000, singleStep=1000)
+        self.steps_box.setSpecialValueText("each model's own")
+        self.steps_box.setToolTip("steps each model trains; 0: each model's default")
+        form.addRow("dataset", self.dataset_box)
+        form.addRow("steps", self.steps_box)
+        self.play_btn = QPushButton("Play all")
+        self.pause_btn = QPushButton("Pause all")
+        self.play_btn.clicked.connect(self.play_all)
+        self.pause_btn.clicked.connect(self.pause_all)
+        self.model_list = QListWidget()
+        self.model_list.setSelectionMode(QAbstractItemView.NoSelection)
+        for name in arena.candidates():
+            item = QListWidgetItem(name)
+            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Checked if name in self.lineup else Qt.Unchecked)
+            item.setToolTip(f"{registry.get(name).title}: {registry.get(name).summary}")
+            self.model_list.addItem(item)
+        self.model_list.itemChanged.connect(self._on_item)
+        note = QLabel("Check a model to add it, uncheck to remove it: the others keep training.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color:#8a8f98")
+        v = QVBoxLayout(side)
+        v.setContentsMargins(4, 4, 4, 4)
+        v.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.play_btn)
+        buttons.addWidget(self.pause_btn)
+        v.addLayout(buttons)
+        v.addWidget(QLabel("models"))
+        v.addWidget(self.model_list, 1)
+        v.addWidget(note)
+        self.grid = QWidget()
+        self.grid_layout = QHBoxLayout(self.grid)
+        self.grid_layout.setContentsMargins(0, 0, 0, 0)
+        self.grid_layout.setSpacing(3)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid)
+        self.scroll = scroll
+        self.entropy_label = QLabel()
+        self.board = QTableWidget(0, len(BOARD))
+        for i, (head, tip) in enumerate(BOARD):
+            item = QTableWidgetItem(head)
+            item.setToolTip(tip)
+            self.board.setHorizontalHeaderItem(i, item)
+        self.board.verticalHeader().setVisible(False)
+        self.board.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.board.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        lower = QWidget()
+        lv = QVBoxLayout(lower)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.entropy_label)
+        lv.addWidget(self.board, 1)
+        self.board_area = QSplitter(Qt.Vertical)
+        self.board_area.setChildrenCollapsible(False)
+        self.board_area.addWidget(scroll)
+        self.board_area.addWidget(lower)
+        self.board_area.setStretchFactor(0, 1)
+        self.board_area.setStretchFactor(1, 0)
+        self.lower = lower
+        h = QHBoxLayout(self)
+        h.setContentsMargins(2, 2, 2, 2)
+        h.addWidget(side)
+        h.addWidget(self.board_area, 1)
+
+    # -- the line-up ------------------------------------------------------------------------------------
+    def checked_models(self) -> list[str]:
+        return [self.model_list.item(i).text() for i in range(self.model_list.count())
+                if self.model_list.item(i).checkState() == Qt.Checked]
+
+    def _on_item(self, item: QListWidgetItem) -> None:
+        if item.checkState() == Qt.Checked:
+            self.add_model(item.text())
+        else:
+            self.remove_model(item.text())
+
+    def _check(self, name: str, on: bool) -> None:
+        """Tick or untick a model in the list without adding or removing a column."""
+        self.model_list.blockSignals(True)
+        for i in range(self.model_list.count()):
+            if self.model_list.item(i).text() == name:
+                self.model_list.item(i).setCheckState(Qt.Checked if on else Qt.Unchecked)
+        self.model_list.blockSignals(False)
+
+    def set_dataset(self, name: str) -> None:
+        """Every model starts over on `name` (a 2D toy dataset)."""
+        for col in list(self.columns.values()):
+            self._drop(col)
+        self.dataset = data_mod.load(name, seed=0)
+        self.generation += 1
+        self.scores = {}
+        h = arena.true_entropy(name)
+        self.entropy_label.setText(
+            f"True entropy of <b>{name}</b>: <b>H = {h:.3f} nats</b>, the floor of any exact test NLL (dashed "
+            f"green line in the loss plots of likelihood models)." if h is not None else
+            f"The true entropy of <b>{name}</b> is not known in closed form: no reference line.")
+        order = {m: i for i, m in enumerate(self.lineup)}  # the line-up's order, then the others' registry order
+        for m in sorted(self.checked_models(), key=lambda m: order.get(m, len(order))):
+            self.add_model(m, play=False)
+
+    def add_model(self, name: str, play: bool | None = None) -> ArenaColumn:
+        """A new column for `name`, fresh on the current dataset; it plays if the others are playing."""
+        if name in self.columns:
+            return self.columns[name]
+        playing = any(c.playing() for c in self.columns.values()) if play is None else play
+        col = self._new_column(name)
+        train = {"seed": 0, "snapshot_every": self.snapshot_every}
+        if self.steps_box.value():
+            train["steps"] = self.steps_box.value()
+        col.controller.prepare(name, self.dataset, self.model_config.get(name, {}), registry.train_config(name, train))
+        self._begin(col)
+        if playing:
+            col.play()
+        return col
+
+    def _new_column(self, name: str) -> ArenaColumn:
+        col = ArenaColumn(name)
+        col.remove_requested.connect(lambda n: self._check(n, False) or self.remove_model(n))
+        self.columns[name] = col
+        self.frames[name] = BoxFrame(col.heat_plot, col.samples_plot)
+        self.grid_layout.addWidget(col, 1)
+        self._check(name, True)
+        return col
+
+    def _begin(self, col: ArenaColumn) -> None:
+        col.begin(col.controller.info(), arena.true_entropy(col.controller.dataset.name))
+        col.controller.send(("view", dict(ARENA_VIEW)))
+        self.frames[col.name].set_box(self.dataset.bbox())  # one data box for every column: shared axes
+        self._relink()
+        self._refresh_board()
+
+    def _relink(self) -> None:
+        """Loss plots share the step axis with the first column's."""
+        cols = list(self.columns.values())
+        for c in cols[1:]:
+            c.loss_plot.setXLink(cols[0].loss_plot)
+        if cols:
+            cols[0].loss_plot.setXLink(None)
+
+    def remove_model(self, name: str) -> None:
+        col = self.columns.get(name)
+        if col is not None:
+            self._drop(col)
+            self._relink()
+            self._refresh_board()
+
+    def _drop(self, col: ArenaColumn) -> None:
+        col.stop()
+        self.columns.pop(col.name, None)
+        self.frames.pop(col.name, None)
+        self.scores.pop(col.name, None)
+        self.grid_layout.removeWidget(col)
+        col.setParent(None)
+        col.deleteLater()
+
+    # -- running ------------------------------------------------------------------------------------------
+    def play_all(self) -> None:
+        for col in self.columns.values():
+            col.play()
+
+    def pause_all(self) -> None:
+        for col in self.columns.values():
+            col.pause()
+
+    def redraw(self) -> None:
+        now = time.perf_counter()
+        dt, self._tick = now - getattr(self, "_tick", now), now
+        for col in self.columns.values():
+            if col.playing():
+                col.wall_s += dt
+            col.redraw()
+        self._refresh_live()
+
+    # -- opening an arena folder ------------------------------------------------------------------------------
+    def open_folder(self, folder) -> None:
+        """Show an `genviz arena --out` folder: each run at its last checkpoint (Play continues it) and the
+        scoreboard it wrote."""
+        from genviz.arena_cli import read_arena
+
+        folder = Path(folder)
+        meta = read_arena(folder)
+        for col in list(self.columns.values()):
+            self._drop(col)
+        self.dataset_box.blockSignals(True)
+        self.dataset_box.setCurrentText(meta["dataset"])
+        self.dataset_box.blockSignals(False)
+        self.model_list.blockSignals(True)
+        for i in range(self.model_list.count()):
+            self.model_list.item(i).setCheckState(Qt.Unchecked)
+        self.model_list.blockSignals(False)
+        self.set_dataset(meta["dataset"])
+        for name in meta["models"]:
+            col = self._new_column(name)
+            opened = col.controller.open(folder / name)
+            self.dataset = col.controller.dataset  # the runs' own data (its size and seed) for the scorer
+            self._begin(col)
+            col.add_history(opened.history)
+            col.controller.preview()  # one snapshot of the stored model: its density and samples
+            if not len(col.arrays.get("samples", col.arrays.get("negatives", ()))):
+                gen = torch.Generator().manual_seed(0)
+                col.arrays["samples"] = arena.draw_samples(col.controller.model, ARENA_VIEW["n_samples"], gen)
+        if (folder / "scoreboard.csv").is_file():
+            self.scores = {r.model: r for r in arena.read_csv(folder / "scoreboard.csv")}
+            for name, r in self.scores.items():
+                if name in self.columns:
+                    self.columns[name].wall_s = r.wall_s
+        self._refresh_board()
+
+    # -- the scoreboard ---------------------------------------------------------------------------------------
+    def _schedule_score(self) -> None:
+        """Score the next model whose weights moved since its last score, when the scorer is free."""
+        if self._scoring or time.perf_counter() < self._score_free_at or not self.columns:
+            return
+        cols = list(self.columns.values())
+        for i in range(len(cols)):
+            col = cols[(self._next + i) % len(cols)]
+            got = col.weights()
+            if got is None:
+                continue
+            step, weights, cfg = got
+            done = self.scores.get(col.name)
+            if done is not None and done.step == step:
+                continue
+            self._next = (self._next + i + 1) % len(cols)
+            self._scoring = True
+            self.scorer.request.emit({"model": col.name, "config": cfg, "weights": weights, "step": step,
+                                      "data": self.dataset, "generation": self.generation})
+            return
+
+    def _on_scored(self, out: dict) -> None:
+        self._scoring = False
+        self._score_free_at = time.perf_counter() + out["cost"] * (1 / self.score_share - 1)
+        if out["generation"] != self.generation or out["name"] not in self.columns:
+            return  # a removed model, or the dataset changed meanwhile
+        if "score" in out:
+            self.scores[out["name"]] = out["score"]
+        self._refresh_board()
+
+    def _refresh_board(self) -> None:
+        names = list(self.columns)
+        self.board.setRowCount(len(names))
+        rows = max(len(names), 3) * self.board.verticalHeader().defaultSectionSize()
+        height = rows + self.board.horizontalHeader().height() + 4
+        self.board.setFixedHeight(height)  # the grid gets the rest of the height
+        self.lower.setFixedHeight(height + self.entropy_label.sizeHint().height() + 6)
+        for r, name in enumerate(names):
+            s = self.scores.get(name)
+            cells = [name, "", "", "", "—", arena.nll_kind(name), "—", "—", "—", "—", "not yet"]
+            if s is not None:
+                what = s.nll_kind + (f", {s.nll_note}" if s.nll_note and s.nll_kind != "KDE estimate" else "")
+                cells[4:] = [arena.fmt_nll(s), what, "—" if s.gap is None else f"{s.gap:+.3f}",
+                             arena.fmt_mmd(s), arena.fmt_modes(s), f"{s.params:,}", f"{s.step:,}"]
+            for c, text in enumerate(cells):
+                self._cell(r, c, text)
+        self._refresh_live()
+
+    def _refresh_live(self) -> None:
+        """Steps, steps/s and wall time: cheap, every redraw."""
+        for r, col in enumerate(self.columns.values()):
+            snap = col.latest
+            rate = snap.steps_per_s if snap is not None and snap.status == "running" and snap.steps_per_s > 0 \
+                else math.nan
+            done = self.scores.get(col.name)
+            if not math.isfinite(rate) and done is not None and done.steps_per_s > 0 and done.step == col.step:
+                rate = done.steps_per_s  # an opened run: the rate its arena measured
+            self._cell(r, 1, f"{col.step:,}")
+            self._cell(r, 2, "—" if not math.isfinite(rate) else f"{rate:,.0f}")
+            self._cell(r, 3, f"{col.wall_s:.1f}")
+
+    def _cell(self, row: int, col: int, text: str) -> None:
+        item = self.board.item(row, col)
+        if item is None:
+            item = QTableWidgetItem(text)
+            if col not in (0, 5):
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.board.setItem(row, col, item)
+        elif item.text() != text:
+            item.setText(text)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.timer.stop()
+        self.score_timer.stop()
+        for col in list(self.columns.values()):
+            col.stop()
+        self.scorer.stop()
+        super().closeEvent(event)

@@ -1,0 +1,112 @@
+"""The Arena window, driven through its buttons and list: models train side by side; removing or adding one
+leaves the others' runs (worker, steps, loss history) intact; the live scoreboard labels what each number is;
+an arena folder opens at its runs' steps with their scoreboard."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from genviz.gui import file_menu
+from genviz.gui.arena_window import BOARD, ArenaWindow
+
+TINY = {"made-2d": {"hidden": 16, "bins": 16}, "realnvp": {"n_layers": 2, "hidden": 16, "depth": 1},
+        "nice": {"n_layers": 2, "hidden": 16, "depth": 1}}
+
+
+@pytest.fixture
+def arena_window(qtbot):
+    w = ArenaWindow(models=("made-2d", "realnvp"), model_config=TINY, snapshot_every=10)
+    qtbot.addWidget(w)
+    w.steps_box.setValue(1_000_000)
+    w.dataset_box.setCurrentText("moons")  # the line-up starts over, with the new steps
+    w.resize(1000, 700)
+    w.show()
+    yield w
+    w.close()
+
+
+def item(w, name):
+    return next(w.model_list.item(i) for i in range(w.model_list.count()) if w.model_list.item(i).text() == name)
+
+
+def test_remove_and_add_a_model_while_the_others_keep_training(qtbot, arena_window):
+    w = arena_window
+    assert list(w.columns) == ["made-2d", "realnvp"]  # the line-up's order
+    qtbot.mouseClick(w.play_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: all(c.step >= 20 for c in w.columns.values()), timeout=60_000)
+    made = w.columns["made-2d"]
+    worker, run_id = made.controller.worker, made.controller.run_id
+    qtbot.mouseClick(w.columns["realnvp"].remove_btn, Qt.LeftButton)
+    assert list(w.columns) == ["made-2d"] and item(w, "realnvp").checkState() == Qt.Unchecked
+    before = made.step
+    item(w, "nice").setCheckState(Qt.Checked)  # what a click on its box does
+    assert list(w.columns) == ["made-2d", "nice"]
+    qtbot.waitUntil(lambda: w.columns["nice"].step >= 20 and made.step >= before + 20, timeout=60_000)
+    # the same run went on: same worker and run, the loss history from step 1 on, no step lost or repeated
+    assert made.controller.worker is worker and made.controller.run_id == run_id
+    steps = made.series["loss"].data()[0]
+    assert steps[0] == 1 and (steps[1:] - steps[:-1] == 1).all() and steps[-1] >= before + 20
+    assert w.columns["nice"].playing()  # a model added while the others play joins them
+    # one model paused: it stops, the other goes on
+    qtbot.mouseClick(made.pause_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: made.latest.status == "paused", timeout=30_000)
+    paused_at, nice_at = made.step, w.columns["nice"].step
+    qtbot.waitUntil(lambda: w.columns["nice"].step >= nice_at + 20, timeout=60_000)
+    assert made.step == paused_at and made.pause_btn.text() == "Play"
+
+
+def test_scoreboard_rows_say_what_each_number_is(qtbot, arena_window):
+    w = arena_window
+    w.score_share = 1.0  # score back to back: the test waits for rows, not for the CPU budget
+    heads = [w.board.horizontalHeaderItem(i) for i in range(w.board.columnCount())]
+    assert [h.text() for h in heads] == [b[0] for b in BOARD] and all(h.toolTip() for h in heads)
+    assert "H = 1.131 nats" in w.entropy_label.text()
+    qtbot.mouseClick(w.play_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: {"made-2d", "realnvp"} <= set(w.scores), timeout=60_000)
+    w._refresh_board()
+    rows = {w.board.item(r, 0).text(): [w.board.item(r, c).text() for c in range(len(BOARD))]
+            for r in range(w.board.rowCount())}
+    for name in ("made-2d", "realnvp"):
+        s = w.scores[name]
+        assert rows[name][4] == f"{s.nll:.3f}" and rows[name][5].startswith("exact")
+        assert rows[name][6] == f"{s.nll - 1.131:+.3f}" and rows[name][8] == "—"  # moons: no modes defined
+    w.pause_all()
+
+
+def test_view_menu_opens_the_arena(qtbot, window):
+    file_menu.action(window, "Arena…").trigger()
+    arena = window.arena
+    try:
+        assert arena.isVisible() and list(arena.columns) == ["made-2d", "vae", "realnvp", "gan_preset", "ebm"]
+        assert {c.controller.dataset.name for c in arena.columns.values()} == {"8gaussians"}
+    finally:
+        arena.close()
+
+
+def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_path):
+    import json
+
+    from genviz.core import arena, checkpoint, data
+    from genviz.core.train import train
+
+    ds = data.load("moons", n=2000, seed=0)
+    rows = []
+    for name in ("made-2d", "realnvp"):
+        res = train(name, ds, TINY[name], {"steps": 30, "batch_size": 64, "snapshot_every": 10},
+                    tmp_path / name, progress=False)
+        model = checkpoint.load(tmp_path / name / "checkpoint.pt")
+        rows.append(arena.score(name, model, ds, step=res.step, wall_s=3.0, n_mmd=100, permutations=20))
+    arena.write_csv(rows, tmp_path / "scoreboard.csv")
+    (tmp_path / "arena.json").write_text(json.dumps({"dataset": "moons", "models": ["made-2d", "realnvp"]}))
+    w = ArenaWindow(models=())
+    qtbot.addWidget(w)
+    try:
+        w.open_folder(tmp_path)
+        w.redraw()
+        assert list(w.columns) == ["made-2d", "realnvp"] and w.dataset_box.currentText() == "moons"
+        for name, col in w.columns.items():
+            assert col.step == 30 and col.series["loss"].n == 30 and len(col.arrays["samples"])
+        assert w.board.item(0, 4).text() == f"{rows[0].nll:.3f}" and w.board.item(1, 3).text() == "3.0"
+        assert w.board.item(1, 2).text() == "10"  # the rate its arena measured: 30 steps in 3 s
+    finally:
+        w.close()
