@@ -6,6 +6,7 @@ the rank's own weights (a SHA-256) outside the run folder. The ranks draw differ
 so equal weights mean their gradients really were averaged.
 """
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -51,11 +52,14 @@ def _check_one_run(out, ranks, steps: int, batch: int):
 
 def test_torchrun_two_ranks_stay_in_sync(tmp_path):
     out = tmp_path / "run"
+    tb = ["--tensorboard"] if importlib.util.find_spec("tensorboard") else []
     res, ranks = _torchrun(tmp_path, "realnvp", "--steps", "20", "--n-points", "2000", "--out", str(out),
-                           "--set", "hidden=8", "--set", "n_layers=2", "--batch-size", "64")
+                           "--set", "hidden=8", "--set", "n_layers=2", "--batch-size", "64", *tb)
     assert "done at step 20" in res.stdout
     assert "ranks disagree" not in res.stdout  # Dist.in_sync compared weight checksums across ranks
     _check_one_run(out, ranks, steps=20, batch=64)
+    if tb:  # one TensorBoard writer (rank 0's), one events file
+        assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 1
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ run repeats no step, and without the tensorboard package the run is refused at s
 from __future__ import annotations
 
 import importlib.abc
+import importlib.util
 import sys
 
 import numpy as np
@@ -92,3 +93,22 @@ def test_missing_tensorboard_refuses_at_start_in_one_line(tmp_path, monkeypatch,
     assert err[0].startswith("genviz: tensorboard: needs the tensorboard package (No module named 'tensorboard')")
     assert "pip install 'genviz[tensorboard]'" in err[0]
     assert not out.exists()  # refused before anything was written
+
+
+def test_a_checkpoint_from_before_the_setting_opens_and_resumes(tmp_path):
+    """Checkpoints written before TrainConfig had `tensorboard` open (off) and resume, also with it on."""
+    import torch
+
+    from genviz.core import checkpoint
+
+    out = tmp_path / "run"
+    assert cli.main(["train", "realnvp", "--steps", "10", "--until", "5", "--out", str(out), *TINY]) == 0
+    payload = checkpoint.read(out / "checkpoint.pt")
+    del payload["train"]["tensorboard"]
+    torch.save(payload, out / "checkpoint.pt")
+    _model, old = checkpoint.load_full(out / "checkpoint.pt")
+    assert "tensorboard" not in old["train"]
+    tb = importlib.util.find_spec("tensorboard") is not None  # turning it on is optional here
+    assert cli.main(["train", "--resume", str(out), "-q"] + (["--tensorboard"] if tb else [])) == 0
+    assert runs.read_config(out)["step"] == 10
+    assert runs.read_config(out)["train"]["tensorboard"] is tb
