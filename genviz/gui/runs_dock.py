@@ -147,7 +147,8 @@ class RunsPanel(QWidget):
         self.item(name).setCheckState(0, Qt.Checked if on else Qt.Unchecked)
 
     def ticked(self) -> list[Path]:
-        return [p for p, it in self.items.items() if it.checkState(0) == Qt.Checked]
+        """The ticked runs in the order they were ticked (the overlay's legend and the table's columns)."""
+        return list(self.tails)
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column != 0:
