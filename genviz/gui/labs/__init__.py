@@ -6,8 +6,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QTreeWidget, QTreeWidgetItem, QWidget
 
 from genviz.gui.labs.base import FAMILIES
+from genviz.gui.labs.change_of_variables_lab import ChangeOfVariablesLab, LinearMapLab
 from genviz.gui.labs.coding_lab import CodingLab
 from genviz.gui.labs.counts_lab import CountsLab
+from genviz.gui.labs.ebm_lab import EBMNormalizerLab
 from genviz.gui.labs.gap_lab import LikelihoodGapLab
 from genviz.gui.labs.jsd_lab import JSDLab
 from genviz.gui.labs.kl_lab import KLLab
@@ -17,7 +19,8 @@ from genviz.gui.labs.twosample_lab import TwoSampleLab
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import stylesheet
 
-LABS = (CountsLab, KLLab, CodingLab, MonteCarloLab, LikelihoodGapLab, MemorizationLab, JSDLab, TwoSampleLab)
+LABS = (CountsLab, KLLab, CodingLab, MonteCarloLab, LikelihoodGapLab, MemorizationLab, JSDLab, TwoSampleLab, ChangeOfVariablesLab, LinearMapLab,
+        EBMNormalizerLab)
 
 
 class LabsWindow(QWidget):
