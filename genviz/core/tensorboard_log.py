@@ -36,6 +36,9 @@ class TensorBoardLog:
         had_events = any(self.dir.glob("events.out.tfevents.*"))
         purge = resume_step + 1 if resume_step is not None and had_events else None
         self._w = require()(log_dir=str(self.dir), purge_step=purge, flush_secs=FLUSH_SECS)
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        self._summary = Summary
         if not had_events:
             self._backfill(Path(folder) / "metrics.csv")
 
@@ -53,9 +56,13 @@ class TensorBoardLog:
                 self.add_row(int(r[0]), {h: float(v) for h, v in zip(header[1:], r[1:]) if v != ""})
 
     def add_row(self, step: int, values: dict[str, float]) -> None:
-        """One metrics.csv row: {column: value} at `step`."""
-        for tag, v in values.items():
-            self._w.add_scalar(tag, float(v), int(step))
+        """One metrics.csv row: {column: value} at `step`, as one event holding every value (what add_scalar
+        writes, one event per row rather than per value: half the cost, TensorBoard's pure-Python CRC
+        dominating it; ~30 µs of CPU per row)."""
+        if values:
+            summary = self._summary(value=[self._summary.Value(tag=k, simple_value=float(v))
+                                           for k, v in values.items()])
+            self._w._get_file_writer().add_summary(summary, int(step))
 
     def flush(self) -> None:
         self._w.flush()
