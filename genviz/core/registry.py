@@ -69,6 +69,11 @@ register(ModelSpec("made", "autoregressive", "genviz.core.autoregressive.made_mo
                    config_target="genviz.core.autoregressive.made_model:MADEConfig", default_dataset="mnist",
                    train_defaults=(("lr", 1e-3), ("batch_size", 100), ("steps", 16000), ("snapshot_every", 250),
                                    ("lr_schedule", "cosine"))))
+register(ModelSpec("nade", "autoregressive", "genviz.core.autoregressive.nade:NADE", ("image",), "NADE",
+                   "neural autoregressive distribution estimator (Larochelle & Murray 2011): one hidden layer "
+                   "shared by all conditionals, O(DH)", default_dataset="mnist",
+                   train_defaults=(("lr", 1e-3), ("batch_size", 100), ("steps", 16000), ("snapshot_every", 250),
+                                   ("lr_schedule", "cosine"))))
 register(ModelSpec("made-2d", "autoregressive", "genviz.core.autoregressive.made2d:MADE2D", ("2d",), "MADE (2D, binned)",
                    "MADE over a grid of bins: categorical conditionals, an exact piecewise-constant density",
                    default_dataset="moons",  # held-out NLL costs ~5% of 50 steps: snapshot every 100

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from genviz.core.autoregressive.base import AutoregressiveModel
+from genviz.core.autoregressive.nade import NADEConfig, parameter_counts
 from genviz.core.autoregressive.orders import ORDERS, make_order
 from genviz.core.config import param
 
@@ -65,4 +66,5 @@ class FVSBN(AutoregressiveModel):
         mask = torch.ones(self.data_dim, self.data_dim).tril(-1).numpy()  # generation order
         out["mask_0"] = out["connectivity"] = mask  # one layer: its mask is the connectivity
         out["n_parameters"] = float(sum(p.numel() for p in self.parameters()))
+        out.update(parameter_counts(self.data_dim, NADEConfig.hidden))  # NADE, MADE at their default width
         return out

@@ -46,6 +46,16 @@ def show(img: pg.ImageItem, arr, levels=None) -> None:
     img.setImage(arr, levels=levels, autoLevels=False)
 
 
+def peer_counts(a: dict) -> str:
+    """The three models' parameter counts for the same pixels and hidden units, one line ('' without them)."""
+    names = (("fvsbn", "FVSBN"), ("nade", "NADE"), ("made", "MADE (one mask)"),
+             ("made_direct", "MADE with direct connections"))
+    parts = [f"{label} {int(a['n_parameters_' + key]):,}" for key, label in names if "n_parameters_" + key in a]
+    if not parts or "count_hidden" not in a:
+        return ""
+    return f"parameters for these pixels, {int(a['count_hidden'])} hidden units: " + " · ".join(parts)
+
+
 class AutoregressivePanel(Density2DPanel):
     """Tabs: density · samples (2D), samples · sampling, masks · Jacobian, ordering (images)."""
 
@@ -114,6 +124,8 @@ class AutoregressivePanel(Density2DPanel):
         row.addWidget(self.mask_spin)
         row.addWidget(self.mask_note, 1)
         v.addLayout(row)
+        self.count_note = QLabel("")  # FVSBN's, NADE's and MADE's parameter counts for the same pixels
+        v.addWidget(self.count_note)
         return page
 
     def _build_ordering_tab(self) -> QWidget:
@@ -171,7 +183,10 @@ class AutoregressivePanel(Density2DPanel):
             for (plot, img), name in zip(self.mask_plots, picked):
                 m = a[name]
                 last = name == names[-1]
-                plot.setTitle(f"{'output' if last else 'layer ' + name.split('_')[1]} mask {m.shape[0]}×{m.shape[1]}")
+                what = "output" if last else "layer " + name.split("_")[1]
+                if "shared_weights" in a:  # NADE: which inputs its hidden state at step t reads, in steps
+                    what = "h_t ← x_&lt;t through one shared W (logit t reads h_t only):"
+                plot.setTitle(f"{what} mask {m.shape[0]}×{m.shape[1]}")
                 show(img, m, (0.0, 1.0))
             for plot, img in self.mask_plots[len(picked):]:
                 img.clear()
@@ -182,8 +197,10 @@ class AutoregressivePanel(Density2DPanel):
         if "jacobian" in a:
             show(self.jac_img, np.sqrt(a["jacobian"]))  # sqrt: small entries stay visible beside large ones
         if "n_parameters" in a:
-            self.mask_note.setText(f"{int(a['n_parameters']):,} trainable parameters · rows/columns of each mask "
-                                   "sorted by unit degree; white = connected")
+            layout = ("masks in generation order" if "shared_weights" in a
+                      else "rows/columns of each mask sorted by unit degree")
+            self.mask_note.setText(f"{int(a['n_parameters']):,} trainable parameters · {layout}; white = connected")
+            self.count_note.setText(peer_counts(a))
         if "mask" in a:
             self.mask_spin.blockSignals(True)
             self.mask_spin.setValue(int(a["mask"]))
