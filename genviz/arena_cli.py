@@ -152,7 +152,7 @@ def render_grid(folder, png) -> Path:
     w.open_folder(folder)
     for _ in range(3):
         app.processEvents()
-    w.redraw()
+    w.redraw(all_columns=True)
     app.processEvents()
     png = Path(png)
     if not w.board_area.grab().save(str(png)):

@@ -23,7 +23,8 @@ from genviz.core import data as data_mod
 from genviz.gui.arena_column import ARENA_VIEW, SNAPSHOT_EVERY, ArenaColumn
 from genviz.gui.panels.toolkit import BoxFrame
 
-REDRAW_MS = 100  # 10 Hz: five columns redrawn per tick stay well inside the event loop's budget
+REDRAW_MS = 100  # 10 Hz
+DRAWN_PER_TICK = 2  # columns redrawn per tick: a column's new picture waits at most ~0.3 s with five
 SCORE_SHARE = 0.1  # the scorer idles ≥ 9× what its last row cost
 
 # scoreboard columns: (header, tooltip)
@@ -98,7 +99,7 @@ class ArenaWindow(QWidget):
         self.scores: dict[str, arena.Score] = {}
         self.dataset = None
         self.generation = 0  # bumped when the dataset changes: older scores are dropped
-        self._scoring, self._score_free_at, self._next = False, 0.0, 0
+        self._scoring, self._score_free_at, self._next, self._drawn_from = False, 0.0, 0, 0
         self._build()
         self.scorer = ScoreWorker()
         self.scorer.scored.connect(self._on_scored)
@@ -281,13 +282,24 @@ class ArenaWindow(QWidget):
         for col in self.columns.values():
             col.pause()
 
-    def redraw(self) -> None:
+    def redraw(self, all_columns: bool = False) -> None:
+        """Redraw up to DRAWN_PER_TICK columns that changed, round-robin (all with `all_columns`): five columns
+        redrawn in one tick would stall the event loop for their sum."""
         now = time.perf_counter()
         dt, self._tick = now - getattr(self, "_tick", now), now
-        for col in self.columns.values():
+        cols = list(self.columns.values())
+        for col in cols:
             if col.playing():
                 col.wall_s += dt
-            col.redraw()
+        drawn = 0
+        for i in range(len(cols)):
+            col = cols[(self._drawn_from + i) % len(cols)]
+            if col.dirty and (all_columns or drawn < DRAWN_PER_TICK):
+                col.redraw()
+                drawn += 1
+                self._drawn_from = (self._drawn_from + i + 1) % len(cols)
+            elif not col.dirty:
+                col.redraw()  # keeps its layout fitted; nothing is drawn
         self._refresh_live()
 
     # -- opening an arena folder ------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_
     qtbot.addWidget(w)
     try:
         w.open_folder(tmp_path)
-        w.redraw()
+        w.redraw(all_columns=True)
         assert list(w.columns) == ["made-2d", "realnvp"] and w.dataset_box.currentText() == "moons"
         for name, col in w.columns.items():
             assert col.step == 30 and col.series["loss"].n == 30 and len(col.arrays["samples"])
