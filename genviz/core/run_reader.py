@@ -113,9 +113,11 @@ class RunInfo:
     last_write: float = 0.0  # newest mtime of its files (the writer's clock)
 
     def final_text(self) -> str:
-        """'loss 1.23 · val nll 1.31' (the losses first, then held-out metrics)."""
+        """'loss 1.23 · val nll 1.31' (the losses first, then held-out metrics; a term equal to the loss, e.g. a
+        flow's nll, is not repeated)."""
+        loss = self.final.get("loss")
         bits = [f"{k.replace('val_', 'val ')} {v:.4g}" for k, v in self.final.items()
-                if k != "step" and math.isfinite(v)]
+                if k != "step" and math.isfinite(v) and (k == "loss" or k.startswith("val_") or v != loss)]
         return " · ".join(bits)
 
 

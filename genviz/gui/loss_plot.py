@@ -13,6 +13,10 @@ from PySide6.QtWidgets import QCheckBox, QSizePolicy, QHBoxLayout, QLabel, QSlid
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import CURVE_COLORS
 
+# Peak downsampling keeps each bin's min and max: one bin per pixel column draws the same envelope as
+# pyqtgraph's default five, with a fifth of the line segments (software painting is what a redraw costs)
+PEAK_BINS_PER_PX = 1.0
+
 
 class Series:
     """A growing (x, y) series in capacity-doubling arrays."""
@@ -83,6 +87,7 @@ class LossPanel(QWidget):
         self.legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)  # entries stack at the top, not
         self.plot.ci.layout.setAlignment(self.legend, Qt.AlignTop)  # spread over the plot's height
         self.series: dict[str, Series] = {}
+        self._smooth: dict[str, tuple[float, Series]] = {}  # name -> (alpha, EMA so far): appends extend it
         self.curves: dict[str, tuple] = {}  # name -> (raw curve, smoothed curve)
         self.metric_series: dict[str, Series] = {}
         self.metric_items: dict[str, pg.PlotDataItem] = {}
@@ -128,6 +133,7 @@ class LossPanel(QWidget):
             self.item.removeItem(it)
         self.legend.clear()
         self.series, self.curves, self.metric_series, self.metric_items = {}, {}, {}, {}
+        self._smooth = {}
         self.aliases = []
         self.hint.setVisible(True)
         self.item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # the hint in the middle, not at an old step
@@ -136,8 +142,9 @@ class LossPanel(QWidget):
     def _curves_for(self, name: str):
         if name not in self.curves:
             color = self.colors.get(name) or CURVE_COLORS[len(self.curves) % len(CURVE_COLORS)]
-            raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1)) if self.raw else None
-            smooth = self.item.plot(pen=pg.mkPen(color, width=2))
+            thin = {"autoDownsampleFactor": PEAK_BINS_PER_PX}
+            raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1), **thin) if self.raw else None
+            smooth = self.item.plot(pen=pg.mkPen(color, width=2 if self.raw else 1), **thin)  # overlays: thin lines
             self.legend.addItem(smooth, name)
             for c in (raw, smooth) if self.raw else (smooth,):
                 c.setDownsampling(auto=True, method="peak")
@@ -182,9 +189,23 @@ class LossPanel(QWidget):
             x, y = self.series[name].data()
             if raw is not None:
                 raw.setData(x, y)
-            smooth.setData(x, ema(y, 1.0 - self.smoothing))
+            smooth.setData(x, self._smoothed(name, y))
         for name, it in self.metric_items.items():
             it.setData(*self.metric_series[name].data())
+
+    def _smoothed(self, name: str, y: np.ndarray) -> np.ndarray:
+        """ema(y, 1 - smoothing), computed only for the values appended since the last redraw (a followed run's
+        100k-row history costs nothing per poll); recomputed when the smoothing changes."""
+        alpha = 1.0 - self.smoothing
+        cached = self._smooth.get(name)
+        if cached is None or cached[0] != alpha or cached[1].n > len(y):
+            cached = self._smooth[name] = (alpha, Series(max(1024, len(y))))
+        done = cached[1]
+        if done.n < len(y):
+            start = done.y[done.n - 1] if done.n else None
+            new = y[done.n:]
+            done.extend(new, ema(new, alpha, start))
+        return done.y[:done.n]
 
     def load_history(self, cols: dict) -> None:
         """A run folder's metrics.csv columns ('step', losses, 'val_<metric>'): its curves, as if trained here."""

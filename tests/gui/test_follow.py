@@ -17,6 +17,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from genviz.gui.file_menu import action
+from genviz.gui.loss_plot import ema
 
 TINY = ["--n-points", "2000", "--set", "hidden=8", "--set", "n_layers=2", "-q"]
 
@@ -118,5 +119,7 @@ def test_a_run_whose_writer_went_silent_reads_stalled(qtbot, window, tiny_run, m
         fh.write("13,1.5,1.5,\n")
     qtbot.waitUntil(lambda: w.follower.state == "following", timeout=2_000)
     assert w.loss.series["loss"].n == 13 and w.follower.step == 13
+    y = w.loss.curves["loss"][1].getOriginalDataset()[1]  # the EMA went on from the history's: same as all at once
+    assert np.allclose(y, ema(w.loss.series["loss"].data()[1], 1.0 - w.loss.smoothing), rtol=1e-12)
     w.select("nice")  # another run replaces it: following stops
     assert not w.follower.following() and w.follower.badge.isHidden()
