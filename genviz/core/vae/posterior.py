@@ -63,7 +63,7 @@ def grid_posterior(model, x: torch.Tensor, q: tuple | None = None, res: int = FI
     A coarse pass over the prior's box finds the posterior's mass; a fine res×res grid covers it and q.
     Returns box, log_post (res, res) (row = z₂ ascending), log_px (grid), kl_grid = KL(q‖p(z|x)) and
     elbo_grid = E_q[log p(x,z) − log q(z)] as Riemann sums on the fine grid, q_mass = Σ q ΔA (≈ 1 when the
-    grid holds q), q_mean, q_var.
+    grid holds q), q_mean, q_var; and zz, log_joint, area, which `score_q` reuses for another q.
     """
     if q is None:
         m, v = model.encode(x)
@@ -75,12 +75,21 @@ def grid_posterior(model, x: torch.Tensor, q: tuple | None = None, res: int = FI
     zz, area = grid_points(box, res)
     lj = log_joint(model, x, zz)
     log_px = torch.logsumexp(lj, 0) + math.log(area)
-    log_post = lj - log_px
-    log_q = nets.log_normal(zz, m, v)
-    wq = log_q.exp() * area  # q's mass per cell
-    return {"box": box, "log_post": log_post.reshape(res, res).numpy(), "log_px": float(log_px),
-            "kl_grid": float((wq * (log_q - log_post)).sum()), "elbo_grid": float((wq * (lj - log_q)).sum()),
-            "q_mass": float(wq.sum()), "q_mean": m.numpy(), "q_var": v.numpy()}
+    out = {"box": box, "log_post": (lj - log_px).reshape(res, res).numpy(), "log_px": float(log_px),
+           "zz": zz, "log_joint": lj, "area": area}
+    out.update(score_q(out, m, v))
+    return out
+
+
+def score_q(grid: dict, m, v) -> dict:
+    """What a grid (from grid_posterior) says about another q = N(m, diag v), without decoding again:
+    kl_grid = Σ q ΔA (log q − log p(z|x)), elbo_grid = Σ q ΔA (log p(x,z) − log q), q_mass = Σ q ΔA."""
+    m, v = (torch.as_tensor(t, dtype=torch.float64).reshape(2) for t in (m, v))
+    lj, log_q = grid["log_joint"], nets.log_normal(grid["zz"], m, v)
+    wq = log_q.exp() * grid["area"]  # q's mass per cell
+    return {"kl_grid": float((wq * (log_q - (lj - grid["log_px"]))).sum()),
+            "elbo_grid": float((wq * (lj - log_q)).sum()), "q_mass": float(wq.sum()),
+            "q_mean": m.numpy(), "q_var": v.numpy()}
 
 
 def elbo_mc(model, x: torch.Tensor, m: torch.Tensor, v: torch.Tensor, samples: int = 4096,
@@ -97,10 +106,13 @@ def elbo_mc(model, x: torch.Tensor, m: torch.Tensor, v: torch.Tensor, samples: i
 
 class PointSVI:
     """Stochastic variational inference for one x: q = N(μ, diag σ²) with its own μ and log σ (started at the
-    encoder's), raised by Adam on the reparameterized ELBO. The model's weights are never touched."""
+    encoder's), raised by Adam on the reparameterized ELBO. The model's weights are never touched. With
+    `anneal` steps the rate decays geometrically to lr/10 over them, so q settles inside the gradient noise."""
 
-    def __init__(self, model, x: torch.Tensor, m0, v0, lr: float = 0.05, samples: int = 16, seed: int = 0):
+    def __init__(self, model, x: torch.Tensor, m0, v0, lr: float = 0.05, samples: int = 16, seed: int = 0,
+                 anneal: int | None = None):
         self.model, self.x, self.samples = model, x, samples
+        self.lr, self.anneal = lr, anneal
         self.dtype = next(iter(model.parameters())).dtype if hasattr(model, "parameters") else torch.float64
         self.mu = torch.as_tensor(m0, dtype=self.dtype).detach().clone().reshape(-1).requires_grad_(True)
         self.log_sigma = (0.5 * torch.as_tensor(v0, dtype=self.dtype).log()).detach().clone().reshape(-1)
@@ -113,6 +125,8 @@ class PointSVI:
         """n Adam steps; the ELBO estimates (nats) of those steps."""
         out = []
         for _ in range(n):
+            if self.anneal:
+                self.opt.param_groups[0]["lr"] = self.lr * 0.1 ** min(len(self.trace) / self.anneal, 1.0)
             eps = torch.randn(self.samples, 1, len(self.mu), generator=self.g, dtype=self.dtype)
             z = self.mu + self.log_sigma.exp() * eps  # (S, 1, d)
             v = (2 * self.log_sigma).exp()
@@ -122,7 +136,7 @@ class PointSVI:
             self.mu.grad, self.log_sigma.grad = gm, gs
             self.opt.step()
             out.append(float(elbo.detach()))
-        self.trace.extend(out)
+            self.trace.append(out[-1])
         return out
 
     def q(self) -> tuple[np.ndarray, np.ndarray]:

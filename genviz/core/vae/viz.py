@@ -10,7 +10,8 @@ Keys returned by `visualize_images` (n = held-out points, z = latent size):
   param/<name> every weight, so the GUI can decode a clicked latent point and run labs without a round trip;
     decoder_classes (float) how many one-hot class inputs the decoder takes after z (0, or 10 for the SSVAE),
     decoder_gaussian (float) 1 when the decoder outputs [mean | raw variance] (2D data), 0 for Bernoulli logits,
-    decoder_autoregressive (float) 1 when x_i's parameters also take x_<i ('param/ar.*', ar_decoder.py).
+    decoder_autoregressive (float) 1 when x_i's parameters also take x_<i ('param/ar.*', ar_decoder.py),
+    kl_weight (float) the β of the training loss Rec + β·KL now, kl_weight_live (float) 1 when the model trains on it.
 """
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ def decoder_arrays(model) -> dict:
     """What a reader of the 'param/dec.*' weights needs to run the decoder (plain floats)."""
     return {"decoder_classes": float(model.dec_in() - model.z_dim),
             "decoder_gaussian": float(model.likelihood == "gaussian"),
-            "decoder_autoregressive": float(getattr(model, "ar", None) is not None)}
+            "decoder_autoregressive": float(getattr(model, "ar", None) is not None),
+            "kl_weight": float(getattr(model.cfg, "beta", 1.0)),  # the β in use (live: it may change mid-run)
+            "kl_weight_live": float(getattr(model, "trains_on_beta", lambda: False)())}
 
 
 def visualize_images(model, data, view: dict) -> dict:

@@ -3,7 +3,9 @@
 Tabs: 'density · samples' (2D data: the IW density, samples; MoG: points coloured by p(z|x) and the
 components' 2σ ellipses) · 'ELBO' (Rec and KL, train and validation) · 'latent' (encoder means coloured by
 digit, prior/GMVAE components; click or drag to decode, traversals along both plotted axes) · 'images'
-(reconstructions and prior samples) · 'IWAE' (negative bound vs m, ± std over repeats) · 'labs'.
+(reconstructions and prior samples) · 'IWAE' (negative bound vs m, ± std over repeats) · 'posterior' (2D latent:
+the true p(z|x) on a grid vs q(z|x), SVI, log p̂_k; vae_posterior.py) · 'β · collapse' (live β, rate vs
+distortion, active units; vae_collapse.py) · 'labs'.
 
 Clicked points are decoded on the GUI thread with the decoder weights of the latest snapshot ('param/dec.*',
 numpy, < 1 ms for the 784-300-300 MLP; 'decoder_classes' and 'decoder_gaussian' say how to run it): a ("view",
@@ -22,11 +24,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from torchvision.utils import make_grid
 
+from genviz.core.vae import ar_decoder
 from genviz.core.vae.mog import ellipse
 from genviz.core.vae.nets import numpy_mlp
 from genviz.gui.panels.density2d import Density2DPanel
+from genviz.gui.panels.pick import InertScatter, PickViewBox
 from genviz.gui.panels.toolkit import LabelledScatter, legend_plot, show_plot, show_tabs
+from genviz.gui.panels.vae_collapse import CollapseTab
 from genviz.gui.panels.vae_labs import LabsTab
+from genviz.gui.panels.vae_posterior import PosteriorTab
 
 LABEL_BRUSHES = [pg.mkBrush(pg.intColor(i, 10, alpha=200)) for i in range(10)]
 PRIOR_PEN = pg.mkPen(255, 255, 255, 220, width=1.5)
@@ -57,41 +63,11 @@ def _image_view(layout, row: int, col: int):
     return vb, img
 
 
-class PickViewBox(pg.ViewBox):
-    """Left click or left drag reports the point in data coordinates; the right button still zooms."""
-
-    picked = Signal(float, float)
-
-    def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph's name)
-        if ev.button() == Qt.LeftButton:
-            ev.accept()
-            self._emit(ev.scenePos())
-        else:
-            super().mouseClickEvent(ev)
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
-        if ev.button() == Qt.LeftButton:
-            ev.accept()
-            self._emit(ev.scenePos())
-        else:
-            super().mouseDragEvent(ev, axis)
-
-    def _emit(self, scene_pos) -> None:
-        p = self.mapSceneToView(scene_pos)
-        self.picked.emit(float(p.x()), float(p.y()))
-
-
-class InertScatter(pg.ScatterPlotItem):
-    """A scatter whose points never take a click: clicks on the latent cloud must reach the plane."""
-
-    def mouseClickEvent(self, ev):  # noqa: N802
-        ev.ignore()
-
-
 class VAEPanel(Density2DPanel):
     """Views for latent variable models' snapshots (MoG, VAE, GMVAE, IWAE, SSVAE, ...; 2D data or images)."""
 
-    own_metrics = frozenset({"acc", "acc_last"})  # fractions: their own plot, not beside NELBOs of ~100 nats
+    # fractions and counts: their own plots, not beside NELBOs of ~100 nats
+    own_metrics = frozenset({"acc", "acc_last", "au"})
 
     decoded = Signal()  # a clicked latent point was decoded and drawn
 
@@ -105,6 +81,11 @@ class VAEPanel(Density2DPanel):
         self._build_latent_tab()
         self._build_images_tab()
         self._build_iwae_tab()
+        self.posterior = PosteriorTab(self)
+        self.posterior_tab = self.add_tab(self.posterior, "posterior")
+        self.collapse = CollapseTab(self)
+        self.collapse.beta_changed.connect(lambda b: self.command_issued.emit(("model_set", "beta", b)))
+        self.collapse_tab = self.add_tab(self.collapse, "β · collapse")
         self.labs = LabsTab(self)
         self.labs_tab = self.add_tab(self.labs, "labs")
 
@@ -216,10 +197,14 @@ class VAEPanel(Density2DPanel):
             it.setData([], [])
         self._show_views(density=not image, latent=True, images=image, iwae=image, labs=True)
         self.labs.begin(info)
+        self.posterior.begin(info)
+        self.collapse.begin(info)
 
-    def _show_views(self, density: bool, latent: bool, images: bool, iwae: bool, labs: bool) -> None:
+    def _show_views(self, density: bool, latent: bool, images: bool, iwae: bool, labs: bool,
+                    posterior: bool = False, collapse: bool = False) -> None:
         show_tabs(self.tabs, {self.density_index: density, self.latent_tab: latent, self.images_tab: images,
-                              self.iwae_tab: iwae, self.labs_tab: labs})
+                              self.iwae_tab: iwae, self.posterior_tab: posterior, self.collapse_tab: collapse,
+                              self.labs_tab: labs})
 
     def _acc_shown(self, shown: bool) -> None:
         show_plot(self.acc_plot, shown)  # a model whose metrics carry 'acc' has a classifier to judge
@@ -234,7 +219,8 @@ class VAEPanel(Density2DPanel):
         if any(k in a for k in VIEW_KEYS):
             self.arrays = a
             self._show_views(density="log_density" in a, latent="latent" in a, images="recon_in" in a,
-                             iwae="iwae_m" in a, labs=self.labs.usable(a))
+                             iwae="iwae_m" in a, labs=self.labs.usable(a), posterior=self.posterior.usable(a),
+                             collapse="unit_var" in a)
             self._class_picker(a.get("decoder_classes", 0) > 0)
         if "log_density" in a:
             super().show_snapshot(snap)
@@ -253,6 +239,8 @@ class VAEPanel(Density2DPanel):
         if self.z_click is not None and "param/dec.0.weight" in a:
             self.decode_at(*self._last_uv)  # the decoder moved: redraw the picked point with it
         self.labs.set_arrays(a)
+        self.posterior.set_arrays(a, shown=self.tabs.currentWidget() is self.posterior)
+        self.collapse.set_arrays(a)
 
     def _add_curves(self, snap) -> None:
         """Train terms: every step's value (downsampled to means when drawn); validation: one per snapshot."""
@@ -267,6 +255,7 @@ class VAEPanel(Density2DPanel):
     def add_metrics(self, step: int, metrics: dict) -> None:
         """Validation curves (ELBO terms, SSVAE accuracy): one point per snapshot, however they are drawn."""
         val = [(name, self.series[key]) for key, source, name, _, _ in SERIES if source == "metrics"]
+        self.collapse.add_metrics(step, metrics)
         if "acc" in metrics:
             self._acc_shown(True)
         for name, (curve, xs, ys) in val + list(self.acc_series.items()):
@@ -309,6 +298,11 @@ class VAEPanel(Density2DPanel):
             y[:, min(self.class_box.currentIndex(), classes - 1)] = 1
             z = np.concatenate([z, y], 1)
         out = numpy_mlp(a, "param/dec.", z.astype(np.float32))
+        if a.get("decoder_autoregressive", 0):  # x_i also sees x_<i: each dimension's mean fed forward
+            gaussian = bool(a.get("decoder_gaussian", 0))
+            w = torch.from_numpy(a["param/ar.weight"] * a["param/ar.mask"])
+            out = ar_decoder.sequential(torch.from_numpy(out), w, 2 if gaussian else 1, not gaussian).numpy()
+            return out if gaussian or "recon_in" not in a else out.reshape(len(z), *np.shape(a["recon_in"])[1:])
         if a.get("decoder_gaussian", 0):
             return out[:, : out.shape[1] // 2]  # [mean | raw variance]: the mean half
         if "recon_in" in a:  # Bernoulli logits of images shaped like the reconstructions
@@ -335,4 +329,4 @@ class VAEPanel(Density2DPanel):
 
     def plots(self) -> dict:
         return {**super().plots(), "elbo": self.elbo_plot, "latent": self.latent_plot, "iwae": self.iwae_plot,
-                **self.labs.plots()}
+                **self.posterior.plots(), **self.collapse.plots(), **self.labs.plots()}
