@@ -39,14 +39,14 @@ def test_pushed_density_integrates_to_one_and_satisfies_the_cdf_identity(f):
 
 def test_pushed_density_matches_the_histogram_of_pushed_samples():
     f = next(random_maps())
-    xs = cov.push_samples(f, 200_000, seed=1)
+    xs = cov.push_samples(f, 60_000, seed=1)
     edges = np.linspace(-5, 5, 51)
     hist = cov.histogram_density(xs, edges)
     mids = (edges[1:] + edges[:-1]) / 2
     fine = np.linspace(-5, 5, 5001)
     per_bin = np.array([cov.trapezoid(f.pushed_density(fine[i * 100:(i + 1) * 100 + 1]),
                                       fine[i * 100:(i + 1) * 100 + 1]) for i in range(50)]) / np.diff(edges)
-    assert np.abs(hist - per_bin).max() < 0.012 and np.abs(hist - per_bin).sum() * 0.2 < 0.02
+    assert np.abs(hist - per_bin).max() < 0.02 and np.abs(hist - per_bin).sum() * 0.2 < 0.03
     # and a Jacobian-free "density" p_z(f⁻¹(x)) does not match: the factor |df⁻¹/dx| is what makes it work
     assert np.abs(hist - cov.normal_pdf(f.inverse(mids))).sum() * 0.2 > 0.2
     # Kolmogorov–Smirnov: the samples' empirical CDF against F_x = Φ∘f⁻¹

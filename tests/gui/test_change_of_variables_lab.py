@@ -9,26 +9,25 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from genviz.gui.labs import ChangeOfVariablesLab, LabsWindow, LinearMapLab
+from genviz.gui.labs import ChangeOfVariablesLab, LinearMapLab
 
 
 @pytest.fixture
-def win(qtbot):
-    w = LabsWindow()
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    for lab in w.labs:
-        if hasattr(lab, "timer"):
-            lab.timer.stop()
+def make(qtbot):
+    def build(cls):
+        lab = cls()
+        qtbot.addWidget(lab)
+        lab.show()
+        return lab
+    return build
 
 
 def bold_numbers(text: str) -> list[float]:
     return [float(v) for v in re.findall(r"<b>(-?[\d.]+)</b>", text)]
 
 
-def test_dragging_a_knot_keeps_f_monotone_and_the_density_normalized(win, qtbot, tmp_path, monkeypatch):
-    lab = win.show_lab(ChangeOfVariablesLab)
+def test_dragging_a_knot_keeps_f_monotone_and_the_density_normalized(make, qtbot, tmp_path, monkeypatch):
+    lab = make(ChangeOfVariablesLab)
     def p_x_at(x0):
         px, x = lab.px_curve.getData()  # drawn sideways: (density, x)
         return float(np.interp(x0, x, px))
@@ -52,8 +51,8 @@ def test_dragging_a_knot_keeps_f_monotone_and_the_density_normalized(win, qtbot,
     assert path.stat().st_size > 5000
 
 
-def test_dragging_the_columns_of_a_reads_area_det_and_covariance(win):
-    lab = win.show_lab(LinearMapLab)
+def test_dragging_the_columns_of_a_reads_area_det_and_covariance(make):
+    lab = make(LinearMapLab)
     lab.handles[0].setPos(2.0, 0.5)  # Ae₁
     lab.handles[1].setPos(-0.5, 1.5)  # Ae₂
     a = np.array([[2.0, -0.5], [0.5, 1.5]])

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 
 from genviz.core.labs import counts
 from genviz.gui.labs import (LABS, CountsLab, KLLab, LabsWindow, LikelihoodGapLab, MonteCarloLab, TwoSampleLab)
@@ -16,14 +16,16 @@ def win(qtbot):
     qtbot.addWidget(w)
     w.show()
     yield w
-    w.lab(KLLab).timer.stop()
+    for lab in w.built_labs():  # stop what animates (the KL descent, trainings started on show)
+        for timer in lab.findChildren(QTimer):
+            timer.stop()
 
 
 def test_every_lab_shows_a_formula_and_exports_png(win, tmp_path):
     assert win.pages.count() == len(LABS) >= 5
     for i, lab in enumerate(win.labs):
         win.show_lab(type(lab))
-        assert win.pages.currentWidget() is lab
+        assert win.current_lab() is lab and lab.isVisible()
         assert lab.formula_label.text() and lab.status.text()
         path = tmp_path / f"lab{i}.png"
         lab.export_png(str(path))
@@ -36,11 +38,12 @@ def test_navigation_groups_labs_by_family_and_a_click_shows_the_page(win, qtbot)
     assert names == [f for f in FAMILIES if f in names] and {"Basics", "GAN"} <= set(names)
     for head in heads:  # each heading holds exactly the labs that declare its family
         titles = {head.child(j).text(0) for j in range(head.childCount())}
-        assert titles == {lab.title for lab in win.labs if lab.family == head.text(0)}
-    item = win._items[id(win.lab(TwoSampleLab))]
+        assert titles == {cls.title for cls in LABS if cls.family == head.text(0)}
+    assert len(win.built_labs()) == 1  # only the page on show is built
+    item = win._items[TwoSampleLab]
     rect = win.nav.visualItemRect(item)
     qtbot.mouseClick(win.nav.viewport(), Qt.LeftButton, pos=rect.center())
-    assert win.pages.currentWidget() is win.lab(TwoSampleLab)
+    assert win.current_lab() is win.lab(TwoSampleLab) and win.lab(TwoSampleLab).isVisible()
     win.show_lab(KLLab)  # and the other way: a page brought forward selects its entry
     assert win.nav.currentItem().text(0) == KLLab.title
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 GAP = 0.05  # smallest rise between neighbouring knots: keeps f strictly increasing (f′ > 0) while dragging
 
@@ -22,7 +23,7 @@ def normal_pdf(z):
 
 
 def normal_cdf(z):
-    return 0.5 * (1 + np.vectorize(math.erf)(np.asarray(z, np.float64) / math.sqrt(2)))
+    return torch.special.ndtr(torch.as_tensor(np.asarray(z, np.float64))).numpy()
 
 
 def monotone(xk, lo: float = -np.inf, hi: float = np.inf, moved: int | None = None) -> np.ndarray:
