@@ -23,6 +23,7 @@ from genviz.gui.theme import CURVE_COLORS
 ARENA_VIEW = {"res": 64, "n_samples": 500}  # a 64² grid and 500 samples: cheap to compute and to draw
 SNAPSHOT_EVERY = 100  # at most a few snapshots a second per model, whatever its speed
 SMOOTH = 0.05  # EMA weight of the loss curve: GAN and VAE losses are noisy step to step
+TITLE_SIZE = "9pt"  # five columns side by side at 1280 px: short titles in a small font
 
 
 def heat_of(family: str, arrays: dict) -> tuple[np.ndarray, str, tuple] | None:
@@ -89,7 +90,7 @@ class ArenaColumn(QFrame):
         self.status.setContentsMargins(4, 0, 4, 0)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.heat_plot = plane(self.graphics.addPlot(row=0, col=0, title="density"))
+        self.heat_plot = self._plane(0, "density")
         self.heat_plot.setToolTip("the model's density p(x): exact (flows, autoregressive), normalized on a grid "
                                   "(EBM), an importance-weighted estimate with 32 samples (VAE); a GAN has no "
                                   "density, so its discriminator D(x) is shown. Grey: training points.")
@@ -97,13 +98,14 @@ class ArenaColumn(QFrame):
         self.data_dots = pg.ScatterPlotItem(size=2, pen=None, brush=DATA_BRUSH)
         self.heat_plot.addItem(self.data_dots)
         what = "Langevin negatives" if self.spec.family == "ebm" else "samples"
-        self.samples_plot = plane(self.graphics.addPlot(row=1, col=0, title=f"{what} · data"))
+        self.samples_plot = self._plane(1, f"{what} · data")
         self.samples_plot.setToolTip(f"model {what} (orange) over the training data (grey)")
         self.data_grey = pg.ScatterPlotItem(size=2, pen=None, brush=DATA_GREY)
         self.sample_dots = pg.ScatterPlotItem(size=3, pen=None, brush=SAMPLE_BRUSH)
         self.samples_plot.addItem(self.data_grey)
         self.samples_plot.addItem(self.sample_dots)
-        self.loss_plot = self.graphics.addPlot(row=2, col=0, title="training loss")
+        self.loss_plot = self.graphics.addPlot(row=2, col=0)
+        self.loss_plot.setTitle("training loss", size=TITLE_SIZE)
         self.loss_plot.setToolTip("the training objective, EMA-smoothed; dashed: the data's true entropy")
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.addLegend(offset=(-4, 4), labelTextSize="7pt")
@@ -116,6 +118,14 @@ class ArenaColumn(QFrame):
         v.addLayout(head)
         v.addWidget(self.status)
         v.addWidget(self.graphics, 1)
+
+    def _plane(self, row: int, title: str) -> pg.PlotItem:
+        """An aspect-locked data plane; no x₁/x₂ labels (every column shares the data's axes)."""
+        p = plane(self.graphics.addPlot(row=row, col=0))
+        p.setTitle(title, size=TITLE_SIZE)
+        for side in ("left", "bottom"):
+            p.getAxis(side).showLabel(False)
+        return p
 
     def begin(self, info: dict, entropy: float | None) -> None:
         """A fresh run on `info`'s data: clear everything, show the data, frame the data box."""
@@ -137,7 +147,7 @@ class ArenaColumn(QFrame):
             # these losses are NLL (or NELBO ≥ NLL) in nats: the true entropy is their floor
             self.entropy_line = pg.InfiniteLine(pos=entropy, angle=0, movable=False,
                                                 pen=pg.mkPen("#2ed573", width=1, style=Qt.DashLine),
-                                                label=f"H = {entropy:.3f}", labelOpts={"position": 0.15,
+                                                label=f"H = {entropy:.3f}", labelOpts={"position": 0.7,
                                                                                       "color": "#2ed573"})
             self.loss_plot.addItem(self.entropy_line)
         self.wall_s = 0.0
@@ -208,13 +218,14 @@ class ArenaColumn(QFrame):
         if heat is not None:
             img, title, levels = heat
             self.heatmap.show(img, self.bbox, levels)
-            self.heat_plot.setTitle(title)
+            self.heat_plot.setTitle(title, size=TITLE_SIZE)
         s = a.get("samples", a.get("negatives"))  # an EBM's samples are its Langevin negatives
         if s is not None and np.ndim(s) == 2 and len(s):
             self.sample_dots.setData(s[:, 0], s[:, 1])
         for i, (name, series) in enumerate(self.series.items()):
             if name not in self.curves:
-                self.curves[name] = self.loss_plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[i % 7], width=2), name=name)
+                legend = name if len(self.series) > 1 else None  # one curve needs no legend
+                self.curves[name] = self.loss_plot.plot([], [], pen=pg.mkPen(CURVE_COLORS[i % 7], width=2), name=legend)
                 self.curves[name].setDownsampling(auto=True, method="peak")
                 self.curves[name].setClipToView(True)
             self.curves[name].setData(*series.data())

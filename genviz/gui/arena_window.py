@@ -25,7 +25,7 @@ from genviz.gui.panels.toolkit import BoxFrame
 
 REDRAW_MS = 100  # 10 Hz
 DRAWN_PER_TICK = 2  # columns redrawn per tick: a column's new picture waits at most ~0.3 s with five
-SCORE_SHARE = 0.1  # the scorer idles ≥ 9× what its last row cost
+SCORE_SHARE = 0.15  # the scorer idles ≥ 5.7× what its last row cost
 
 # scoreboard columns: (header, tooltip)
 BOARD = (("model", "registry name"),
@@ -99,7 +99,8 @@ class ArenaWindow(QWidget):
         self.scores: dict[str, arena.Score] = {}
         self.dataset = None
         self.generation = 0  # bumped when the dataset changes: older scores are dropped
-        self._scoring, self._score_free_at, self._next, self._drawn_from = False, 0.0, 0, 0
+        self._scoring, self._score_free_at, self._drawn_from = False, 0.0, 0
+        self._scored_at: dict[str, float] = {}  # model -> when its last score request went out
         self._build()
         self.scorer = ScoreWorker()
         self.scorer.scored.connect(self._on_scored)
@@ -119,7 +120,7 @@ class ArenaWindow(QWidget):
         self.dataset_box.setCurrentText("8gaussians")
         self.dataset_box.currentTextChanged.connect(self.set_dataset)
         self.steps_box = QSpinBox(minimum=0, maximum=10_000_000, singleStep=1000)
-        self.steps_box.setSpecialValueText("each model's own")
+        self.steps_box.setSpecialValueText("model's own")
         self.steps_box.setToolTip("steps each model trains; 0: each model's default")
         form.addRow("dataset", self.dataset_box)
         form.addRow("steps", self.steps_box)
@@ -166,6 +167,7 @@ class ArenaWindow(QWidget):
         self.board.verticalHeader().setVisible(False)
         self.board.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.board.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.board.horizontalHeader().setSectionResizeMode(5, QHeaderView.Stretch)  # "NLL is…" takes the rest
         lower = QWidget()
         lv = QVBoxLayout(lower)
         lv.setContentsMargins(0, 0, 0, 0)
@@ -208,7 +210,7 @@ class ArenaWindow(QWidget):
             self._drop(col)
         self.dataset = data_mod.load(name, seed=0)
         self.generation += 1
-        self.scores = {}
+        self.scores, self._scored_at = {}, {}
         h = arena.true_entropy(name)
         self.entropy_label.setText(
             f"True entropy of <b>{name}</b>: <b>H = {h:.3f} nats</b>, the floor of any exact test NLL (dashed "
@@ -342,18 +344,17 @@ class ArenaWindow(QWidget):
         """Score the next model whose weights moved since its last score, when the scorer is free."""
         if self._scoring or time.perf_counter() < self._score_free_at or not self.columns:
             return
-        cols = list(self.columns.values())
-        for i in range(len(cols)):
-            col = cols[(self._next + i) % len(cols)]
+        # never-scored models first, then the one scored longest ago
+        for col in sorted(self.columns.values(), key=lambda c: self._scored_at.get(c.name, -1.0)):
             got = col.weights()
             if got is None:
                 continue
             step, weights, cfg = got
             done = self.scores.get(col.name)
-            if done is not None and done.step == step:
-                continue
-            self._next = (self._next + i + 1) % len(cols)
+            if (done is not None and done.step == step) or (step == 0 and col.controller.running()):
+                continue  # nothing new, or an untrained model about to move
             self._scoring = True
+            self._scored_at[col.name] = time.perf_counter()
             self.scorer.request.emit({"model": col.name, "config": cfg, "weights": weights, "step": step,
                                       "data": self.dataset, "generation": self.generation})
             return
