@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxL
 
 from genviz.core import arena, registry
 from genviz.core import data as data_mod
+from genviz.core.config import ConfigError
 from genviz.gui.arena_column import ARENA_VIEW, SNAPSHOT_EVERY, ArenaColumn
 from genviz.gui.panels.toolkit import BoxFrame
 
@@ -98,6 +99,7 @@ class ArenaWindow(QWidget):
         self.frames: dict[str, BoxFrame] = {}
         self.scores: dict[str, arena.Score] = {}
         self.dataset = None
+        self.points = None  # drawn or loaded (n, 2) points: the 'custom' dataset
         self.generation = 0  # bumped when the dataset changes: older scores are dropped
         self._scoring, self._score_free_at, self._drawn_from = False, 0.0, 0
         self._scored_at: dict[str, float] = {}  # model -> when its last score request went out
@@ -124,6 +126,12 @@ class ArenaWindow(QWidget):
         self.steps_box.setToolTip("steps each model trains; 0: each model's default")
         form.addRow("dataset", self.dataset_box)
         form.addRow("steps", self.steps_box)
+        self.draw_btn = QPushButton("Draw…")
+        self.draw_btn.setToolTip("draw your own 2D points; every model starts over on them")
+        self.draw_btn.clicked.connect(self._draw)
+        self.load_btn = QPushButton("Load CSV…")
+        self.load_btn.setToolTip("load x,y points from a CSV file; every model starts over on them")
+        self.load_btn.clicked.connect(self._load_csv)
         self.play_btn = QPushButton("Play all")
         self.pause_btn = QPushButton("Pause all")
         self.play_btn.clicked.connect(self.play_all)
@@ -137,18 +145,26 @@ class ArenaWindow(QWidget):
             item.setToolTip(f"{registry.get(name).title}: {registry.get(name).summary}")
             self.model_list.addItem(item)
         self.model_list.itemChanged.connect(self._on_item)
+        self.notice = QLabel()  # why a model could not join
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#ff6b81")
         note = QLabel("Check a model to add it, uncheck to remove it: the others keep training.")
         note.setWordWrap(True)
         note.setStyleSheet("color:#8a8f98")
         v = QVBoxLayout(side)
         v.setContentsMargins(4, 4, 4, 4)
         v.addLayout(form)
+        points = QHBoxLayout()
+        points.addWidget(self.draw_btn)
+        points.addWidget(self.load_btn)
+        v.addLayout(points)
         buttons = QHBoxLayout()
         buttons.addWidget(self.play_btn)
         buttons.addWidget(self.pause_btn)
         v.addLayout(buttons)
         v.addWidget(QLabel("models"))
         v.addWidget(self.model_list, 1)
+        v.addWidget(self.notice)
         v.addWidget(note)
         self.grid = QWidget()
         self.grid_layout = QHBoxLayout(self.grid)
@@ -204,11 +220,48 @@ class ArenaWindow(QWidget):
                 self.model_list.item(i).setCheckState(Qt.Checked if on else Qt.Unchecked)
         self.model_list.blockSignals(False)
 
+    def use_points(self, points) -> None:
+        """Every model starts over on these (n, 2) points, the 'custom' dataset (DataError if unusable)."""
+        data_mod.load("custom", seed=0, points=points)  # refuse bad points before anything changes
+        self.points = points
+        self.dataset_box.blockSignals(True)
+        if self.dataset_box.findText("custom") < 0:
+            self.dataset_box.addItem("custom")
+        self.dataset_box.setCurrentText("custom")
+        self.dataset_box.blockSignals(False)
+        self.set_dataset("custom")
+
+    def _draw(self) -> None:
+        from PySide6.QtWidgets import QDialog
+
+        from genviz.gui.draw import DrawDialog
+
+        dlg = DrawDialog(self.points, self)
+        if dlg.exec() == QDialog.Accepted:
+            self._try_points(dlg.points)
+
+    def _load_csv(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from genviz.gui.draw import load_points
+
+        path, _ = QFileDialog.getOpenFileName(self, "Load points", "", "CSV files (*.csv *.txt);;All files (*)")
+        if path:
+            self._try_points(lambda: load_points(path))
+
+    def _try_points(self, get) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        try:
+            self.use_points(get())
+        except data_mod.DataError as e:
+            QMessageBox.critical(self, "Cannot use these points", str(e))
+
     def set_dataset(self, name: str) -> None:
-        """Every model starts over on `name` (a 2D toy dataset)."""
+        """Every model starts over on `name` (a 2D toy dataset, or 'custom': the drawn or loaded points)."""
         for col in list(self.columns.values()):
             self._drop(col)
-        self.dataset = data_mod.load(name, seed=0)
+        self.dataset = data_mod.load(name, seed=0, points=self.points if name == "custom" else None)
         self.generation += 1
         self.scores, self._scored_at = {}, {}
         h = arena.true_entropy(name)
@@ -220,7 +273,7 @@ class ArenaWindow(QWidget):
         for m in sorted(self.checked_models(), key=lambda m: order.get(m, len(order))):
             self.add_model(m, play=False)
 
-    def add_model(self, name: str, play: bool | None = None) -> ArenaColumn:
+    def add_model(self, name: str, play: bool | None = None) -> ArenaColumn | None:
         """A new column for `name`, fresh on the current dataset; it plays if the others are playing."""
         if name in self.columns:
             return self.columns[name]
@@ -229,7 +282,17 @@ class ArenaWindow(QWidget):
         train = {"seed": 0, "snapshot_every": self.snapshot_every}
         if self.steps_box.value():
             train["steps"] = self.steps_box.value()
-        col.controller.prepare(name, self.dataset, self.model_config.get(name, {}), registry.train_config(name, train))
+        # a few drawn points: batches no larger than the training split
+        train["batch_size"] = min(registry.train_config(name).batch_size, len(self.dataset.train))
+        try:
+            col.controller.prepare(name, self.dataset, self.model_config.get(name, {}),
+                                   registry.train_config(name, train))
+        except (ConfigError, ValueError) as e:  # refused: say why, leave no column behind
+            self._drop(col)
+            self._check(name, False)
+            self.notice.setText(f"{name}: {e}")
+            return None
+        self.notice.setText("")
         self._begin(col)
         if playing:
             col.play()

@@ -110,3 +110,23 @@ def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_
         assert w.board.item(1, 2).text() == "10"  # the rate its arena measured: 30 steps in 3 s
     finally:
         w.close()
+
+
+def test_loaded_points_become_every_models_data(qtbot, tmp_path, monkeypatch):
+    import numpy as np
+    from PySide6.QtWidgets import QFileDialog
+
+    pts = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
+    np.savetxt(tmp_path / "p.csv", pts, delimiter=",", header="x,y", comments="")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "p.csv"), ""))
+    w = ArenaWindow(models=("made-2d", "realnvp"), model_config=TINY)
+    qtbot.addWidget(w)
+    try:
+        qtbot.mouseClick(w.load_btn, Qt.LeftButton)
+        assert w.dataset_box.currentText() == "custom" and list(w.columns) == ["made-2d", "realnvp"]
+        for col in w.columns.values():
+            ds = col.controller.dataset
+            assert ds.name == "custom" and len(ds.train) + len(ds.val) + len(ds.test) == 300
+        assert "not known" in w.entropy_label.text()
+    finally:
+        w.close()
