@@ -100,6 +100,8 @@ class ArenaWindow(QWidget):
         self.scores: dict[str, arena.Score] = {}
         self.dataset = None
         self.points = None  # drawn or loaded (n, 2) points: the 'custom' dataset
+        self._retired: list[ArenaColumn] = []  # removed columns whose worker is still finishing a step
+        self.closed = False
         self.generation = 0  # bumped when the dataset changes: older scores are dropped
         self._scoring, self._score_free_at, self._drawn_from = False, 0.0, 0
         self._scored_at: dict[str, float] = {}  # model -> when its last score request went out
@@ -330,13 +332,17 @@ class ArenaWindow(QWidget):
             self._refresh_board()
 
     def _drop(self, col: ArenaColumn) -> None:
-        col.stop()
+        if not col.stop():  # still inside a long step: keep it (hidden) until its thread has ended
+            self._retired.append(col)
+            col.controller.finished.connect(lambda _s, c=col: self._retired.remove(c) if c in self._retired else None)
         self.columns.pop(col.name, None)
         self.frames.pop(col.name, None)
         self.scores.pop(col.name, None)
         self.grid_layout.removeWidget(col)
-        col.setParent(None)
-        col.deleteLater()
+        col.hide()
+        if col not in self._retired:
+            col.setParent(None)
+            col.deleteLater()
 
     # -- running ------------------------------------------------------------------------------------------
     def play_all(self) -> None:
@@ -473,9 +479,10 @@ class ArenaWindow(QWidget):
             item.setText(text)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.closed = True  # its workers and scorer are gone: View → Arena… makes a new window
         self.timer.stop()
         self.score_timer.stop()
-        for col in list(self.columns.values()):
+        for col in [*self.columns.values(), *self._retired]:
             col.stop()
         self.scorer.stop()
         super().closeEvent(event)

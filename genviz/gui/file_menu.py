@@ -153,7 +153,7 @@ def open_arena(w) -> None:
     from genviz.gui.arena_window import ArenaWindow
 
     arena = getattr(w, "arena", None)
-    if arena is None:
+    if arena is None or arena.closed:
         arena = w.arena = ArenaWindow()
         w.destroyed.connect(arena.close)
     arena.show()

@@ -79,8 +79,12 @@ def test_view_menu_opens_the_arena(qtbot, window):
     try:
         assert arena.isVisible() and list(arena.columns) == ["made-2d", "vae", "realnvp", "gan_preset", "ebm"]
         assert {c.controller.dataset.name for c in arena.columns.values()} == {"8gaussians"}
+        arena.close()
+        file_menu.action(window, "Arena…").trigger()  # closed (its workers gone): a new one opens
+        assert window.arena is not arena and window.arena.isVisible() and window.arena.scorer.thread.isRunning()
     finally:
         arena.close()
+        window.arena.close()
 
 
 def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_path):
