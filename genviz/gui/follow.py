@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QLabel, QPushButton
 from genviz.core import run_reader
 
 POLL_MS = 200  # a new checkpoint is seen within this, then loaded and drawn well within a second
+SHOW_MS = 1000  # curves, badge and numbers are redrawn at most this often (sooner when the state changes):
+# painting the loss plot and relaying out the status bar are what following costs the event loop
 RATE_WINDOW_S = 30.0  # steps/s is measured over the rows seen in this window
 BADGE_STYLE = {"following": "color: #2ed573;", "stalled": "color: #feca57;", "finished": "color: #9aa0a6;"}
 
@@ -137,11 +139,12 @@ class RunFollower(QObject):
         self._busy = self._pending = False
         self.badge.show()
         self.detach_btn.show()
+        self._unshown: list[dict] = []  # rows read but not drawn yet
         history = self.tail.poll()  # what was there before: drawn, but no sign of life by itself
         if len(history):
-            self._show_rows(history.columns)
+            self._take_rows(history.columns)
         self._rows.append((time.monotonic(), self.step))
-        self._show_badge(time.monotonic())
+        self._show(time.monotonic())
         self.timer.start()
 
     def stop(self) -> None:
@@ -167,8 +170,9 @@ class RunFollower(QObject):
         chunk = self.tail.poll()
         if chunk.reset:
             self.w.loss.clear()
+            self._unshown = []
         if len(chunk):
-            self._show_rows(chunk.columns)
+            self._take_rows(chunk.columns)
             self._rows.append((now, self.step))
             self.last_write, self.rows_after_config = now, True
         sig = _signature(self.folder / "config.json")
@@ -183,13 +187,12 @@ class RunFollower(QObject):
             self._landings.append(now)
             self.landed_at = self.landed_at or now
             self._request_load()
-        self._show_badge(now)
+        if now - self._shown_at >= SHOW_MS / 1000 or self._state(now) != self.state:
+            self._show(now)
 
-    def _show_rows(self, cols: dict) -> None:
-        own = self.w.panel.own_metrics
-        self.w.loss.load_history({k: v for k, v in cols.items() if not (k.startswith("val_") and k[4:] in own)})
-        steps = cols["step"]
-        self.step = int(steps[-1])
+    def _take_rows(self, cols: dict) -> None:
+        self._unshown.append(cols)
+        self.step = int(cols["step"][-1])
         losses = [v for k, v in cols.items() if k != "step" and not k.startswith("val_")]
         finite = losses[0][np.isfinite(losses[0])] if losses else []
         self.loss = float(finite[-1]) if len(finite) else self.loss
@@ -206,11 +209,22 @@ class RunFollower(QObject):
         t = list(self._landings)
         return (t[-1] - t[0]) / (len(t) - 1) if len(t) >= 2 else None
 
-    def _show_badge(self, now: float) -> None:
+    def _state(self, now: float) -> str:
+        limit = run_reader.stall_after(self.checkpoint_interval(), self.stall_min_s)
+        return run_reader.follow_state(str(self.config.get("status", "running")), now - self.last_write,
+                                       self.rows_after_config, limit)
+
+    def _show(self, now: float) -> None:
+        """The rows read since the last time onto the loss plot, then the badge and the status numbers."""
+        if self._unshown:
+            cols = {k: np.concatenate([c[k] for c in self._unshown]) for k in self._unshown[0]}
+            own = self.w.panel.own_metrics
+            self.w.loss.load_history({k: v for k, v in cols.items() if not (k.startswith("val_") and k[4:] in own)})
+            self._unshown = []
+        self._shown_at = now
         status = str(self.config.get("status", "running"))
         since = now - self.last_write
-        limit = run_reader.stall_after(self.checkpoint_interval(), self.stall_min_s)
-        self.state = run_reader.follow_state(status, since, self.rows_after_config, limit)
+        state, self.state = self.state, self._state(now)
         rate = self.rate(now) if self.state == "following" else 0.0
         name = self.folder.name
         if self.state == "finished":
@@ -219,8 +233,8 @@ class RunFollower(QObject):
             text = f"◌ {name}: stalled at step {self.step:,}, no write for {_ago(since)}"
         else:
             text = f"● following {name}: step {self.step:,} · {rate:,.0f} steps/s · last write {_ago(since)} ago"
-        if text != self.badge.text():
-            self.badge.setText(text)
+        self.badge.setText(text)
+        if state != self.state:
             self.badge.setStyleSheet(BADGE_STYLE[self.state])
             self.badge.setToolTip(f"{self.folder}\nwritten by {self._holder()}")
         total = int((self.config.get("train") or {}).get("steps") or 0)

@@ -158,11 +158,11 @@ class RunsPanel(QWidget):
             self.tails[path] = run_reader.MetricsTail(path / "metrics.csv")
             self.cols[path] = {}
             self.color_of.setdefault(path, curve_color(len(self.color_of)))
-        elif item.checkState(0) != Qt.Checked:
-            self.tails.pop(path, None)
-            self.cols.pop(path, None)
-        self._grow()
-        self.rebuild_overlay()
+            self._grow()  # reads the new run's file and adds its curve; the others' stay as they are
+        elif item.checkState(0) != Qt.Checked and path in self.tails:
+            self.tails.pop(path)
+            self.cols.pop(path)
+            self.rebuild_overlay()
         self.show_diff()
 
     # -- the overlay ------------------------------------------------------------------------------------------
