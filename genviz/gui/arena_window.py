@@ -2,84 +2,28 @@
 
 Pick a dataset and the models (a checkable list: one per family by default, any 2D registry model); Play all,
 Pause all, or one model's own Play/Pause; checking or unchecking a model adds or removes its column while the
-others keep training. Each column is an ArenaColumn (its own TrainingController and worker). The scoreboard
-scores each model's newest verified weights with core.arena.score on a low-priority thread of its own, no more
-than about a tenth of its time, so training keeps the CPU; steps, steps/s and wall time are live.
+others keep training; draw or load points to train them all on your own data. Each column is an ArenaColumn
+(its own TrainingController and worker); the scoreboard under the grid is a ScoreboardPanel (arena_board.py).
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from genviz.core import arena, registry
 from genviz.core import data as data_mod
 from genviz.core.config import ConfigError
+from genviz.gui.arena_board import ScoreboardPanel
 from genviz.gui.arena_column import ARENA_VIEW, SNAPSHOT_EVERY, ArenaColumn
 from genviz.gui.panels.toolkit import BoxFrame
 
 REDRAW_MS = 100  # 10 Hz
 DRAWN_PER_TICK = 2  # columns redrawn per tick: a column's new picture waits at most ~0.3 s with five
-SCORE_SHARE = 0.15  # the scorer idles ≥ 5.7× what its last row cost
-
-# scoreboard columns: (header, tooltip)
-BOARD = (("model", "registry name"),
-         ("steps", "optimisation steps so far"),
-         ("steps/s", "training rate now (all models share the CPU)"),
-         ("wall s", "seconds this model has trained in this window (or its run's seconds when opened)"),
-         ("test NLL (nats)", "negative log-likelihood of the held-out test points; see the next column for what "
-                             "kind of number it is"),
-         ("NLL is…", "exact: the model's normalized density · grid-normalized: an EBM's log Z summed on a grid · "
-                     "upper bound (−IWAE): a VAE's importance-weighted bound, the NLL is at most this · KDE "
-                     "estimate: a GAN has no density; NLL of a Gaussian KDE of its samples"),
-         ("NLL − H", "gap to the dataset's true entropy H (only for exact and grid-normalized NLLs)"),
-         ("MMD² (p)", "unbiased MMD², Gaussian kernel, 500 samples vs 500 held-out points; p from 200 "
-                      "permutations (small p: the samples are told apart from the data)"),
-         ("modes", "modes covered (≥ 0.8% of 1,000 samples within 3σ of a centre) and the share of samples "
-                   "within 3σ of some mode; only where modes are defined"),
-         ("params", "trained parameters (a GAN: G and D)"),
-         ("scored at", "the step of the weights the quality columns were computed on"))
-
-
-class ScoreWorker(QObject):
-    """Scores one model's weights at a time on its own QThread: `request(job)` in, `scored(result)` out."""
-
-    request = Signal(dict)
-    scored = Signal(dict)
-
-    def __init__(self):
-        super().__init__()
-        self.thread = QThread()
-        self.thread.setObjectName("genviz-arena-scorer")
-        self.moveToThread(self.thread)
-        self.request.connect(self._score)
-        self.thread.start(QThread.LowPriority)
-
-    @Slot(dict)
-    def _score(self, job: dict) -> None:
-        from genviz.gui.worker import _lower_this_threads_priority
-
-        _lower_this_threads_priority()
-        t0 = time.perf_counter()
-        try:
-            model = registry.build(job["model"], data_shape=job["data"].shape, seed=0, **job["config"])
-            model.load_state_dict(job["weights"])
-            row = arena.score(job["model"], model, job["data"], step=job["step"])
-            out = {"name": job["model"], "score": row, "generation": job["generation"]}
-        except Exception as e:  # a model that cannot be scored must not end the scorer
-            out = {"name": job["model"], "error": f"{type(e).__name__}: {e}", "generation": job["generation"]}
-        out["cost"] = time.perf_counter() - t0
-        self.scored.emit(out)
-
-    def stop(self) -> None:
-        self.thread.quit()
-        self.thread.wait(10_000)
 
 
 class ArenaWindow(QWidget):
@@ -94,24 +38,16 @@ class ArenaWindow(QWidget):
         self.lineup = tuple(arena.DEFAULT_MODELS if models is None else models)
         self.model_config = dict(model_config or {})
         self.snapshot_every = snapshot_every
-        self.score_share = SCORE_SHARE  # the most of its time the scorer may spend scoring
         self.columns: dict[str, ArenaColumn] = {}
         self.frames: dict[str, BoxFrame] = {}
-        self.scores: dict[str, arena.Score] = {}
         self.dataset = None
         self.points = None  # drawn or loaded (n, 2) points: the 'custom' dataset
         self._retired: list[ArenaColumn] = []  # removed columns whose worker is still finishing a step
         self.closed = False
-        self.generation = 0  # bumped when the dataset changes: older scores are dropped
-        self._scoring, self._score_free_at, self._drawn_from = False, 0.0, 0
-        self._scored_at: dict[str, float] = {}  # model -> when its last score request went out
+        self._drawn_from = 0  # the column the next redraw starts from
         self._build()
-        self.scorer = ScoreWorker()
-        self.scorer.scored.connect(self._on_scored)
         self.timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
         self.timer.start()
-        self.score_timer = QTimer(self, interval=500, timeout=self._schedule_score)
-        self.score_timer.start()
         self.set_dataset(self.dataset_box.currentText())
 
     # -- widgets ------------------------------------------------------------------------------------
@@ -176,28 +112,13 @@ class ArenaWindow(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid)
         self.scroll = scroll
-        self.entropy_label = QLabel()
-        self.board = QTableWidget(0, len(BOARD))
-        for i, (head, tip) in enumerate(BOARD):
-            item = QTableWidgetItem(head)
-            item.setToolTip(tip)
-            self.board.setHorizontalHeaderItem(i, item)
-        self.board.verticalHeader().setVisible(False)
-        self.board.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.board.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.board.horizontalHeader().setSectionResizeMode(5, QHeaderView.Stretch)  # "NLL is…" takes the rest
-        lower = QWidget()
-        lv = QVBoxLayout(lower)
-        lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(self.entropy_label)
-        lv.addWidget(self.board, 1)
+        self.scoreboard = ScoreboardPanel(self.columns)
         self.board_area = QSplitter(Qt.Vertical)
         self.board_area.setChildrenCollapsible(False)
         self.board_area.addWidget(scroll)
-        self.board_area.addWidget(lower)
+        self.board_area.addWidget(self.scoreboard)
         self.board_area.setStretchFactor(0, 1)
         self.board_area.setStretchFactor(1, 0)
-        self.lower = lower
         h = QHBoxLayout(self)
         h.setContentsMargins(2, 2, 2, 2)
         h.addWidget(side)
@@ -264,13 +185,7 @@ class ArenaWindow(QWidget):
         for col in list(self.columns.values()):
             self._drop(col)
         self.dataset = data_mod.load(name, seed=0, points=self.points if name == "custom" else None)
-        self.generation += 1
-        self.scores, self._scored_at = {}, {}
-        h = arena.true_entropy(name)
-        self.entropy_label.setText(
-            f"True entropy of <b>{name}</b>: <b>H = {h:.3f} nats</b>, the floor of any exact test NLL (dashed "
-            f"green line in the loss plots of likelihood models)." if h is not None else
-            f"The true entropy of <b>{name}</b> is not known in closed form: no reference line.")
+        self.scoreboard.start_over(name, self.dataset)
         order = {m: i for i, m in enumerate(self.lineup)}  # the line-up's order, then the others' registry order
         for m in sorted(self.checked_models(), key=lambda m: order.get(m, len(order))):
             self.add_model(m, play=False)
@@ -314,7 +229,7 @@ class ArenaWindow(QWidget):
         col.controller.send(("view", dict(ARENA_VIEW)))
         self.frames[col.name].set_box(self.dataset.bbox())  # one data box for every column: shared axes
         self._relink()
-        self._refresh_board()
+        self.scoreboard.refresh()
 
     def _relink(self) -> None:
         """Loss plots share the step axis with the first column's."""
@@ -329,7 +244,7 @@ class ArenaWindow(QWidget):
         if col is not None:
             self._drop(col)
             self._relink()
-            self._refresh_board()
+            self.scoreboard.refresh()
 
     def _drop(self, col: ArenaColumn) -> None:
         if not col.stop():  # still inside a long step: keep it (hidden) until its thread has ended
@@ -337,7 +252,7 @@ class ArenaWindow(QWidget):
             col.controller.finished.connect(lambda _s, c=col: self._retired.remove(c) if c in self._retired else None)
         self.columns.pop(col.name, None)
         self.frames.pop(col.name, None)
-        self.scores.pop(col.name, None)
+        self.scoreboard.forget(col.name)
         self.grid_layout.removeWidget(col)
         col.hide()
         if col not in self._retired:
@@ -371,7 +286,7 @@ class ArenaWindow(QWidget):
                 self._drawn_from = (self._drawn_from + i + 1) % len(cols)
             elif not col.dirty:
                 col.redraw()  # keeps its layout fitted; nothing is drawn
-        self._refresh_live()
+        self.scoreboard.refresh_live()
 
     # -- opening an arena folder ------------------------------------------------------------------------------
     def open_folder(self, folder) -> None:
@@ -394,95 +309,23 @@ class ArenaWindow(QWidget):
         for name in meta["models"]:
             col = self._new_column(name)
             opened = col.controller.open(folder / name)
-            self.dataset = col.controller.dataset  # the runs' own data (its size and seed) for the scorer
+            self.dataset = self.scoreboard.dataset = col.controller.dataset  # the runs' own data for the scorer
             self._begin(col)
             col.add_history(opened.history)
             col.controller.preview()  # one snapshot of the stored model: its density and samples
             if not len(col.arrays.get("samples", col.arrays.get("negatives", ()))):
                 gen = torch.Generator().manual_seed(0)
                 col.arrays["samples"] = arena.draw_samples(col.controller.model, ARENA_VIEW["n_samples"], gen)
-        if (folder / "scoreboard.csv").is_file():
-            self.scores = {r.model: r for r in arena.read_csv(folder / "scoreboard.csv")}
-            for name, r in self.scores.items():
-                if name in self.columns:
-                    self.columns[name].wall_s = r.wall_s
-        self._refresh_board()
-
-    # -- the scoreboard ---------------------------------------------------------------------------------------
-    def _schedule_score(self) -> None:
-        """Score the next model whose weights moved since its last score, when the scorer is free."""
-        if self._scoring or time.perf_counter() < self._score_free_at or not self.columns:
-            return
-        # never-scored models first, then the one scored longest ago
-        for col in sorted(self.columns.values(), key=lambda c: self._scored_at.get(c.name, -1.0)):
-            got = col.weights()
-            if got is None:
-                continue
-            step, weights, cfg = got
-            done = self.scores.get(col.name)
-            if (done is not None and done.step == step) or (step == 0 and col.controller.running()):
-                continue  # nothing new, or an untrained model about to move
-            self._scoring = True
-            self._scored_at[col.name] = time.perf_counter()
-            self.scorer.request.emit({"model": col.name, "config": cfg, "weights": weights, "step": step,
-                                      "data": self.dataset, "generation": self.generation})
-            return
-
-    def _on_scored(self, out: dict) -> None:
-        self._scoring = False
-        self._score_free_at = time.perf_counter() + out["cost"] * (1 / self.score_share - 1)
-        if out["generation"] != self.generation or out["name"] not in self.columns:
-            return  # a removed model, or the dataset changed meanwhile
-        if "score" in out:
-            self.scores[out["name"]] = out["score"]
-        self._refresh_board()
-
-    def _refresh_board(self) -> None:
-        names = list(self.columns)
-        self.board.setRowCount(len(names))
-        rows = max(len(names), 3) * self.board.verticalHeader().defaultSectionSize()
-        height = rows + self.board.horizontalHeader().height() + 4
-        self.board.setFixedHeight(height)  # the grid gets the rest of the height
-        self.lower.setFixedHeight(height + self.entropy_label.sizeHint().height() + 6)
-        for r, name in enumerate(names):
-            s = self.scores.get(name)
-            cells = [name, "", "", "", "—", arena.nll_kind(name), "—", "—", "—", "—", "not yet"]
-            if s is not None:
-                what = s.nll_kind + (f", {s.nll_note}" if s.nll_note and s.nll_kind != "KDE estimate" else "")
-                cells[4:] = [arena.fmt_nll(s), what, "—" if s.gap is None else f"{s.gap:+.3f}",
-                             arena.fmt_mmd(s), arena.fmt_modes(s), f"{s.params:,}", f"{s.step:,}"]
-            for c, text in enumerate(cells):
-                self._cell(r, c, text)
-        self._refresh_live()
-
-    def _refresh_live(self) -> None:
-        """Steps, steps/s and wall time: cheap, every redraw."""
-        for r, col in enumerate(self.columns.values()):
-            snap = col.latest
-            rate = snap.steps_per_s if snap is not None and snap.status == "running" and snap.steps_per_s > 0 \
-                else math.nan
-            done = self.scores.get(col.name)
-            if not math.isfinite(rate) and done is not None and done.steps_per_s > 0 and done.step == col.step:
-                rate = done.steps_per_s  # an opened run: the rate its arena measured
-            self._cell(r, 1, f"{col.step:,}")
-            self._cell(r, 2, "—" if not math.isfinite(rate) else f"{rate:,.0f}")
-            self._cell(r, 3, f"{col.wall_s:.1f}")
-
-    def _cell(self, row: int, col: int, text: str) -> None:
-        item = self.board.item(row, col)
-        if item is None:
-            item = QTableWidgetItem(text)
-            if col not in (0, 5):
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            self.board.setItem(row, col, item)
-        elif item.text() != text:
-            item.setText(text)
+        rows = arena.read_csv(folder / "scoreboard.csv") if (folder / "scoreboard.csv").is_file() else []
+        for r in rows:
+            if r.model in self.columns:
+                self.columns[r.model].wall_s = r.wall_s
+        self.scoreboard.load(rows)
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.closed = True  # its workers and scorer are gone: View → Arena… makes a new window
         self.timer.stop()
-        self.score_timer.stop()
         for col in [*self.columns.values(), *self._retired]:
             col.stop()
-        self.scorer.stop()
+        self.scoreboard.stop()
         super().closeEvent(event)

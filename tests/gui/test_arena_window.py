@@ -7,7 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from genviz.gui import file_menu
-from genviz.gui.arena_window import BOARD, ArenaWindow
+from genviz.gui.arena_board import BOARD
+from genviz.gui.arena_window import ArenaWindow
 
 TINY = {"made-2d": {"hidden": 16, "bins": 16}, "realnvp": {"n_layers": 2, "hidden": 16, "depth": 1},
         "nice": {"n_layers": 2, "hidden": 16, "depth": 1}}
@@ -57,17 +58,17 @@ def test_remove_and_add_a_model_while_the_others_keep_training(qtbot, arena_wind
 
 def test_scoreboard_rows_say_what_each_number_is(qtbot, arena_window):
     w = arena_window
-    w.score_share = 1.0  # score back to back: the test waits for rows, not for the CPU budget
-    heads = [w.board.horizontalHeaderItem(i) for i in range(w.board.columnCount())]
+    w.scoreboard.score_share = 1.0  # score back to back: the test waits for rows, not for the CPU budget
+    heads = [w.scoreboard.table.horizontalHeaderItem(i) for i in range(w.scoreboard.table.columnCount())]
     assert [h.text() for h in heads] == [b[0] for b in BOARD] and all(h.toolTip() for h in heads)
-    assert "H = 1.131 nats" in w.entropy_label.text()
+    assert "H = 1.131 nats" in w.scoreboard.entropy_label.text()
     qtbot.mouseClick(w.play_btn, Qt.LeftButton)
-    qtbot.waitUntil(lambda: {"made-2d", "realnvp"} <= set(w.scores), timeout=60_000)
-    w._refresh_board()
-    rows = {w.board.item(r, 0).text(): [w.board.item(r, c).text() for c in range(len(BOARD))]
-            for r in range(w.board.rowCount())}
+    qtbot.waitUntil(lambda: {"made-2d", "realnvp"} <= set(w.scoreboard.scores), timeout=60_000)
+    w.scoreboard.refresh()
+    rows = {w.scoreboard.table.item(r, 0).text(): [w.scoreboard.table.item(r, c).text() for c in range(len(BOARD))]
+            for r in range(w.scoreboard.table.rowCount())}
     for name in ("made-2d", "realnvp"):
-        s = w.scores[name]
+        s = w.scoreboard.scores[name]
         assert rows[name][4] == f"{s.nll:.3f}" and rows[name][5].startswith("exact")
         assert rows[name][6] == f"{s.nll - 1.131:+.3f}" and rows[name][8] == "—"  # moons: no modes defined
     w.pause_all()
@@ -81,7 +82,7 @@ def test_view_menu_opens_the_arena(qtbot, window):
         assert {c.controller.dataset.name for c in arena.columns.values()} == {"8gaussians"}
         arena.close()
         file_menu.action(window, "Arena…").trigger()  # closed (its workers gone): a new one opens
-        assert window.arena is not arena and window.arena.isVisible() and window.arena.scorer.thread.isRunning()
+        assert window.arena is not arena and window.arena.isVisible() and window.arena.scoreboard.scorer.thread.isRunning()
     finally:
         arena.close()
         window.arena.close()
@@ -110,8 +111,8 @@ def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_
         assert list(w.columns) == ["made-2d", "realnvp"] and w.dataset_box.currentText() == "moons"
         for name, col in w.columns.items():
             assert col.step == 30 and col.series["loss"].n == 30 and len(col.arrays["samples"])
-        assert w.board.item(0, 4).text() == f"{rows[0].nll:.3f}" and w.board.item(1, 3).text() == "3.0"
-        assert w.board.item(1, 2).text() == "10"  # the rate its arena measured: 30 steps in 3 s
+        assert w.scoreboard.table.item(0, 4).text() == f"{rows[0].nll:.3f}" and w.scoreboard.table.item(1, 3).text() == "3.0"
+        assert w.scoreboard.table.item(1, 2).text() == "10"  # the rate its arena measured: 30 steps in 3 s
     finally:
         w.close()
 
@@ -131,6 +132,6 @@ def test_loaded_points_become_every_models_data(qtbot, tmp_path, monkeypatch):
         for col in w.columns.values():
             ds = col.controller.dataset
             assert ds.name == "custom" and len(ds.train) + len(ds.val) + len(ds.test) == 300
-        assert "not known" in w.entropy_label.text()
+        assert "not known" in w.scoreboard.entropy_label.text()
     finally:
         w.close()
