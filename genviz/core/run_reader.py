@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +87,9 @@ class MetricsTail:
 def parse_rows(header: list[str], rows: list[str]) -> dict[str, np.ndarray]:
     """CSV rows of numbers as float columns; an empty or missing cell is NaN, a damaged row is skipped."""
     width = len(header)
+    fast = _parse_whole(width, rows)
+    if fast is not None:
+        return {h: fast[:, i] for i, h in enumerate(header)}
     table = []
     for row in rows:
         cells = row.split(",")
@@ -95,6 +99,26 @@ def parse_rows(header: list[str], rows: list[str]) -> dict[str, np.ndarray]:
             continue
     arr = np.array(table, np.float64).reshape(len(table), width)
     return {h: arr[:, i] for i, h in enumerate(header)}
+
+
+def _parse_whole(width: int, rows: list[str]) -> np.ndarray | None:
+    """All rows at once in C (a 100k-row history in a fraction of the per-row loop's time), or None when a row
+    is short, long or not numeric (then the rows are parsed one by one)."""
+    if not rows or width == 0:
+        return None
+    text = "\n".join(rows) + "\n"
+    text = text.replace(",,", ",nan,").replace(",,", ",nan,").replace(",\n", ",nan\n")  # empty cells
+    if text.startswith(","):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # older numpy warns and stops at a cell it cannot read
+            flat = np.fromstring(text.replace("\n", ","), sep=",")
+    except ValueError:  # numpy 2 raises there
+        return None
+    if flat.size != width * len(rows) or text.count(",") != (width - 1) * len(rows):
+        return None
+    return flat.reshape(len(rows), width)
 
 
 # -- one run folder -----------------------------------------------------------------------------------

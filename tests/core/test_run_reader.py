@@ -163,3 +163,15 @@ def test_follow_state():
     assert follow_state("done", 0.5, True, 30) == "following"  # a resume appends before its first checkpoint
     assert follow_state("stopped", 100.0, False, 30) == "finished"
     assert run_reader.stall_after(None) == 30 and run_reader.stall_after(20.0) == 60.0
+
+
+def test_rows_parse_the_same_whole_or_one_by_one():
+    header = ["step", "loss", "val_nll"]
+    rows = ["1,2.5,", "2,nan,3.5", "3,-1e-3,inf"]
+    cols = run_reader.parse_rows(header, rows)
+    assert cols["step"].tolist() == [1, 2, 3] and cols["loss"][2] == -1e-3 and np.isinf(cols["val_nll"][2])
+    assert np.isnan(cols["val_nll"][0]) and np.isnan(cols["loss"][1]) and cols["val_nll"][1] == 3.5
+    # a damaged row is skipped, a short one is padded with NaN (the whole-text path gives up on both)
+    mixed = run_reader.parse_rows(header, ["1,2.5,", "2,x,3", "4,5"])
+    assert mixed["step"].tolist() == [1, 4] and mixed["loss"].tolist() == [2.5, 5.0]
+    assert np.isnan(mixed["val_nll"]).all()
