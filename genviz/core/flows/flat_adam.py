@@ -10,7 +10,12 @@ The optimizer stays a torch.optim.Adam: its state_dict holds one entry per param
 checkpoints written with plain Adam load here and the other way round. Whatever breaks the views (a
 checkpoint loaded, grads set to None, the model moved or cast) is noticed at the next step, which then
 copies everything back into fresh buffers; anything this path does not cover (several groups, amsgrad,
-parameters without a gradient, mixed dtypes or devices) takes torch's own step.
+parameters without a gradient, mixed dtypes or devices) takes torch's own step. Frozen parameters
+(requires_grad False) are left out, as torch's Adam skips them (they never get a gradient).
+
+The update runs torch's for-loop formulas in place, with the denominator written into a buffer kept between
+steps: for a large model (MADE on MNIST: 1.4M weights) the for-loop's two fresh tensors per parameter and
+step cost more than their arithmetic (fresh pages from the allocator each time).
 """
 from __future__ import annotations
 
@@ -22,11 +27,11 @@ from torch.optim.optimizer import _get_scalar_dtype
 class FlatAdam(torch.optim.Adam):
     def __init__(self, params, lr: float = 1e-3, **kwargs):
         super().__init__(params, lr=lr, foreach=False, **kwargs)
-        self._flat = None  # (params, grads, exp_avgs, exp_avg_sqs, step) once bound
+        self._flat = None  # (params, grads, exp_avgs, exp_avg_sqs, step, denominator) once bound
         self._views: list = []
 
     def _params(self):
-        return self.param_groups[0]["params"]
+        return [p for p in self.param_groups[0]["params"] if p.requires_grad]
 
     def _is_bound(self) -> bool:
         """Every parameter, grad and moment is still the view _bind made (identity checks: cheap)."""
@@ -84,7 +89,7 @@ class FlatAdam(torch.optim.Adam):
             st["exp_avg_sq"] = fv[at:at + n].view_as(p)
             views.append((p.data_ptr(), p.grad, st["exp_avg"], st["exp_avg_sq"]))
             at += n
-        self._flat, self._views = (fp, fg, fm, fv, step), views
+        self._flat, self._views = (fp, fg, fm, fv, step, torch.empty_like(fp)), views
 
     def state_dict(self):
         """Adam's state_dict; each parameter gets its own step tensor (here they share one, and a plain Adam
@@ -107,9 +112,21 @@ class FlatAdam(torch.optim.Adam):
             return super().step(closure)
         if not self._is_bound():
             self._bind()
-        fp, fg, fm, fv, step = self._flat
+        fp, fg, fm, fv, step, denom = self._flat
         g = self.param_groups[0]
-        adam([fp], [fg], [fm], [fv], [], [step], foreach=False, fused=False, capturable=False, differentiable=False,
-             has_complex=False, decoupled_weight_decay=False, amsgrad=False, beta1=g["betas"][0],
-             beta2=g["betas"][1], lr=g["lr"], weight_decay=g["weight_decay"], eps=g["eps"], maximize=g["maximize"])
+        (beta1, beta2), lr = g["betas"], g["lr"]
+        if g["weight_decay"] or g["maximize"] or any(isinstance(v, torch.Tensor) for v in (beta1, beta2, lr)):
+            adam([fp], [fg], [fm], [fv], [], [step], foreach=False, fused=False, capturable=False,
+                 differentiable=False, has_complex=False, decoupled_weight_decay=False, amsgrad=False,
+                 beta1=beta1, beta2=beta2, lr=lr, weight_decay=g["weight_decay"], eps=g["eps"],
+                 maximize=g["maximize"])
+            return None
+        # torch.optim.adam._single_tensor_adam's steps, op for op, with `denom` written in place
+        step += 1
+        fm.lerp_(fg, 1 - beta1)
+        fv.mul_(beta2).addcmul_(fg, fg, value=1 - beta2)
+        t = step.item()
+        bias_correction1, bias_correction2 = 1 - beta1 ** t, 1 - beta2 ** t
+        torch.sqrt(fv, out=denom).div_(bias_correction2 ** 0.5).add_(g["eps"])
+        fp.addcdiv_(fm, denom, value=-(lr / bias_correction1))
         return None

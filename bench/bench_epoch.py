@@ -1,0 +1,199 @@
+"""VAE and MADE epoch speed on MNIST: genviz's real training path against the loops people write (#17, target 4).
+
+One process, one thread, the same architecture on every side, interleaved repetitions (each repetition times
+every side once, in a rotating order; these machines are shared and noisy), and the median of the per-
+repetition ratios of genviz's time to the other side's time for the same number of steps:
+
+  VAE 784-400-20 (one hidden layer of 400 ELUs in encoder and decoder, z = 20), batch 128, Adam 1e-3,
+  dynamically binarized MNIST:
+    genviz      a core Session, as `genviz train` runs it (registry model, its fetch_batch and train_step,
+                held-out metrics at every 100th step and at the start and end, no plot arrays)
+    plain       a hand-written loop over preloaded tensors: a permutation per epoch, index, binarize,
+                nn.ELU / F.binary_cross_entropy_with_logits, torch.optim.Adam
+    DataLoader  the pytorch/examples loop: torchvision MNIST + ToTensor through a DataLoader (shuffle=True),
+                then the same model, loss and Adam as `plain`
+    targets: genviz ≤ 0.8× plain and ≤ 0.33× DataLoader
+  MADE (genviz's default: 784-500-784 with direct connections, one mask set), batch 100:
+    genviz      a core Session with the registry's defaults
+    plain       a masked-linear loop (weight * mask in every forward) with the same masks, torch.optim.Adam
+    target: genviz ≤ 0.8× plain
+
+    GENVIZ_DATA=... OMP_NUM_THREADS=1 python bench/bench_epoch.py [--steps 150] [--repeats 3] [--only vae,made]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genviz.core import data as data_mod
+from genviz.core.session import Session
+
+VAE_CFG = {"z_dim": 20, "hidden": 400, "depth": 1}
+TARGETS = {("vae", "plain"): 0.8, ("vae", "DataLoader"): 0.33, ("made", "plain"): 0.8}
+
+
+class PlainVAE(nn.Module):
+    """The VAE as one writes it by hand: the same layers, loss and noise as genviz's, in stock PyTorch ops."""
+
+    def __init__(self, d: int = 784, h: int = 400, z: int = 20):
+        super().__init__()
+        self.z = z
+        self.enc = nn.Sequential(nn.Linear(d, h), nn.ELU(), nn.Linear(h, 2 * z))
+        self.dec = nn.Sequential(nn.Linear(z, h), nn.ELU(), nn.Linear(h, d))
+
+    def loss(self, x):
+        m, h = self.enc(x).split(self.z, 1)
+        v = F.softplus(h) + 1e-8
+        z = m + v.sqrt() * torch.randn_like(m)
+        rec = F.binary_cross_entropy_with_logits(self.dec(z), x, reduction="none").sum(1)
+        kl = 0.5 * (-v.log() + v + m ** 2 - 1).sum(1)
+        return (rec + kl).mean()
+
+
+class PlainMADE(nn.Module):
+    """A masked-linear MADE written by hand with genviz's masks: weight * mask in every forward."""
+
+    def __init__(self, masks: list[torch.Tensor], direct_mask: torch.Tensor | None):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(m.shape[1], m.shape[0]) for m in masks)
+        for i, m in enumerate(masks):
+            self.register_buffer(f"m{i}", m.clone())
+        self.direct = None
+        if direct_mask is not None:
+            self.direct = nn.Linear(direct_mask.shape[1], direct_mask.shape[0], bias=False)
+            self.register_buffer("dm", direct_mask.clone())
+
+    def loss(self, x):
+        h = x
+        for i, layer in enumerate(self.layers):
+            h = F.linear(h, layer.weight * getattr(self, f"m{i}"), layer.bias)
+            if i < len(self.layers) - 1:
+                h = F.relu(h)
+        if self.direct is not None:
+            h = h + F.linear(x, self.direct.weight * self.dm)
+        return F.binary_cross_entropy_with_logits(h, x, reduction="none").sum(1).mean()
+
+
+def plain_loop(model, x_all: torch.Tensor, batch: int, steps: int, seed: int):
+    """Preloaded tensors: a fresh permutation per epoch, index, binarize, step."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(seed)
+
+    def run():
+        done = 0
+        while done < steps:
+            perm = torch.randperm(len(x_all), generator=g)
+            for i in range(0, len(perm) - batch + 1, batch):
+                if done == steps:
+                    break
+                x = torch.bernoulli(x_all[perm[i:i + batch]], generator=g)
+                opt.zero_grad()
+                model.loss(x).backward()
+                opt.step()
+                done += 1
+    return run
+
+
+def dataloader_loop(model, batch: int, steps: int):
+    """pytorch/examples/vae: torchvision's MNIST with ToTensor through a DataLoader (no workers on a CPU)."""
+    from torchvision import datasets, transforms
+
+    from genviz.core.images import data_root
+
+    root, _ = data_root()
+    ds = datasets.MNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def run():
+        done = 0
+        while done < steps:
+            for xb, _ in loader:
+                if done == steps:
+                    break
+                x = torch.bernoulli(xb.view(-1, 784))
+                opt.zero_grad()
+                model.loss(x).backward()
+                opt.step()
+                done += 1
+    return run
+
+
+def genviz_loop(name: str, ds, model_cfg, train: dict):
+    """A Session as `genviz train` drives it (no plot arrays); built here, iterated by the returned call."""
+    session = Session(name, ds, model_cfg, train, with_arrays=False)
+
+    def run():
+        for snap in session.run():
+            if snap.status in ("error", "diverged"):
+                raise RuntimeError(snap.message)
+    return run
+
+
+def sides(which: str, ds, steps: int, seed: int) -> dict:
+    """Fresh runners (model and optimizer built outside the timing) for every side of one comparison."""
+    x_all = ds.train.flatten(1)
+    if which == "vae":
+        train = {"batch_size": 128, "steps": steps, "lr": 1e-3, "snapshot_every": 100, "seed": seed}
+        torch.manual_seed(seed)  # a bench script: the plain models initialise from the global stream
+        return {"genviz": genviz_loop("vae", ds, VAE_CFG, train),
+                "plain": plain_loop(PlainVAE(), x_all, 128, steps, seed),
+                "DataLoader": dataloader_loop(PlainVAE(), 128, steps)}
+    from genviz.core import registry
+
+    train = {"steps": steps, "seed": seed}  # the registry's defaults otherwise (batch 100, lr 1e-3, cosine)
+    made = registry.build("made", data_shape=ds.shape, seed=seed)
+    direct = made.direct.mask if made.direct is not None else None
+    torch.manual_seed(seed)
+    return {"genviz": genviz_loop("made", ds, None, train),
+            "plain": plain_loop(PlainMADE(made.masks(), direct), x_all, 100, steps, seed)}
+
+
+def compare(which: str, ds, steps: int, repeats: int) -> dict[str, list[float]]:
+    """Per repetition: every side's seconds for `steps` steps, in a rotating order."""
+    times: dict[str, list[float]] = {}
+    for r in range(repeats):
+        runners = sides(which, ds, steps, seed=r)
+        names = list(runners)
+        names = names[r % len(names):] + names[:r % len(names)]
+        for name in names:
+            t0 = time.perf_counter()
+            runners[name]()
+            times.setdefault(name, []).append(time.perf_counter() - t0)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=200, help="steps per side and repetition (an epoch is ~430)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", default="vae,made")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    ds = data_mod.load("mnist")
+    print(f"epoch bench: torch {torch.__version__}, 1 thread, {args.steps} steps x {args.repeats} interleaved "
+          f"repeats, load avg {os.getloadavg()[0]:.2f} at start")
+    print(f"{'model':6s} {'vs':11s} {'genviz ms/step':>15s} {'theirs ms/step':>15s} {'ratio':>6s} {'target':>7s}")
+    for which in args.only.split(","):
+        times = compare(which, ds, args.steps, args.repeats)
+        ours = times["genviz"]
+        for other, theirs in times.items():
+            if other == "genviz":
+                continue
+            ratio = statistics.median(a / b for a, b in zip(ours, theirs))
+            target = TARGETS[(which, other)]
+            print(f"{which:6s} {other:11s} {1e3 * statistics.median(ours) / args.steps:15.2f} "
+                  f"{1e3 * statistics.median(theirs) / args.steps:15.2f} {ratio:6.2f} {'≤ ' + str(target):>7s}  "
+                  f"{'met' if ratio <= target else 'missed'}", flush=True)
+    print(f"ratio = genviz's time ÷ theirs for the same steps (median over repeats; lower is faster); "
+          f"load avg {os.getloadavg()[0]:.2f} at end")
+
+
+if __name__ == "__main__":
+    main()
