@@ -16,12 +16,13 @@ from genviz.gui.labs.kl_lab import KLLab
 from genviz.gui.labs.mc_lab import MonteCarloLab
 from genviz.gui.labs.memorization_lab import MemorizationLab
 from genviz.gui.labs.probe_lab import ProbeLab
+from genviz.gui.labs.recap_lab import RecapLab
 from genviz.gui.labs.svi_lab import SVILab
 from genviz.gui.labs.twosample_lab import TwoSampleLab
 from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import stylesheet
 
-LABS = (CountsLab, KLLab, CodingLab, MonteCarloLab, LikelihoodGapLab, MemorizationLab, JSDLab, TwoSampleLab, ProbeLab, ChangeOfVariablesLab, LinearMapLab,
+LABS = (CountsLab, KLLab, CodingLab, MonteCarloLab, RecapLab, LikelihoodGapLab, MemorizationLab, JSDLab, TwoSampleLab, ProbeLab, ChangeOfVariablesLab, LinearMapLab,
         EBMNormalizerLab, SVILab)
 
 
