@@ -88,7 +88,9 @@ def test_view_menu_opens_the_arena(qtbot, window):
         window.arena.close()
 
 
-def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_path):
+@pytest.fixture
+def arena_folder(tmp_path):
+    """What `genviz arena --out` leaves: two run folders, arena.json and scoreboard.csv (tiny models)."""
     import json
 
     from genviz.core import arena, checkpoint, data
@@ -103,16 +105,39 @@ def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, tmp_
         rows.append(arena.score(name, model, ds, step=res.step, wall_s=3.0, n_mmd=100, permutations=20))
     arena.write_csv(rows, tmp_path / "scoreboard.csv")
     (tmp_path / "arena.json").write_text(json.dumps({"dataset": "moons", "models": ["made-2d", "realnvp"]}))
+    return tmp_path, rows
+
+
+def test_an_arena_folder_opens_at_its_runs_steps_with_its_scoreboard(qtbot, arena_folder):
+    folder, rows = arena_folder
     w = ArenaWindow(models=())
     qtbot.addWidget(w)
     try:
-        w.open_folder(tmp_path)
+        w.open_folder(folder)
         w.redraw(all_columns=True)
         assert list(w.columns) == ["made-2d", "realnvp"] and w.dataset_box.currentText() == "moons"
         for name, col in w.columns.items():
             assert col.step == 30 and col.series["loss"].n == 30 and len(col.arrays["samples"])
-        assert w.scoreboard.table.item(0, 4).text() == f"{rows[0].nll:.3f}" and w.scoreboard.table.item(1, 3).text() == "3.0"
-        assert w.scoreboard.table.item(1, 2).text() == "10"  # the rate its arena measured: 30 steps in 3 s
+        table = w.scoreboard.table
+        assert table.item(0, 4).text() == f"{rows[0].nll:.3f}" and table.item(1, 3).text() == "3.0"
+        assert table.item(1, 2).text() == "10"  # the rate its arena measured: 30 steps in 3 s
+        qtbot.mouseClick(w.columns["realnvp"].pause_btn, Qt.LeftButton)  # Play continues the stored run
+        qtbot.waitUntil(lambda: w.columns["realnvp"].step > 30, timeout=30_000)
+        assert w.columns["realnvp"].series["loss"].data()[0][30] == 31  # its history, then on from step 31
+    finally:
+        w.close()
+
+
+def test_genviz_arena_folder_opens_the_window(qtbot, arena_folder, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from genviz import cli
+
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)  # return at once instead of running the app
+    assert cli.main(["arena", str(arena_folder[0])]) == 0
+    (w,) = [t for t in QApplication.topLevelWidgets() if isinstance(t, ArenaWindow) and t.isVisible()]
+    try:
+        assert list(w.columns) == ["made-2d", "realnvp"] and all(c.step == 30 for c in w.columns.values())
     finally:
         w.close()
 
