@@ -25,6 +25,10 @@ POLL_MS = 200  # a new checkpoint is seen within this, then loaded and drawn wel
 SHOW_MS = 1000  # curves, badge and numbers are redrawn at most this often (sooner when the state changes):
 # painting the loss plot and relaying out the status bar are what following costs the event loop
 RATE_WINDOW_S = 30.0  # steps/s is measured over the rows seen in this window
+SAY = {"following": "following {name}, which another process writes — Detach and train (or Play) takes it over",
+       "stalled": "{name} has written nothing for a while: its writer may be stuck or gone — Detach and train "
+                  "continues it here from its last checkpoint",
+       "finished": "{name} has finished ({status}) — Detach and train (or Play) continues it here"}
 BADGE_STYLE = {"following": "color: #2ed573;", "stalled": "color: #feca57;", "finished": "color: #9aa0a6;"}
 
 
@@ -237,6 +241,7 @@ class RunFollower(QObject):
         if state != self.state:
             self.badge.setStyleSheet(BADGE_STYLE[self.state])
             self.badge.setToolTip(f"{self.folder}\nwritten by {self._holder()}")
+            self.w.status.say(SAY[self.state].format(name=name, status=status))
         total = int((self.config.get("train") or {}).get("steps") or 0)
         eta = (total - self.step) / rate if rate > 0 and total > self.step else float("inf")
         self.w.status.show_numbers(self.step, total, rate, self.loss, eta)

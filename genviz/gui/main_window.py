@@ -364,9 +364,7 @@ class MainWindow(WindowLayout):
         from genviz.core import run_reader
 
         if follow and Path(path).is_dir() and run_reader.is_live(path):
-            self.follower.start(path)
-            self.status.say(f"following {Path(path).name}, which another process writes — Detach and train (or "
-                            "Play) takes it over")
+            self.follower.start(path)  # says what it follows
         return True
 
     def use_points(self, points) -> bool:

@@ -100,7 +100,7 @@ class RunsPanel(QWidget):
         self.show_diff()
 
     def _show_root(self) -> None:
-        self.root_label.setText(f"runs in {self.root}")
+        self.root_label.setText(f"runs in {self.root.resolve()}")
         self.root_label.setToolTip(str(self.root.resolve()))
 
     def _ask_root(self) -> None:

@@ -90,6 +90,7 @@ def test_following_a_live_train_subprocess_then_detaching(qtbot, tmp_path, windo
     qtbot.waitUntil(lambda: w.follower.state == "finished", timeout=5_000)
     stopped = _config(folder)["step"]
     assert w.follower.badge.text().startswith("■ live: finished (stopped)")
+    assert "live has finished (stopped) — Detach and train" in w.status.message.text()
     qtbot.waitUntil(lambda: w.follower.drawn_step == stopped, timeout=5_000)  # its last checkpoint is drawn
 
     QTest.mouseClick(w.follower.detach_btn, Qt.LeftButton)  # now the folder is free: train it here
