@@ -39,6 +39,8 @@ class EBMPanel(Density2DPanel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.chain_starts: list[list[float]] = []
+        self._data_pts = np.zeros((0, 2), np.float32)
+        self._denoise_rng = np.random.default_rng(0)  # its own stream: which points get corrupted
         self._trails = np.zeros((0, 1, 2), np.float32)
         self._reveal = 0
         self.density_plot.setTitle("density exp f / Z")
@@ -66,8 +68,13 @@ class EBMPanel(Density2DPanel):
         self.trail_curves: list[pg.PlotCurveItem] = []
         self.heads = pg.ScatterPlotItem(size=7, pen=pg.mkPen("k"), brush=pg.mkBrush(255, 255, 255, 230))
         self.starts = pg.ScatterPlotItem(size=9, symbol="x", pen=pg.mkPen(255, 80, 80, width=2), brush=START_BRUSH)
+        self.clean = pg.ScatterPlotItem(size=8, symbol="o", pen=pg.mkPen(46, 213, 115, width=2), brush=None)
+        self.corruption = pg.PlotCurveItem(pen=pg.mkPen(46, 213, 115, 200, width=1, style=Qt.DashLine),
+                                           connect="pairs")
         self.energy_plot.addItem(self.heads)
         self.energy_plot.addItem(self.starts)
+        self.energy_plot.addItem(self.clean)
+        self.energy_plot.addItem(self.corruption)
         self.energy_plot.scene().sigMouseClicked.connect(self._clicked)
         return [self.energy_plot]
 
@@ -76,7 +83,12 @@ class EBMPanel(Density2DPanel):
         self.chain_label = QLabel(HINT)
         clear = QPushButton("clear chains")
         clear.clicked.connect(self.clear_chains)
+        self.denoise_button = QPushButton("denoise: corrupt 3 data points")
+        self.denoise_button.setToolTip("add noise to 3 random data points (green rings) and start Langevin chains "
+                                       "there: the trained energy carries them back toward the data")
+        self.denoise_button.clicked.connect(lambda: self.denoise_points())
         row.addWidget(self.chain_label, 1)
+        row.addWidget(self.denoise_button)
         row.addWidget(clear)
         return row
 
@@ -131,6 +143,8 @@ class EBMPanel(Density2DPanel):
         self.chain_starts = []
         self._set_trails(np.zeros((0, 1, 2), np.float32))
         self.starts.setData([], [])
+        self.clean.setData([], [])
+        self.corruption.setData([], [])
         for c in self.series_curves.values():
             c.clear()
         self.anomaly_plot.setTitle(f"anomaly scores f(x): held-out {info.get('dataset', 'data')} vs "
@@ -141,6 +155,7 @@ class EBMPanel(Density2DPanel):
     def set_data_points(self, pts) -> None:
         super().set_data_points(pts)
         pts = np.asarray(pts, np.float32).reshape(-1, 2)
+        self._data_pts = pts
         self.energy_data.setData(pts[:, 0], pts[:, 1])
 
     def show_snapshot(self, snap) -> None:
@@ -234,8 +249,34 @@ class EBMPanel(Density2DPanel):
         self.chain_label.setText(f"{len(self.chain_starts)} clicked chain(s); they run at the next snapshot")
         self.command_issued.emit(("view", {"chain_starts": [list(p) for p in self.chain_starts]}))
 
+    def denoise_points(self, n: int = 3, noise: float = 0.1) -> np.ndarray:
+        """Corrupt n random data points by Gaussian noise (std = noise × the data box's size) and start chains
+        there; the clean points are ringed and joined to their corrupted copies. Returns the clean points."""
+        if len(self._data_pts) == 0:
+            self.chain_label.setText("no data points to corrupt yet")
+            return np.zeros((0, 2), np.float32)
+        rng = self._denoise_rng
+        clean = self._data_pts[rng.choice(len(self._data_pts), size=n, replace=False)]
+        span = np.ptp(self._data_pts, 0).max()
+        noisy = clean + noise * span * rng.standard_normal(clean.shape)
+        old = self.clean.data
+        rings = np.concatenate([np.c_[old["x"], old["y"]], clean]) if len(old) else clean
+        self.clean.setData(rings[:, 0], rings[:, 1])
+        x, y = self.corruption.getData()
+        pairs = np.stack([clean, noisy], 1).reshape(-1, 2)
+        self.corruption.setData(np.r_[x if x is not None else [], pairs[:, 0]],
+                                np.r_[y if y is not None else [], pairs[:, 1]])
+        self.chain_starts += [[float(a), float(b)] for a, b in noisy]
+        pts = np.asarray(self.chain_starts, np.float32)
+        self.starts.setData(pts[:, 0], pts[:, 1])
+        self.chain_label.setText(f"{len(self.chain_starts)} chain(s), {len(rings)} from corrupted data (green)")
+        self.command_issued.emit(("view", {"chain_starts": [list(p) for p in self.chain_starts]}))
+        return clean
+
     def clear_chains(self) -> None:
         self.chain_starts = []
+        self.clean.setData([], [])
+        self.corruption.setData([], [])
         self.starts.setData([], [])
         self.chain_label.setText(HINT)
         self.command_issued.emit(("view", {"chain_starts": []}))
