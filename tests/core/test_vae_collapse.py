@@ -72,7 +72,7 @@ def test_autoregressive_decoder_is_a_distribution_and_autoregressive():
     torch.manual_seed(0)
     vae = registry.build("vae", data_shape=(1, 2, 2), z_dim=2, hidden=8, decoder="autoregressive")
     with torch.no_grad():
-        vae.ar.weight.normal_()  # a context that matters (it starts at zero)
+        vae.ar.weight.normal_(), vae.ar.w2.normal_()  # a context that matters (its outputs start at zero)
     xs = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4))).reshape(16, 1, 2, 2)
     z = torch.randn(3, 1, 2).expand(3, 16, 2)
     total = torch.logsumexp(vae.log_px_given_z(xs, z), 1)  # Σ over all 16 binary images of p(x|z)
@@ -85,3 +85,33 @@ def test_autoregressive_decoder_is_a_distribution_and_autoregressive():
     assert torch.all(jac[~below] == 0) and torch.all(jac[below] != 0)
     with pytest.raises(ConfigError):  # its decoder also takes y: no autoregressive decoder there
         registry.build("ssvae", data_shape=(1, 28, 28), hidden=8, decoder="autoregressive")
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 4), (2,)])
+def test_sequential_generation_agrees_with_the_teacher_forced_decoder(shape):
+    """Generating one dimension at a time (the hidden layer updated a column per step) must reproduce the
+    decoder that training evaluates in one pass: the mean image is a fixed point x_i = mean_i(z, x_<i)."""
+    torch.manual_seed(0)
+    vae = registry.build("vae", data_shape=shape, z_dim=2, hidden=8, decoder="autoregressive")
+    with torch.no_grad():
+        vae.ar.weight.normal_(), vae.ar.w2.normal_()
+        z = torch.randn(3, 2)
+        x = vae.decode_mean(z)
+        out = vae.decode(z) + vae.ar(x)
+    torch.testing.assert_close(x, vae.mean_image(out), atol=1e-5, rtol=1e-5)
+
+
+def test_autoregressive_vae_rebuilds_from_its_snapshot_arrays():
+    from genviz.core.vae import nets, rebuild
+
+    torch.manual_seed(0)
+    vae = registry.build("vae", data_shape=(1, 4, 4), z_dim=2, hidden=8, decoder="autoregressive").eval()
+    with torch.no_grad():
+        vae.ar.w2.normal_()
+    copy = rebuild.model_from_arrays("vae", (1, 4, 4), nets.export_params(vae))
+    x = torch.rand(5, 1, 4, 4).round()
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        torch.testing.assert_close(copy.log_prob(x, k=7, generator=g1), vae.log_prob(x, k=7, generator=g2))
+    groups = vae.configure_optimizers(registry.train_config("vae"))[0].param_groups
+    assert groups[1]["lr"] == pytest.approx(groups[0]["lr"] * 20)  # the context runs the race at full power

@@ -94,3 +94,18 @@ def test_beta_box_sends_a_live_command_and_rate_distortion_traces_the_run(panel,
     assert f"{last['kl'] + last['rec']:.3f}" in tab.status.text()  # R + D = the NELBO, as shown
     assert tab.au_curve.getData()[1][-1] == last["au"]
     assert len(tab.var_bars.opts["height"]) == 3
+
+
+def test_panel_decodes_an_autoregressive_decoder_as_the_model_does(panel):
+    from genviz.core import registry
+    from genviz.core.vae import nets, viz
+
+    torch.manual_seed(0)
+    vae = registry.build("vae", data_shape=(1, 28, 28), z_dim=2, hidden=16, decoder="autoregressive").eval()
+    with torch.no_grad():
+        vae.ar.w2.normal_(0, 0.05), vae.ar.weight.normal_(0, 0.05)
+    panel.arrays = {**nets.export_params(vae), **viz.decoder_arrays(vae), "recon_in": np.zeros((8, 28, 28))}
+    z = np.random.default_rng(0).normal(size=(3, 2)).astype(np.float32)
+    with torch.no_grad():
+        expected = vae.decode_mean(torch.from_numpy(z)).reshape(3, 28, 28).numpy()
+    np.testing.assert_allclose(panel.decode(z), expected, atol=1e-4)

@@ -38,7 +38,7 @@ class VAEConfig:
                          help="p(x|z): an MLP of z, or autoregressive (x_i also sees x_<i: a powerful decoder "
                               "that can ignore z — posterior collapse)")
 
-AR_LR_SCALE = 10.0  # the autoregressive context's learning rate, in units of the model's (configure_optimizers)
+AR_LR_SCALE = 20.0  # the autoregressive context's learning rate, in units of the model's (configure_optimizers)
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016: a latent unit is active when Cov_x(E_q[z_u|x]) > 0.01
 
 
@@ -72,7 +72,7 @@ class VAE(GenerativeModel):
             if self.dec_in() != self.z_dim:
                 raise ConfigError("decoder", "the autoregressive decoder takes z only; this model's decoder "
                                              "takes more inputs")
-            self.ar = ar_decoder.ARContext(self.data_dim, out // self.data_dim)
+            self.ar = ar_decoder.ARContext(self.data_dim, out // self.data_dim, hidden)
         self._viz_calls = 0
         self._iwae_cache: dict = {}
 
@@ -80,8 +80,8 @@ class VAE(GenerativeModel):
         """Adam; the autoregressive context at AR_LR_SCALE × the rate. Each of its weights sees one pixel pair's
         gradient, so at the MLP's rate it learns far slower than the z path; collapse is a race between
         explaining x through z and explaining it from x_<i, and this lets the decoder run it at full power."""
-        if self.ar is None:
-            return super().configure_optimizers(train)
+        if self.ar is None:  # Adam once over flat buffers, in place: torch's for-loop Adam's numbers (flat_adam.py)
+            return [FlatAdam(self.parameters(), lr=train.lr)]
         rest = [p for n, p in self.named_parameters() if not n.startswith("ar.")]
         return [torch.optim.Adam([{"params": rest},
                                   {"params": list(self.ar.parameters()), "lr": train.lr * AR_LR_SCALE,
@@ -94,10 +94,6 @@ class VAE(GenerativeModel):
     def _check_beta(self, beta: float) -> None:
         if beta != 1.0 and not self.trains_on_beta():
             raise ConfigError("beta", f"{type(self).__name__} trains on its own objective, not Rec + β·KL")
-
-    def configure_optimizers(self, train):
-        # Adam once over flat buffers, in place: torch's for-loop Adam's numbers (see flows/flat_adam.py)
-        return [FlatAdam(self.parameters(), lr=train.lr)]
 
     def set_live(self, name: str, value) -> None:
         if name == "beta":
@@ -206,8 +202,8 @@ class VAE(GenerativeModel):
         return self.decode_mean(self.encode(x)[0])
 
     def _sequential(self, out, mode, generator=None):
-        return ar_decoder.sequential(out, self.ar.weight * self.ar.mask, self.ar.per_dim,
-                                     self.likelihood == "bernoulli", mode, generator)
+        return ar_decoder.sequential(out, self.ar.masked(), self.ar.per_dim, self.likelihood == "bernoulli", mode,
+                                     generator)
 
     def mean_image(self, out: torch.Tensor) -> torch.Tensor:
         """Decoder output -> the mean of p(x|z) in data space."""

@@ -300,7 +300,8 @@ class VAEPanel(Density2DPanel):
         out = numpy_mlp(a, "param/dec.", z.astype(np.float32))
         if a.get("decoder_autoregressive", 0):  # x_i also sees x_<i: each dimension's mean fed forward
             gaussian = bool(a.get("decoder_gaussian", 0))
-            w = torch.from_numpy(a["param/ar.weight"] * a["param/ar.mask"])
+            w = ar_decoder.masked_weights({k: torch.from_numpy(a[f"param/ar.{k}"])
+                                           for k in ("weight", "mask", "w1", "m1", "b1", "w2", "m2")})
             out = ar_decoder.sequential(torch.from_numpy(out), w, 2 if gaussian else 1, not gaussian).numpy()
             return out if gaussian or "recon_in" not in a else out.reshape(len(z), *np.shape(a["recon_in"])[1:])
         if a.get("decoder_gaussian", 0):
