@@ -39,8 +39,24 @@ def quadrature(name):
     return float(torch.trapezoid(q * DIVERGENCES[name].f(p / q), x))
 
 
+def jsd():
+    """The course's JSD = ½KL(P‖M) + ½KL(Q‖M), M = (P + Q)/2, by quadrature written from its definition (no f)."""
+    x = torch.linspace(-15, 15, 60001, **F64)
+    p, q = _logpdf(x, *P).exp(), _logpdf(x, *Q).exp()
+    m = (p + q) / 2
+    return float(torch.trapezoid(0.5 * p * torch.log(p / m) + 0.5 * q * torch.log(q / m), x))
+
+
 CLOSED = {"kl": lambda: kl(P, Q), "reverse_kl": lambda: kl(Q, P), "pearson": lambda: pearson(P, Q),
-          "hellinger": lambda: hellinger(P, Q), "js": lambda: quadrature("js")}
+          "hellinger": lambda: hellinger(P, Q), "js": lambda: 2 * jsd(),  # the paper's JS is twice the course's
+          "gan": lambda: 2 * jsd() - math.log(4)}  # the minimax GAN's value at the optimal D
+
+
+@pytest.mark.parametrize("name", ["js", "gan"])
+def test_jsd_conversion_undoes_what_the_divergence_measures(name):
+    div = DIVERGENCES[name]
+    assert div.to_jsd(CLOSED[name]()) == pytest.approx(jsd(), rel=1e-9) and "JSD" in div.measures
+    assert 0 < jsd() < math.log(2)
 
 
 @pytest.mark.parametrize("name", list(DIVERGENCES))

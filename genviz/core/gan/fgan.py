@@ -11,6 +11,13 @@ conjugate of f. The bound is tight at T*(x) = f'(p(x)/q(x)). Table 2 / Table 6 o
     Jensen-Shannon    u log u - (u+1) log((u+1)/2)      log 2 - log(1+e^-v)  -log(2 - exp(t))
     Pearson chi^2     (u - 1)^2                         v                    t^2/4 + t
     sq. Hellinger     (sqrt(u) - 1)^2                   1 - exp(-v)          t / (1 - t)
+    GAN               u log u - (u+1) log(u+1)          -log(1+e^-v)         -log(1 - exp(t))
+
+What each measures, in the course's terms (JSD = ½KL(P‖M) + ½KL(Q‖M), M = (P+Q)/2, in [0, log 2]): the
+paper's "Jensen-Shannon" row gives D_f = ∫ p log(2p/(p+q)) + q log(2q/(p+q)) = 2·JSD, twice the course's JSD;
+the "GAN" row gives D_f = 2·JSD − log 4, the value of the minimax GAN game at the optimal D (its critic T is
+log D with D = σ(v), so E_P[T] − E_Q[f*(T)] = E_P[log D] + E_Q[log(1 − D)]). `measures` says so, and
+`to_jsd` turns a bound on D_f into one on the JSD for those two.
 """
 from __future__ import annotations
 
@@ -29,13 +36,20 @@ LN2 = math.log(2.0)
 
 @dataclass(frozen=True)
 class Divergence:
-    """One f-divergence: f, f', the activation g_f, the conjugate f*, and log_ratio = log (f')^-1 (T -> log p/q)."""
+    """One f-divergence: f, f', the activation g_f, the conjugate f*, and log_ratio = log (f')^-1 (T -> log p/q).
+
+    `measures`: what D_f is, in words; `u_min`: f's domain is u > u_min (−inf: all of ℝ); `t_max`: f*'s domain
+    is t < t_max; `to_jsd`: D_f ↦ JSD where D_f is a function of the JSD (else None)."""
 
     f: callable
     f_prime: callable
     activation: callable
     conjugate: callable
     log_ratio: callable
+    measures: str = ""
+    u_min: float = 0.0
+    t_max: float = math.inf
+    to_jsd: callable = None
 
 
 def _xlogx(u):
@@ -44,16 +58,25 @@ def _xlogx(u):
 
 DIVERGENCES = {
     "kl": Divergence(lambda u: _xlogx(u), lambda u: 1 + torch.log(u), lambda v: v,
-                     lambda t: torch.exp(t - 1), lambda t: t - 1),
+                     lambda t: torch.exp(t - 1), lambda t: t - 1, measures="KL(P‖Q)"),
     "reverse_kl": Divergence(lambda u: -torch.log(u), lambda u: -1 / u, lambda v: -torch.exp(-v),
-                             lambda t: -1 - torch.log(-t), lambda t: -torch.log(-t)),
+                             lambda t: -1 - torch.log(-t), lambda t: -torch.log(-t), measures="KL(Q‖P)", t_max=0.0),
     "js": Divergence(lambda u: _xlogx(u) - (u + 1) * torch.log((u + 1) / 2),
                      lambda u: torch.log(2 * u / (1 + u)), lambda v: LN2 - F.softplus(-v),
-                     lambda t: -torch.log(2 - torch.exp(t)), lambda t: t - torch.log(2 - torch.exp(t))),
+                     lambda t: -torch.log(2 - torch.exp(t)), lambda t: t - torch.log(2 - torch.exp(t)),
+                     measures="2·JSD(P, Q) (twice the course's JSD)", t_max=LN2, to_jsd=lambda d: d / 2),
+    # Pearson's f is a polynomial, defined on all of ℝ (the paper's conjugate t²/4 + t is the sup over u ∈ ℝ)
     "pearson": Divergence(lambda u: (u - 1) ** 2, lambda u: 2 * (u - 1), lambda v: v,
-                          lambda t: 0.25 * t * t + t, lambda t: torch.log((t / 2 + 1).clamp_min(1e-30))),
+                          lambda t: 0.25 * t * t + t, lambda t: torch.log((t / 2 + 1).clamp_min(1e-30)),
+                          measures="χ²(P‖Q)", u_min=-math.inf),
     "hellinger": Divergence(lambda u: (torch.sqrt(u) - 1) ** 2, lambda u: 1 - 1 / torch.sqrt(u),
-                            lambda v: 1 - torch.exp(-v), lambda t: t / (1 - t), lambda t: -2 * torch.log(1 - t)),
+                            lambda v: 1 - torch.exp(-v), lambda t: t / (1 - t), lambda t: -2 * torch.log(1 - t),
+                            measures="squared Hellinger H²(P, Q)", t_max=1.0),
+    "gan": Divergence(lambda u: _xlogx(u) - _xlogx(u + 1), lambda u: torch.log(u / (u + 1)),
+                      lambda v: -F.softplus(-v), lambda t: -torch.log(-torch.expm1(t)),
+                      lambda t: t - torch.log(-torch.expm1(t)),
+                      measures="2·JSD(P, Q) − log 4 (the minimax GAN's value)", t_max=0.0,
+                      to_jsd=lambda d: (d + 2 * LN2) / 2),
 }
 
 
@@ -72,7 +95,9 @@ def curves(div: Divergence, n: int = 200) -> dict[str, np.ndarray]:
 
 @dataclass
 class FGANConfig(GANConfig):
-    divergence: str = param("js", choices=tuple(DIVERGENCES), help="which f-divergence G minimises")
+    divergence: str = param("js", choices=tuple(DIVERGENCES),
+                            help="which f-divergence G minimises: kl, reverse_kl, js = 2·JSD (twice the course's "
+                                 "JSD), pearson χ², hellinger H², gan = 2·JSD − log 4 (the minimax GAN)")
     loss: str = param("nonsaturating", choices=("minimax", "nonsaturating"),
                       help="G loss: minimax -E_Q[f*(T)] (the saddle point) or non-saturating -E_Q[T]")
 
@@ -95,9 +120,12 @@ class FGAN(GAN):
         return torch.sigmoid(self.div.log_ratio(self.div.activation(s)))  # r / (1 + r), r = p/q
 
     def score_metrics(self, real_s, fake_s) -> dict[str, float]:
-        return {"d_real": float(self.prob_from_score(real_s).mean()),
-                "d_fake": float(self.prob_from_score(fake_s).mean()),
-                "bound": float(-self.d_loss(real_s, fake_s))}
+        out = {"d_real": float(self.prob_from_score(real_s).mean()),
+               "d_fake": float(self.prob_from_score(fake_s).mean()),
+               "bound": float(-self.d_loss(real_s, fake_s))}
+        if self.div.to_jsd is not None:  # the same bound as a bound on the JSD, comparable with JSD (KDE)
+            out["jsd_bound"] = float(self.div.to_jsd(out["bound"]))
+        return out
 
     def visualize(self, data, view):
         return {**super().visualize(data, view), **curves(self.div)}
