@@ -39,6 +39,22 @@ def pixel_features(model, x: torch.Tensor) -> torch.Tensor:
 HOOKS = {"gan": gan_features, "bigan": bigan_features, "vae": vae_features, "pixels": pixel_features}
 
 
+def kind_of(model) -> str:
+    """Which hook reads a trained model (e.g. one loaded from a run's checkpoint): 'gan', 'bigan' or 'vae';
+    ValueError for anything else (a 2D model, a CycleGAN, an EBM, ...)."""
+    if tuple(getattr(model, "data_shape", ())) != (1, 28, 28):
+        raise ValueError("the probe reads MNIST models: this one was trained on other data")
+    if hasattr(model, "E") and hasattr(model, "D"):
+        return "bigan"
+    if getattr(model, "family", "") == "gan" and hasattr(getattr(model, "D", None), "body") \
+            and getattr(model.D, "z_dim", 1) == 0:
+        return "gan"
+    if getattr(model, "family", "") == "vae" and hasattr(model, "encode"):
+        return "vae"
+    raise ValueError(f"no feature hook for {type(model).__name__}: the probe reads a GAN's discriminator, "
+                     "BiGAN's encoder or a VAE's encoder")
+
+
 @torch.no_grad()
 def extract(hook, model, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """hook(model, x) in batches, in eval mode (batch norm uses its running statistics), as float64 (n, k)."""

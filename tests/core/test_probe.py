@@ -48,3 +48,12 @@ def test_train_small_leaves_the_global_generator_alone(mnist):
     before = torch.get_rng_state()
     model = probe.train_small("vae", mnist, 3, seed=0, batch_size=16)
     assert torch.equal(before, torch.get_rng_state()) and not model.training
+
+
+def test_kind_of_names_the_hook_for_a_trained_model_and_refuses_others():
+    for kind, (name, _, overrides) in probe.SMALL.items():
+        assert probe.kind_of(registry.build(name, data_shape=(1, 28, 28), seed=0, **overrides)) == kind
+    with pytest.raises(ValueError, match="MNIST"):
+        probe.kind_of(registry.build("vae", data_shape=(2,), seed=0))
+    with pytest.raises(ValueError, match="no feature hook"):
+        probe.kind_of(registry.build("made", data_shape=(1, 28, 28), seed=0))

@@ -57,3 +57,29 @@ def test_stop_ends_a_run_early(lab, qtbot):
     qtbot.waitUntil(lambda: lab.thread is None, timeout=60_000)
     assert lab.result is not None and lab.result["stopped"] and "vae" not in lab.result
     assert "stopped" in lab.status.text()
+
+
+def test_a_checkpointed_model_is_probed_as_trained(lab, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from genviz.core import checkpoint, probe
+
+    vae = probe.train_small("vae", lab.data, 3, seed=7)
+    path = checkpoint.save(vae, tmp_path / "checkpoint.pt")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "genviz checkpoint (*.pt)"))
+    qtbot.mouseClick(lab.load_button, Qt.LeftButton)
+    assert set(lab.loaded) == {"vae"} and "checkpoint.pt" in lab.status.text()
+    lab.steps.setValue(1)
+    qtbot.mouseClick(lab.run_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: lab.thread is None, timeout=120_000)
+    r = lab.result["vae"]
+    assert r["from_checkpoint"] and r["at_init"] is None and "your checkpoint" in lab.status.text()
+    d = lab.data
+    direct = probe.probe_accuracy(lambda x: probe.extract(probe.vae_features, checkpoint.load(path), x),
+                                  d.train[:200], d.labels["train"][:200], d.val[:300], d.labels["val"][:300],
+                                  steps=100, seed=0)
+    assert r["test_acc"] == pytest.approx(direct["test_acc"])
+    bad = tmp_path / "not_a_checkpoint.pt"
+    bad.write_bytes(b"junk")
+    lab.load_checkpoint(str(bad))
+    assert "cannot probe" in lab.status.text() and set(lab.loaded) == {"vae"}

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from genviz.core.labs import coding
-from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, LabTab, pen
+from genviz.gui.labs.base import BLUE, GREY, ORANGE, LabTab, pen
 from genviz.gui.panels.toolkit import legend_plot
 
 MISMATCH = np.linspace(0, 1, 41)

@@ -3,12 +3,13 @@ BiGAN's encoder codes and a VAE's latent means (and raw pixels), beside a 2D PCA
 trained for N steps in a worker thread (the window stays live); the probe itself is genviz.core.probe."""
 from __future__ import annotations
 
+import html
 import threading
+from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtWidgets import QFileDialog
 
 from genviz.core import probe
 from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, LabTab, pen
@@ -34,8 +35,10 @@ class ProbeWorker(QObject):
     finished = Signal(dict)
     failed = Signal(str)
 
-    def __init__(self, steps: int, n_train: int, n_test: int = 1000, seed: int = 0, data=None, probe_steps: int = 300):
+    def __init__(self, steps: int, n_train: int, n_test: int = 1000, seed: int = 0, data=None, probe_steps: int = 300,
+                 models: dict | None = None):
         super().__init__()
+        self.models = dict(models or {})  # kind -> an already trained model (from a checkpoint): probed as is
         self.steps, self.n_train, self.n_test, self.seed, self.data = steps, n_train, n_test, seed, data
         self.probe_steps = probe_steps
         self.abort = threading.Event()
@@ -57,13 +60,16 @@ class ProbeWorker(QObject):
                 break
             if kind == "pixels":
                 model, at_init = None, None
+            elif kind in self.models:
+                model, at_init = self.models[kind], None
             else:
                 at_init = self._probe(kind, self._build(kind, data), xtr, ytr, xte, yte)["test_acc"]
                 cb = lambda s, k=title: self._tick(k, s)  # noqa: E731
                 model = probe.train_small(kind, data, self.steps, self.seed, callback=cb)
             r = self._probe(kind, model, xtr, ytr, xte, yte)
             out[kind] = {"test_acc": r["test_acc"], "train_acc": r["train_acc"], "dim": r["dim"],
-                         "at_init": at_init, "pca": probe.pca_2d(r["test_features"])}
+                         "at_init": at_init, "pca": probe.pca_2d(r["test_features"]),
+                         "from_checkpoint": kind in self.models}
             self.progressed.emit(f"{title}: test accuracy {r['test_acc']:.3f}")
         out["stopped"] = self.abort.is_set()
         return out
@@ -100,6 +106,10 @@ class ProbeLab(LabTab):
         self.run_button = self.button("Train && probe", self.start)
         self.stop_button = self.button("Stop", self.stop)
         self.stop_button.setEnabled(False)
+        self.load_button = self.button("Use checkpoint…", lambda: self.load_checkpoint(),
+                                       "probe a model you trained (a run's checkpoint.pt: DCGAN/GAN, BiGAN or VAE on "
+                                       "MNIST) instead of training a small one")
+        self.loaded: dict = {}
         self.acc_plot = self.graphics.addPlot(title="linear-probe test accuracy", colspan=len(KINDS) - 1)
         self.acc_plot.setYRange(0, 1)
         self.acc_plot.getAxis("bottom").setTicks([[(i, t) for i, (_, t, _) in enumerate(KINDS)]])
@@ -130,7 +140,7 @@ class ProbeLab(LabTab):
         if self.thread is not None:
             return
         self.worker = ProbeWorker(self.steps.value(), self.n_train.value(), self.n_test, data=self.data,
-                                  probe_steps=self.probe_steps)
+                                  probe_steps=self.probe_steps, models=self.loaded)
         self.thread = QThread(self)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
@@ -142,6 +152,25 @@ class ProbeLab(LabTab):
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.thread.start()
+
+    def load_checkpoint(self, path: str | None = None) -> None:
+        """Take a trained model from a checkpoint file; it fills its family's slot (not retrained)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Probe a checkpoint", "", "genviz checkpoint (*.pt)")
+            if not path:
+                return
+        from genviz.core import checkpoint
+
+        try:
+            model = checkpoint.load(path)
+            kind = probe.kind_of(model)
+        except (checkpoint.CheckpointError, ValueError, OSError) as e:
+            self.status.setText(f"cannot probe {Path(path).name}: {html.escape(str(e))}")
+            return
+        self.loaded[kind] = model
+        names = ", ".join(f"{dict((a, b) for a, b, _ in KINDS)[k]} from checkpoint" for k in self.loaded)
+        self.status.setText(f"loaded {html.escape(Path(path).name)} ({names}); <b>Train &amp; probe</b> probes it as "
+                            f"trained and trains small models only for the other slots")
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -185,6 +214,6 @@ class ProbeLab(LabTab):
                 self.pca_plots[kind].setTitle(f"PCA of {dict((a, b) for a, b, _ in KINDS)[kind]} "
                                               f"({r[kind]['dim']}-d)")
         parts = [f"{t}: <b>{r[k]['test_acc']:.3f}</b>" + (f" (init {r[k]['at_init']:.3f})" if r[k]["at_init"] else "")
-                 for k, t, _ in KINDS if k in r]
+                 + (" (your checkpoint)" if r[k].get("from_checkpoint") else "") for k, t, _ in KINDS if k in r]
         self.status.setText(("<b>stopped early</b> — " if r.get("stopped") else "") + f"probe test accuracy after {r['steps']} steps, {self.n_train.value():,} probe examples "
                             f"(chance 0.100): " + " · ".join(parts))

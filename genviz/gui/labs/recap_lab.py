@@ -6,7 +6,6 @@ import html
 import math
 import threading
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal
 
