@@ -6,12 +6,29 @@ and lands near the data manifold. Everything uses its own torch.Generator; the g
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+from torch import nn
 
 from genviz.core.ebm.energy import MLPEnergy, dsm_loss
 from genviz.core.ebm.langevin import langevin
-from genviz.core.rng import seeded
+
+
+def new_energy(hidden: int, depth: int, generator: torch.Generator) -> MLPEnergy:
+    """An MLPEnergy on 2D inputs with PyTorch's default initialisation drawn from `generator`: built on the meta
+    device first, so torch's global random stream is neither read nor advanced (as classifier.new_classifier)."""
+    with torch.device("meta"):
+        energy = MLPEnergy(2, hidden, depth)
+    energy = energy.to_empty(device="cpu").double()
+    with torch.no_grad():
+        for m in energy.modules():
+            if isinstance(m, nn.Linear):  # what Linear.reset_parameters does
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(m.weight.shape[1])
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+    return energy
 
 
 class DSMEnergyFit:
@@ -19,11 +36,10 @@ class DSMEnergyFit:
 
     def __init__(self, data: np.ndarray, sigma: float = 0.1, hidden: int = 64, depth: int = 2, lr: float = 3e-3,
                  batch: int = 256, seed: int = 0):
-        with seeded(seed):  # weight init from a seeded generator; the global state is restored after
-            self.energy = MLPEnergy(2, hidden, depth).double()
+        self.gen = torch.Generator().manual_seed(seed)
+        self.energy = new_energy(hidden, depth, self.gen)
         self.data = torch.as_tensor(np.asarray(data), dtype=torch.float64)
         self.opt = torch.optim.Adam(self.energy.parameters(), lr=lr)
-        self.gen = torch.Generator().manual_seed(seed)
         self.sigma, self.batch, self.steps, self.history = sigma, batch, 0, []
 
     def step(self, k: int = 1) -> float:
