@@ -178,6 +178,15 @@ class MainWindow(WindowLayout):
             self.status.say(f"{name} = {fmt_value(value)} applies when you press Reset")
 
     def _on_model_field(self, name: str, value) -> None:
+        """A field the trained model declares live (a VAE's β, a GAN's d_steps) goes to it as ("model_set", ...),
+        kept for every later session of the run; any other field rebuilds the model."""
+        model = self.controller.model
+        trained = self.controller.running() or self.controller.step > 0
+        if model is not None and trained and name in getattr(model, "live_fields", ()):
+            self.controller.send(("model_set", name, value))
+            where = "the running session" if self.controller.running() else "the next Play"
+            self.status.say(f"{name} = {fmt_value(value)} — applies to {where}")
+            return
         self._on_structural_change(name, value)
 
     def _on_train_field(self, name: str, value) -> None:

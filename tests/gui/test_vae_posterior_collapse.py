@@ -109,3 +109,22 @@ def test_panel_decodes_an_autoregressive_decoder_as_the_model_does(panel):
     with torch.no_grad():
         expected = vae.decode_mean(torch.from_numpy(z)).reshape(3, 28, 28).numpy()
     np.testing.assert_allclose(panel.decode(z), expected, atol=1e-4)
+
+
+def test_beta_edited_in_the_model_form_goes_live_to_the_trained_model(qtbot, window):
+    """β is a live field: after training has begun, editing it in the form sends ("model_set", "beta", …)
+    instead of asking for a Reset; the model trains on it from the next step."""
+    picker = window.picker
+    picker.family.setCurrentText("vae")
+    picker.model.setCurrentIndex(picker.model.findData("vae"))
+    picker.dataset.setCurrentIndex(picker.dataset.findText("moons"))
+    window.model_form.set_values({"hidden": 8})
+    assert window.reset()
+    window.step_once()
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.step >= 1, timeout=30_000)
+    window.model_form.widgets["beta"].setValue(3.5)  # a user's committed edit
+    assert window.controller.model_live == {"beta": 3.5}
+    assert "applies to" in window.status.message.text()
+    window.step_once()
+    qtbot.waitUntil(lambda: window.latest.step >= 2, timeout=30_000)
+    assert window.controller.model.cfg.beta == 3.5
