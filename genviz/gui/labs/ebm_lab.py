@@ -40,6 +40,21 @@ class EBMNormalizerLab(LabTab):
         self.sigma_c = self.dspin("corruption σ_c", 0.0, 1.0, 0.3, 0.05)
         self.noise = self.dspin("Langevin s", 0.0, 1.0, 0.0, 0.1, "0: gradient ascent on f")
         self.button("Retrain energy", self.retrain)
+        self._normalizer_plots()
+        self._denoising_plots()
+        x = toy2d("moons", 3000, seed=0).astype(float)
+        self.train, self.clean = x[:2500], x[2500:2524]
+        lo, hi = self.train.min(0) - 0.5, self.train.max(0) + 0.5
+        self.box = (lo[0], hi[0], lo[1], hi[1])
+        self.data_dots.setData(self.train[:800, 0], self.train[:800, 1])
+        self.timer = QTimer(self)
+        self.timer.setInterval(30)
+        self.timer.timeout.connect(self.advance)
+        self.fit = dn.DSMEnergyFit(self.train, sigma=0.1)
+        self.rate = self._measure_rate()
+
+    def _normalizer_plots(self) -> None:
+        """Row 0: log Z against d (analytic, grid, MC), the grid's cost in seconds, the table."""
         self.logz_plot = legend_plot(self.graphics, "log Z of a Gaussian energy vs d", columns=3)
         self.logz_plot.setLabel("bottom", "dimension d")
         self.analytic_curve = self.logz_plot.plot(pen=pen(GREEN, 2), name="analytic")
@@ -59,6 +74,9 @@ class EBMNormalizerLab(LabTab):
         self.table = pg.LabelItem(justify="left", size="8pt")
         self.graphics.addItem(self.table, row=0, col=2)
         self.graphics.nextRow()
+
+    def _denoising_plots(self) -> None:
+        """Row 1: the energy map with corrupted points and their chains; energy and distance along the chains."""
         self.map_plot = legend_plot(self.graphics, "energy −f and denoising chains", row=1, col=0, columns=3)
         self.map_plot.setAspectLocked(True)
         self.heat = Heatmap(self.map_plot, "viridis", "−f")
@@ -77,16 +95,6 @@ class EBMNormalizerLab(LabTab):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 3)
         self.graphics.ci.layout.setColumnStretchFactor(2, 2)
-        x = toy2d("moons", 3000, seed=0).astype(float)
-        self.train, self.clean = x[:2500], x[2500:2524]
-        lo, hi = self.train.min(0) - 0.5, self.train.max(0) + 0.5
-        self.box = (lo[0], hi[0], lo[1], hi[1])
-        self.data_dots.setData(self.train[:800, 0], self.train[:800, 1])
-        self.timer = QTimer(self)
-        self.timer.setInterval(30)
-        self.timer.timeout.connect(self.advance)
-        self.fit = dn.DSMEnergyFit(self.train, sigma=0.1)
-        self.rate = self._measure_rate()
 
     def _measure_rate(self) -> float:
         """Evaluations of the lab's MLP energy per second on this machine (a realistic f, not the Gaussian)."""
