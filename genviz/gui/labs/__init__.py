@@ -10,6 +10,7 @@ from genviz.gui.labs.change_of_variables_lab import ChangeOfVariablesLab, Linear
 from genviz.gui.labs.coding_lab import CodingLab
 from genviz.gui.labs.counts_lab import CountsLab
 from genviz.gui.labs.ebm_lab import EBMNormalizerLab
+from genviz.gui.labs.fenchel_lab import FenchelLab
 from genviz.gui.labs.gap_lab import LikelihoodGapLab
 from genviz.gui.labs.jsd_lab import JSDLab
 from genviz.gui.labs.kl_lab import KLLab
@@ -23,7 +24,7 @@ from genviz.gui.panels.toolkit import plain_axes
 from genviz.gui.theme import stylesheet
 
 LABS = (CountsLab, KLLab, CodingLab, MonteCarloLab, RecapLab, LikelihoodGapLab, MemorizationLab, JSDLab, TwoSampleLab, ProbeLab, ChangeOfVariablesLab, LinearMapLab,
-        EBMNormalizerLab, SVILab)
+        EBMNormalizerLab, SVILab, FenchelLab)
 
 
 class LabsWindow(QWidget):
