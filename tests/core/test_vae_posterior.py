@@ -47,6 +47,19 @@ def test_grid_log_px_and_kl_match_the_closed_forms():
     np.testing.assert_allclose(r["log_post"], exact, atol=1e-3)
 
 
+def test_score_q_reuses_the_grid_for_another_q():
+    """Scoring a new q on a stored grid (SVI's live numbers) equals a fresh grid pass with that q."""
+    lg = model_2d(q_scale=1.8, q_shift=0.4)
+    r = posterior.grid_posterior(lg, X)
+    m, v = torch.tensor([0.1, -0.2], dtype=torch.float64), torch.tensor([0.05, 0.08], dtype=torch.float64)
+    fresh = posterior.grid_posterior(lg, X, (m, v), box=r["box"])
+    again = posterior.score_q(r, m, v)
+    for k in ("kl_grid", "elbo_grid", "q_mass"):
+        assert again[k] == pytest.approx(fresh[k], abs=1e-9)
+    M, C = lg.posterior(X)
+    assert again["kl_grid"] == pytest.approx(float(kl_gauss(m, v, M[0], C)), abs=2e-3)
+
+
 def test_grid_log_px_of_a_vae_matches_brute_force_importance_sampling():
     torch.manual_seed(0)
     vae = registry.build("vae", data_shape=(2,), z_dim=2, hidden=16).double().eval()

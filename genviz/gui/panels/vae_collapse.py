@@ -56,8 +56,8 @@ class CollapseTab(QWidget):
         self.begin({})
 
     def _build_plots(self, win) -> None:
-        self.rd_plot = legend_plot(win, "rate vs distortion (validation), one point per snapshot", row=0, col=0,
-                                   columns=2)
+        self.rd_plot = legend_plot(win, "rate vs distortion (validation), one point per trained snapshot", row=0,
+                                   col=0, columns=2)
         self.rd_plot.setLabel("bottom", "rate R = KL (nats)")
         self.rd_plot.setLabel("left", "distortion D = Rec (nats)")
         self.rd_path = self.rd_plot.plot([], [], pen=pg.mkPen("#4fa3ff", width=1.5), symbol="o", symbolSize=4,
@@ -77,8 +77,8 @@ class CollapseTab(QWidget):
         self.var_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#4fa3ff")
         self.var_plot.addItem(self.var_bars)
         self.threshold = pg.InfiniteLine(pos=np.log10(THRESHOLD), angle=0, pen=pg.mkPen("#ff6b6b", width=1.5),
-                                         label="0.01", labelOpts={"position": 0.02, "color": "#ff6b6b",
-                                                                  "anchors": [(0, 1), (0, 1)]})
+                                         label="0.01", labelOpts={"position": 0.99, "color": "#ff6b6b",
+                                                                  "anchors": [(1, 0), (1, 0)]})
         self.var_plot.addItem(self.threshold)
         win.ci.layout.setColumnStretchFactor(0, 3)
         win.ci.layout.setColumnStretchFactor(1, 2)
@@ -96,7 +96,8 @@ class CollapseTab(QWidget):
         self.status.setText("")
 
     def add_metrics(self, step: int, metrics: dict) -> None:
-        if "kl" in metrics and "rec" in metrics and (not self.steps or self.steps[-1] != step):
+        # step 0 is the untrained net (a distortion of ~550 nats on MNIST): it would squash the whole path
+        if step > 0 and "kl" in metrics and "rec" in metrics and (not self.steps or self.steps[-1] != step):
             self.steps.append(step)
             self.rates.append(metrics["kl"])
             self.dists.append(metrics["rec"])
