@@ -35,7 +35,7 @@ def test_denoise_button_sends_corrupted_data_points_and_their_chains_go_downhill
     ringed = np.c_[panel.clean.data["x"], panel.clean.data["y"]]
     assert all(np.isclose(train[:500], c, atol=1e-6).all(1).any() for c in ringed)  # real data points
     assert np.all(np.linalg.norm(starts - ringed, axis=1) > 1e-3)  # corrupted copies of them
-    s = Session("ebm", data, SMALL, {"steps": 600, "batch_size": 256, "snapshot_every": 600},
+    s = Session("ebm", data, SMALL, {"steps": 300, "batch_size": 128, "snapshot_every": 300},
                 view={"res": 32, "chain_starts": payload["chain_starts"], "n_chains": 0, "trail_steps": 150})
     last = [snap for snap in s.run()][-1]
     trails = np.asarray(last.arrays["trails"])[-3:]  # the clicked chains come after the automatic ones
