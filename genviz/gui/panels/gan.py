@@ -3,7 +3,7 @@
 2D tab 'game': the learned D(x) as a heatmap with real (white) and generated (orange) points, the
 generator's gradient arrows on the fakes and its manifold (the image of a latent grid); beside it the
 optimal D* = p_data / (p_data + p_G) from KDEs. Below: JSD estimates over time, mode coverage, and for
-the f-GAN its f, f* and the bound. 'translation' (CycleGAN 2D): arrows a -> G(a) -> F(G(a)).
+the f-GAN its f, f* and its bound on D_f (own right axis: D_f is not the JSD). 'translation' (CycleGAN 2D): arrows a -> G(a) -> F(G(a)).
 'images': fixed- and fresh-noise grids, D(x) histograms for real vs fake, BiGAN reconstructions and
 latent embedding, CycleGAN rows x -> G(x) -> F(G(x)). A 'players' box sends ("model_set",
 "train_players", ...) so single steps can move D only, G only, or both.
@@ -36,6 +36,33 @@ FGAN_TITLES = ("f-GAN critic as r/(1+r), r = (f')⁻¹(T(x))", "f(u) and its con
 IMAGE_TITLES = {"rows_a": ("A → G(A) → F(G(A))", "B → F(B) → G(F(B))"),  # what the grids hold, by snapshot key
                 "recon_grid": ("samples G(z), fixed noise", "x and G(E(x)), alternate rows")}
 DEFAULT_IMAGE_TITLES = ("samples, fixed noise (watch them evolve)", "samples, fresh noise")
+JSD_TITLE = "JSD estimates (nats)"
+JSD_FGAN_TITLE = "JSD (left) · the f-GAN's bound on its D_f (right)"
+
+
+class RightAxis:
+    """A second y axis on the right of `plot`, sharing its x (step) axis: curves added with `plot()` scale on
+    their own, so a bound on D_f is never read on the JSD's axis. Has the plot's legend (for GrowingCurve)."""
+
+    def __init__(self, plot: pg.PlotItem, label: str):
+        self.vb = pg.ViewBox()
+        self.host, self.legend = plot, plot.legend
+        plot.scene().addItem(self.vb)
+        axis = plot.getAxis("right")
+        axis.linkToView(self.vb)
+        axis.setLabel(label)
+        self.vb.setXLink(plot)
+        plot.vb.sigResized.connect(lambda *_: self.vb.setGeometry(plot.vb.sceneBoundingRect()))
+        self.show(False)
+
+    def plot(self, *args, **kw) -> pg.PlotDataItem:
+        item = pg.PlotDataItem(*args, **kw)
+        self.vb.addItem(item)
+        return item
+
+    def show(self, shown: bool) -> None:
+        self.host.showAxis("right", shown)
+        self.vb.setVisible(shown)
 
 
 def _image_plot(layout, title: str, levels=(0.0, 1.0), cmap: str | None = None, row=None, col=None):
@@ -69,7 +96,7 @@ def _grid_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class GANPanel(Panel):
     """Views for 'gan', 'gan_preset', 'dcgan', 'fgan', 'bigan' and 'cyclegan' snapshots."""
 
-    own_metrics = frozenset({"modes", "n_modes", "hq", "jsd_kde", "jsd_d", "bound"})
+    own_metrics = frozenset({"modes", "n_modes", "hq", "jsd_kde", "jsd_d", "jsd_bound", "bound"})
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -119,11 +146,18 @@ class GANPanel(Panel):
         self.d_plot.addItem(self.arrows)
         self.d_bar = colorbar(self.dstar_plot, self.dstar_img, "CET-D1", (0.0, 1.0), "D")  # both maps share it
         self.frame = BoxFrame(self.d_plot, self.dstar_plot)  # framed on the data box, zoomed together
-        self.jsd_plot = legend_plot(win, "divergence estimates (nats)", row=1, col=0)
+        self.jsd_plot = legend_plot(win, JSD_TITLE, row=1, col=0)
         self.jsd_plot.setLabel("bottom", "step")
+        self.jsd_plot.setLabel("left", "JSD (nats)")
+        # an f-GAN's bound is on D_f, not on the JSD ('js' gives 2·JSD, 'gan' 2·JSD − log 4, 'kl' a KL): its own
+        # axis on the right; where D_f is a function of the JSD the model also sends the bound turned into one
+        self.bound_axis = RightAxis(self.jsd_plot, "f-GAN bound on D_f (nats)")
         self.series = {"jsd_kde": GrowingCurve(self.jsd_plot, "JSD (KDE)", "#4fa3ff"),
                        "jsd_d": GrowingCurve(self.jsd_plot, "ln2 + V(D,G)/2 (from D)", "#ff9f43"),
-                       "bound": GrowingCurve(self.jsd_plot, "f-GAN bound E_P[T] − E_Q[f*(T)]", "#2ed573")}
+                       "jsd_bound": GrowingCurve(self.jsd_plot, "JSD from the f-GAN bound (js: ½·D_f, gan: "
+                                                 "½(D_f + log 4))", "#2ed573"),
+                       "bound": GrowingCurve(self.bound_axis, "f-GAN bound E_P[T] − E_Q[f*(T)] on D_f (right axis)",
+                                             pg.mkPen("#2ed573", width=2, style=Qt.DashLine))}
         self.side_plot = legend_plot(win, "mode coverage", row=1, col=1)
         self.side_plot.setLabel("bottom", "step")
         self.series["modes_frac"] = GrowingCurve(self.side_plot, "modes captured / K", "#a29bfe")
@@ -211,6 +245,8 @@ class GANPanel(Panel):
         d_title, side_title, side_x = FGAN_TITLES if fgan else GAME_TITLES
         self.d_plot.setTitle(d_title)
         self.side_plot.setTitle(side_title)
+        self.jsd_plot.setTitle(JSD_FGAN_TITLE if fgan else JSD_TITLE)
+        self.bound_axis.show(fgan)
         self.side_plot.setLabel("bottom", side_x)
         if fgan:
             self.side_plot.enableAutoRange()
@@ -299,7 +335,7 @@ class GANPanel(Panel):
             self.emb_scatter.setData(pos=a["embedding"], brush=brushes)
 
     def add_metrics(self, step: int, m: dict) -> None:
-        for name in ("jsd_kde", "jsd_d", "bound", "hq"):
+        for name in ("jsd_kde", "jsd_d", "jsd_bound", "bound", "hq"):
             if name in m:
                 self.series[name].add(step, m[name])
         if "modes" in m and m.get("n_modes"):
