@@ -1,4 +1,5 @@
-"""The course homework's fixed 100-image MNIST test subset, rebuilt exactly.
+"""The course homework's hand-picked MNIST digits, rebuilt exactly: its fixed 100-image test subset, and
+its 100 labelled training digits for the semi-supervised VAE.
 
 The homework reports its VAE / GMVAE / IWAE bounds on 100 test digits: for each class c, positions
 TEST_PICKS[c] among the test images of class c in file order, binarized once with numpy's legacy generator
@@ -26,12 +27,38 @@ TEST_PICKS = (
 )
 BINARIZATION_SEED = 0
 
+# the SSVAE's 100 labelled digits (the homework's get_mnist_index(i, test=False)): position of each among
+# its class's images in the original 60,000-image training file, in file order; row c is class c. (Class 4
+# lists 2176 twice, as the homework does: 100 labelled rows, 99 distinct digits.)
+TRAIN_PICKS = (
+    (2732, 2607, 1653, 3264, 4931, 4859, 5827, 1033, 4373, 5874),
+    (5924, 3468, 6458, 705, 2599, 2135, 2222, 2897, 1701, 537),
+    (2893, 2163, 5072, 4851, 2046, 1871, 2496, 99, 2008, 755),
+    (797, 659, 3219, 423, 3337, 2745, 4735, 544, 714, 2292),
+    (151, 2723, 3531, 2930, 1207, 802, 2176, 2176, 1956, 3622),
+    (3560, 756, 4369, 4484, 1641, 3114, 4984, 4353, 4071, 4009),
+    (2105, 3942, 3191, 430, 4187, 2446, 2659, 1589, 2956, 2681),
+    (4180, 2251, 4420, 4870, 1071, 4735, 6132, 5251, 5068, 1204),
+    (3918, 1167, 1684, 3299, 2767, 2957, 4469, 560, 5425, 1605),
+    (5795, 1472, 3678, 256, 3762, 5412, 1954, 816, 2435, 1634),
+)
+
+
+def class_positions(labels: torch.Tensor, picks) -> torch.Tensor:
+    """Indices into a split in file order of the picked digits, class-major: row c of `picks` holds positions
+    among the images of class c (as the homework's X[y == c][picks[c]]): (100,)."""
+    labels = torch.as_tensor(labels)
+    return torch.cat([torch.nonzero(labels == c).squeeze(1)[list(p)] for c, p in enumerate(picks)])
+
 
 def subset_indices(test_labels: torch.Tensor) -> torch.Tensor:
     """Indices into the test set, in file order, of the 100 chosen digits (class-major): (100,)."""
-    labels = torch.as_tensor(test_labels)
-    rows = [torch.nonzero(labels == c).squeeze(1)[list(picks)] for c, picks in enumerate(TEST_PICKS)]
-    return torch.cat(rows)
+    return class_positions(test_labels, TEST_PICKS)
+
+
+def train_indices(train_labels: torch.Tensor) -> torch.Tensor:
+    """Indices into the original training file of the SSVAE's 100 labelled digits (class-major): (100,)."""
+    return class_positions(train_labels, TRAIN_PICKS)
 
 
 def fixed_subset(test_images: torch.Tensor, test_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

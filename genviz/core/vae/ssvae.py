@@ -21,10 +21,12 @@ from torch.optim.swa_utils import AveragedModel
 
 from genviz.core.config import param
 from genviz.core.data import DataError
-from genviz.core.vae import nets, viz
+from genviz.core.vae import course, nets, viz
 from genviz.core.vae.vae import VAE, VAEConfig
 
 N_CLASSES = 10
+LABEL_SETS = ("random", "course")
+MNIST_TRAIN = 60_000  # images in the original training file
 
 
 @dataclass
@@ -33,7 +35,10 @@ class SSVAEConfig(VAEConfig):
     alpha: float = param(100.0, lo=0.0, hi=1e5, help="weight of the labelled cross-entropy α·log q(y|x)")
     gen_weight: float = param(1.0, lo=0.0, hi=1e3, help="weight of the ELBO (0 = supervised-only baseline)")
     labels_per_class: int = param(10, lo=1, hi=5000, unit="labels", help="labelled training digits per class")
-    label_seed: int = param(0, lo=0, hi=2**31 - 1, help="which digits are the labelled ones")
+    label_set: str = param("random", choices=LABEL_SETS,
+                           help="random: labels_per_class digits drawn by label_seed, the rest unlabelled; "
+                                "course: the homework's 100 hand-picked MNIST digits, all 60,000 unlabelled")
+    label_seed: int = param(0, lo=0, hi=2**31 - 1, help="which digits are the labelled ones (random set)")
     cls_average: float = param(0.999, lo=0.0, hi=0.99999,
                                help="EMA decay of the classifier weights used for predictions (0 = last weights)")
 
@@ -52,6 +57,33 @@ def labelled_split(labels: torch.Tensor, per_class: int, seed: int) -> tuple[tor
     mask = torch.ones(len(labels), dtype=torch.bool)
     mask[lab] = False
     return lab, torch.nonzero(mask).squeeze(1)
+
+
+def original_order(seed: int) -> torch.Tensor:
+    """perm (60000,): genviz's MNIST validation + training images are the original training file's images
+    perm[0], perm[1], … (genviz.core.images.load_images draws this permutation, then holds out the first
+    VAL_SIZE; the tests check the images against the raw file)."""
+    return torch.randperm(MNIST_TRAIN, generator=torch.Generator().manual_seed(seed))
+
+
+def course_split(data) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labelled, unlabelled) positions in the pool val ⧺ train for the homework's 100 labelled digits: the
+    hand-picked original indices mapped through genviz's permutation; unlabelled: all 60,000 training-file
+    images (val included, labels unused), as the homework trains on."""
+    n = len(data.val) + len(data.train)
+    if data.name != "mnist" or n != MNIST_TRAIN:
+        raise DataError(f"the course's labelled digits are MNIST training images; {data.name} has {n:,} "
+                        "training and validation images (choose mnist, or label_set=random)")
+    perm = original_order(int(data.spec.get("seed", 0)))
+    pool_labels = torch.cat([data.labels["val"], data.labels["train"]]).cpu()
+    file_labels = torch.empty_like(pool_labels)
+    file_labels[perm] = pool_labels
+    where = torch.empty_like(perm)
+    where[perm] = torch.arange(n)  # where[i] = pool position of original image i
+    lab = where[course.train_indices(file_labels)]
+    if not torch.equal(pool_labels[lab], torch.arange(N_CLASSES).repeat_interleave(10)):
+        raise DataError("the MNIST images are not in the order genviz draws them; the course's digits cannot be found")
+    return lab, torch.arange(n)
 
 
 def warmup_ema(decay: float):
@@ -110,22 +142,45 @@ class SSVAE(VAE):
 
     # -- data -------------------------------------------------------------------------------------
     def split(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """The random set's (labelled, unlabelled) indices into data.train."""
+        if self.cfg.label_set != "random":
+            raise ValueError("the course set includes validation images: use pool_split")
+        lab, unl = self.pool_split(data)
+        return lab - len(data.val), unl - len(data.val)
+
+    def pool_split(self, data) -> tuple[torch.Tensor, torch.Tensor]:
+        """(labelled, unlabelled) positions in the pool val ⧺ train (the random set draws from train only)."""
         if "train" not in data.labels:
             raise DataError(f"the SSVAE needs labelled data; {data.name} has no labels")
         if self._split is None or self._split[0] is not data.labels["train"]:
-            lab, unl = labelled_split(data.labels["train"], self.cfg.labels_per_class, self.cfg.label_seed)
+            if self.cfg.label_set == "course":
+                lab, unl = course_split(data)
+            else:
+                lab, unl = labelled_split(data.labels["train"], self.cfg.labels_per_class, self.cfg.label_seed)
+                lab, unl = lab + len(data.val), unl + len(data.val)
             self._split = (data.labels["train"], lab.to(data.train.device), unl.to(data.train.device))
         return self._split[1], self._split[2]
 
+    @staticmethod
+    def pool(data, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) at positions of the pool val ⧺ train, without concatenating the splits."""
+        nv = len(data.val)
+        in_val = pos < nv
+        x = torch.empty((len(pos), *data.train.shape[1:]), dtype=data.train.dtype, device=data.train.device)
+        y = torch.empty(len(pos), dtype=data.labels["train"].dtype, device=data.train.device)
+        x[in_val], y[in_val] = data.val[pos[in_val]], data.labels["val"][pos[in_val]]
+        x[~in_val], y[~in_val] = data.train[pos[~in_val] - nv], data.labels["train"][pos[~in_val] - nv]
+        return x, y
+
     def fetch_batch(self, data, batch_size, generator):
         """(unlabelled batch, all labelled images, their labels), binarized afresh at each step."""
-        lab, unl = self.split(data)
+        lab, unl = self.pool_split(data)
         pick = torch.randint(0, len(unl), (batch_size,), generator=generator).to(unl.device)
-        xu, xl = data.train[unl[pick]], data.train[lab]
+        xu, (xl, yl) = self.pool(data, unl[pick])[0], self.pool(data, lab)
         if data.binarize:
             g = generator if xu.device.type == "cpu" else None
             xu, xl = torch.bernoulli(xu, generator=g), torch.bernoulli(xl, generator=g)
-        return xu.to(self.dtype), xl.to(self.dtype), data.labels["train"][lab]
+        return xu.to(self.dtype), xl.to(self.dtype), yl
 
     # -- the model's pieces -----------------------------------------------------------------------
     def encode(self, x, y=None):
