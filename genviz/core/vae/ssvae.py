@@ -166,11 +166,12 @@ class SSVAE(VAE):
         """(images, labels) at positions of the pool val ⧺ train, without concatenating the splits."""
         nv = len(data.val)
         in_val = pos < nv
-        x = torch.empty((len(pos), *data.train.shape[1:]), dtype=data.train.dtype, device=data.train.device)
-        y = torch.empty(len(pos), dtype=data.labels["train"].dtype, device=data.train.device)
-        x[in_val], y[in_val] = data.val[pos[in_val]], data.labels["val"][pos[in_val]]
-        x[~in_val], y[~in_val] = data.train[pos[~in_val] - nv], data.labels["train"][pos[~in_val] - nv]
-        return x, y
+        if not in_val.any():  # the random set, and most unlabelled batches: plain indexing
+            return data.train[pos - nv], data.labels["train"][pos - nv]
+        back = torch.argsort(torch.cat([torch.nonzero(in_val), torch.nonzero(~in_val)]).squeeze(1))
+        x = torch.cat([data.val[pos[in_val]], data.train[pos[~in_val] - nv]])[back]  # gathered from the data (no new
+        y = torch.cat([data.labels["val"][pos[in_val]], data.labels["train"][pos[~in_val] - nv]])[back]
+        return x, y  # float32 buffer): a float64 model then casts the data, as every model does
 
     def fetch_batch(self, data, batch_size, generator):
         """(unlabelled batch, all labelled images, their labels), binarized afresh at each step."""
