@@ -141,8 +141,33 @@ def make_run(folder: Path, rows: int, seed: int = 0) -> None:
     (folder / "config.json").write_text(json.dumps(cfg))
 
 
-def bench_rows(app, tmp: Path, rate: float, seconds: float, history: int) -> list[float]:
-    """Follow a folder whose writer appends `rate` rows/s after `history` rows; the probe's lateness (ms)."""
+def timed_follow(w) -> dict:
+    """Time the follower's own work on the GUI thread: each poll (reading, drawing the curves' data) and each
+    paint of the loss plot, in thread CPU time (what following costs, whatever else the machine runs)."""
+    spent = {"poll": [], "paint": []}
+    f, view = w.follower, w.loss.plot
+    f.timer.timeout.disconnect()
+
+    def poll():
+        t = time.thread_time()
+        f.poll()
+        spent["poll"].append((time.thread_time() - t) * 1e3)
+
+    f.timer.timeout.connect(poll)
+    paint = view.paintEvent
+
+    def paint_event(ev):
+        t = time.thread_time()
+        paint(ev)
+        spent["paint"].append((time.thread_time() - t) * 1e3)
+
+    view.paintEvent = paint_event
+    return spent
+
+
+def bench_rows(app, tmp: Path, rate: float, seconds: float, history: int) -> tuple[list[float], dict]:
+    """Follow a folder whose writer appends `rate` rows/s after `history` rows; the probe's lateness (ms) and
+    the follower's own work."""
     import json
 
     folder = tmp / f"rows{history}"
@@ -154,11 +179,14 @@ def bench_rows(app, tmp: Path, rate: float, seconds: float, history: int) -> lis
     w = window(app)
     # the writer has no checkpoint: follow its metrics as the window would after opening it
     w.follower.start(folder)
+    spent = timed_follow(w)
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(folder / "metrics.csv"), str(rate), str(seconds + 2),
                                str(history)])
     try:
         probe = Probe(app)
         probe.run(app, 1.0)  # the writer starts
+        spent["poll"].clear()
+        spent["paint"].clear()
         late = probe.run(app, seconds)
         rows = w.loss.series["loss"].n
     finally:
@@ -166,7 +194,7 @@ def bench_rows(app, tmp: Path, rate: float, seconds: float, history: int) -> lis
     w.follower.stop()
     w.close()
     assert isinstance(w.follower, RunFollower) and rows > history + rate * seconds * 0.5, rows
-    return late
+    return late, spent
 
 
 def bench_overlay(app, tmp: Path, n_runs: int, rows: int, steps: int) -> tuple[list[float], float]:
@@ -235,9 +263,14 @@ def main() -> None:
         base = Probe(app).run(app, 3.0)
         print(f"  probe alone (no following)       p99 late {pct(base, 99):6.2f} ms   max {max(base):6.1f} ms")
         for hist in (0, a.history):
-            late = bench_rows(app, tmp, a.rate, a.seconds, hist)
+            late, spent = bench_rows(app, tmp, a.rate, a.seconds, hist)
+            work = sum(spent["poll"]) + sum(spent["paint"])
             print(f"  following {a.rate:,.0f} rows/s, {hist:>7,} rows before: p99 late {pct(late, 99):6.2f} ms   "
                   f"max {max(late):6.1f} ms   target p99 < 5 ms: {verdict(pct(late, 99) < 5)}")
+            print(f"    its own GUI-thread work (CPU time): poll p99 {pct(spent['poll'], 99):5.2f} ms, max "
+                  f"{max(spent['poll']):5.1f} ms ({len(spent['poll'])} polls); loss-plot paint p99 "
+                  f"{pct(spent['paint'], 99):5.2f} ms ({len(spent['paint'])} paints); "
+                  f"{work / a.seconds:.1f} ms per second in all")
         lat, late = bench_checkpoints(app, tmp, a.checkpoints, a.ckpt_every)
         print(f"  checkpoint landed -> drawn ({len(lat)} checkpoints, one every {a.ckpt_every} s): median "
               f"{pct(lat, 50) * 1e3:5.0f} ms   max {max(lat) * 1e3:5.0f} ms   target < 1 s: {verdict(max(lat) < 1.0)}")

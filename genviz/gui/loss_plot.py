@@ -143,6 +143,8 @@ class LossPanel(QWidget):
         if name not in self.curves:
             color = self.colors.get(name) or CURVE_COLORS[len(self.curves) % len(CURVE_COLORS)]
             thin = {"autoDownsampleFactor": PEAK_BINS_PER_PX}
+            if not self.raw:  # overlays: a zoom re-downsamples once, not again for the y range that follows it
+                thin["dynamicRangeLimit"] = None
             raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1), **thin) if self.raw else None
             smooth = self.item.plot(pen=pg.mkPen(color, width=2 if self.raw else 1), **thin)  # overlays: thin lines
             self.legend.addItem(smooth, name)
