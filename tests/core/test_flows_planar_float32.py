@@ -79,3 +79,13 @@ def test_numeric_inverse_survives_the_float32_edge():
     torch.testing.assert_close(back[away], z[away], atol=1e-8, rtol=0)
     torch.testing.assert_close((log_det + log_det_inv)[away], torch.zeros(int(away.sum()), dtype=torch.float64),
                                atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize("wu", [-20.0, -50.0])
+def test_single_layer_lab_density_stays_finite_at_the_float32_edge(wu):
+    """The lab's fast inverse (table + Newton) used to divide by the ~0 slope at α + b = 0: NaN everywhere."""
+    from genviz.core.flows import lab
+
+    w = torch.tensor(W, dtype=torch.float64)
+    out = lab.planar_density(W, (wu * w / (w @ w)).tolist(), 0.0, (-4.0, 4.0, -4.0, 4.0), 60)
+    assert torch.isfinite(torch.as_tensor(out["log_density"])).all()

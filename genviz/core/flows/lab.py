@@ -33,11 +33,13 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return fp[k - 1] + f * (fp[k] - fp[k - 1])
 
 
-def planar_alpha(y: torch.Tensor, c: float, b: float, n: int = 2048) -> torch.Tensor:
+def planar_alpha(y: torch.Tensor, c: float, b: float, n: int = 2048, slack: torch.Tensor | None = None) -> torch.Tensor:
     """Solve α + c·tanh(α + b) = y (c > −1, increasing in α) for many y at once, for display.
 
     The map is tabulated on n values of α and inverted onto n evenly spaced y; each y then needs only a
-    lerp between two table entries (index arithmetic, no search over the points) and two Newton steps.
+    lerp between two table entries (index arithmetic, no search over the points) and two Newton steps, each
+    kept only where it lowers the residual: with c → −1 the slope s + (1 − s)h² (s = 1 + c, `slack` when
+    given exactly) is ~0 at α + b = 0 and a raw step there would divide rounding error by it.
     """
     y0, y1 = float(y.min()), float(y.max()) + 1e-6
     a_tab = torch.linspace(y0 - abs(c) - 1e-3, y1 + abs(c) + 1e-3, n)
@@ -47,9 +49,12 @@ def planar_alpha(y: torch.Tensor, c: float, b: float, n: int = 2048) -> torch.Te
     i = t.long().clamp(0, n - 2)
     f = t - i
     a = a_even[i] + f * (a_even[i + 1] - a_even[i])
+    slack = torch.as_tensor(1 + c) if slack is None else slack
     for _ in range(2):  # Newton steps: the lerp is least accurate where the map is nearly flat
         h = torch.tanh(a + b)
-        a = a - (a + c * h - y) / (1 + c * (1 - h * h))
+        res = a + c * h - y
+        step = a - res / jacobian_factor(slack, h).clamp_min(torch.finfo(a.dtype).tiny)
+        a = torch.where((step + c * torch.tanh(step + b) - y).abs() < res.abs(), step, a)
     return a
 
 
@@ -65,7 +70,7 @@ def planar_density(w, u, b: float, bbox, res: int = 200) -> dict:
     uh, wv, slack = layer.u_hat(), layer.w, layer.slack()
     c = float(slack) - 1  # wᵀû from softplus directly (uh @ w carries rounding and can dip below −1)
     x = grid(bbox, res)
-    h = torch.tanh(planar_alpha(x @ wv, c, float(b)) + float(b))
+    h = torch.tanh(planar_alpha(x @ wv, c, float(b), slack=slack) + float(b))
     z = x - h[:, None] * uh
     log_det = -torch.log(jacobian_factor(slack, h))
     logp = -0.5 * (z * z).sum(1) - math.log(2 * math.pi) + log_det

@@ -7,6 +7,7 @@ along w, and the change-of-variables density's grid integral drops below 1 (show
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -144,11 +145,13 @@ class LayerLabView(QWidget):
         else:
             # integrated with the fold module's cell-averaged Jacobian: near wᵀû = −1 the mass is a sheet
             # thinner than a pixel, which a plain grid sum of point values over- or under-counts
-            self.integral = integrate_density(fold.unfixed_density(self.w, self.u_hat, self.b, BOX, 120)["all"], BOX)
+            wu = float(self.w @ self.u)
+            slack = math.log1p(math.exp(-abs(wu))) + max(wu, 0.0)  # softplus(wᵀu) = 1 + wᵀû, in float64
+            u_hat = self.u + (slack - 1 - wu) * self.w / (self.w @ self.w)  # û in float64: wᵀû ≥ −1 exactly
+            self.integral = integrate_density(fold.unfixed_density(self.w, u_hat, self.b, BOX, 120)["all"], BOX)
             self.integral_label.setText(
-                f"with û: wᵀû = −1 + softplus(wᵀu) = <b>{float(self.w @ self.u_hat):.3f}</b> &gt; −1 "
-                f"(wᵀu = {float(self.w @ self.u):.2f}), one-to-one; ∫ p<sub>X</sub> dx over the box = "
-                f"<b>{self.integral:.3f}</b>")
+                f"with û: wᵀû = −1 + softplus(wᵀu) = −1 + <b>{slack:.3g}</b> &gt; −1 (wᵀu = {wu:.2f}), "
+                f"one-to-one; ∫ p<sub>X</sub> dx over the box = <b>{self.integral:.3f}</b>")
         self._show(self.planar_img, self.planar_lines, out)
         self._draw_geometry(shift)
         pts, alpha = fold.push_samples(self.w, shift, self.b)
