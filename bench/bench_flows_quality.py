@@ -4,12 +4,21 @@ Each model trains with its registry defaults (config + train_defaults) through a
 on data.load(name, n=30000) (24k/3k/3k split), then the test split is scored. Targets (issue 3): MAF on
 moons ≤ 1.25 nats; the best flow on 8gaussians ≤ 2.95 nats.
 
+`--peers` prints the #17 table instead: genviz's MAF on 8gaussians and RealNVP on moons against zuko, nflows
+and normflows at equal architecture (bench_peers.py builds them), one recipe for all: 5,000 steps, batch 256,
+Adam 1e-3, the same batches for every library, 3 seeds, NLL in nats on 20k fresh points. genviz trains with
+its own step (FlatAdam), a peer with torch.optim.Adam. Target: genviz's mean ≤ the best peer's, with a spread
+(sd over seeds) no larger than that peer's.
+
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_flows_quality.py [--quick] [--jobs 3]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_flows_quality.py --peers [--steps 5000] [--seeds 3] [--jobs 2]
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -41,8 +50,60 @@ def train_and_score(model: str, dataset: str, steps: int | None, seed: int) -> t
     return nll, seconds, session.step
 
 
+PEER_CASES = (("maf", "8gaussians"), ("realnvp", "moons"))
+
+
+def peer_nll(kind: str, dataset: str, lib: str, seed: int, steps: int) -> float:
+    """Test NLL after `steps` steps of the recipe; every library sees the same batches for a given seed."""
+    import bench_peers  # noqa: PLC0415 (a sibling script: bench/ is on sys.path when this file runs)
+
+    torch.set_num_threads(1)
+    ds = data.load(dataset, n=30000, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    test = torch.from_numpy(data.toy2d(dataset, 20000, seed=10_000 + seed))
+    torch.manual_seed(seed)  # a bench script: the peers initialise from the global stream
+    if lib == "genviz":
+        model = bench_peers.genviz_flow(kind, seed)
+        step = bench_peers.genviz_step(model)
+    else:
+        model = bench_peers.PEERS[lib][1](kind)
+        step = bench_peers.plain_step(model)
+    for _ in range(steps):
+        step(ds.batch(256, g))
+    model.eval()
+    with torch.no_grad():
+        return float(-model.log_prob(test).mean())
+
+
+def peers_table(steps: int, seeds: int, jobs: int) -> None:
+    import bench_peers  # noqa: PLC0415
+
+    libs = ["genviz"] + [k for k, (mod, _) in bench_peers.PEERS.items() if importlib.util.find_spec(mod)]
+    runs = [(k, d, lib, s) for k, d in PEER_CASES for lib in libs for s in range(seeds)]
+    print(f"flows vs peers: {steps} steps, batch 256, Adam 1e-3, same batches, {seeds} seeds, NLL on 20k fresh "
+          f"points; load avg {os.getloadavg()[0]:.2f} at start")
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {r: pool.submit(peer_nll, *r, steps) for r in runs}
+        nll = {r: f.result() for r, f in futures.items()}
+    for kind, dataset in PEER_CASES:
+        stats = {}
+        for lib in libs:
+            v = [nll[(kind, dataset, lib, s)] for s in range(seeds)]
+            stats[lib] = (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
+            print(f"{kind:8s} {dataset:11s} {lib:10s} {stats[lib][0]:.3f} ± {stats[lib][1]:.3f}   "
+                  f"[{', '.join(f'{x:.3f}' for x in v)}]  (true entropy {data.TRUE_ENTROPY[dataset]:.3f})")
+        best = min((lib for lib in libs if lib != "genviz"), key=lambda k: stats[k][0], default=None)
+        if best is not None:
+            (m, sd), (pm, psd) = stats["genviz"], stats[best]
+            verdict = "met" if m <= pm and sd <= psd else "missed"
+            print(f"  target: genviz ≤ best peer ({best}) {pm:.3f} with sd ≤ {psd:.3f}: {m:.3f} ± {sd:.3f}  {verdict}")
+    print(f"load avg {os.getloadavg()[0]:.2f} at end")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--peers", action="store_true", help="the #17 table: genviz vs zuko / nflows / normflows")
+    ap.add_argument("--seeds", type=int, default=3, help="with --peers: seeds per library")
     ap.add_argument("--quick", action="store_true", help="300 steps per run: a smoke test, not the figures")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--datasets", default=",".join(DATASETS))
@@ -50,6 +111,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (1 thread each)")
     args = ap.parse_args()
+    if args.peers:
+        peers_table(300 if args.quick else (args.steps or 5000), args.seeds, args.jobs)
+        return
     steps = 300 if args.quick else (args.steps or None)
     load = os.getloadavg()[0]
     print(f"flows quality bench: torch {torch.__version__}, {args.jobs} job(s) x 1 thread, "

@@ -25,6 +25,8 @@ LAYERS = {
     "permutation": lambda d: Permutation(torch.randperm(d)),
     "maf_block": lambda d: MaskedAffine(d, (16,), "maf", order=torch.randperm(d)),
     "iaf_block": lambda d: MaskedAffine(d, (16, 16), "iaf", order=torch.randperm(d)),
+    "maf_block_tanh": lambda d: MaskedAffine(d, (16,), "maf", order=torch.randperm(d), scale="tanh"),
+    "iaf_block_tanh": lambda d: MaskedAffine(d, (16, 16), "iaf", order=torch.randperm(d), scale="tanh"),
     "planar": PlanarLayer,
 }
 DIMS = (2, 3, 5)
@@ -70,12 +72,15 @@ def test_shapes_and_dtypes(name, dim, dtype):
 def test_round_trip_float32(name, dim, seed):
     layer = make_layer(name, dim, seed)
     z = points(256, dim, seed)
+    # a softplus-scaled MADE block's scale goes down to 1e-3 (as nflows' and zuko's), so undoing it amplifies
+    # float32 rounding up to 1000x over its D passes; the float64 checks below hold it to 1e-6
+    tol = 3e-3 if name in ("maf_block", "iaf_block") else 1e-4
     with torch.no_grad():
         x, _ = layer(z)
         back, _ = inverse(layer, x)
-        assert (back - z).norm(dim=1).max() < 1e-4
+        assert (back - z).norm(dim=1).max() < tol
         z2, _ = inverse(layer, z)  # and the other way round: f(f⁻¹(x)) = x
-        assert (layer(z2)[0] - z).norm(dim=1).max() < 1e-4
+        assert (layer(z2)[0] - z).norm(dim=1).max() < tol
 
 
 @pytest.mark.parametrize("name", LAYERS)

@@ -15,7 +15,7 @@ from torch import nn
 from genviz.core import config, registry
 from genviz.core.flows.coupling import AdditiveCoupling, AffineCoupling, mlp
 from genviz.core.flows.flat_adam import FlatAdam
-from genviz.core.flows.maf import MaskedAffine
+from genviz.core.flows.maf import SOFTPLUS_SHIFT, MaskedAffine
 
 
 def plain_net(net, h):
@@ -39,6 +39,10 @@ def plain_layer(layer, z, inverse: bool):
         t = plain_net(layer.net, z * layer.mask) * (1 - layer.mask)
         return (z - t if inverse else z + t), z.new_zeros(len(z))
     if isinstance(layer, MaskedAffine) and inverse and layer.mode == "maf":
+        if layer.scale == "softplus":  # z = s·x + t, s = softplus(r + c) + 1e-3
+            t, r = layer.made(z).chunk(2, dim=1)
+            s = torch.nn.functional.softplus(r + SOFTPLUS_SHIFT) + 1e-3
+            return s * z + t, torch.log(s).sum(1)
         mu, a = layer.conditioner(z)
         return (z - mu) * torch.exp(-a), -a.sum(1)
     return layer.inverse(z) if inverse else layer(z)
@@ -69,7 +73,7 @@ def _randomize(model, seed=0):
 
 CASES = [("realnvp", 2, {}), ("realnvp", 3, {"n_layers": 4, "hidden": 16}), ("realnvp", 6, {"hidden": 16}),
          ("realnvp", 2, {"base": "diag"}), ("nice", 2, {}), ("nice", 5, {"partition": "random"}),
-         ("maf", 2, {}), ("maf", 3, {"actnorm": True, "permute": "random"})]
+         ("maf", 2, {}), ("maf", 3, {"actnorm": True, "permute": "random"}), ("maf", 2, {"scale": "tanh"})]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
