@@ -162,9 +162,9 @@ class ChangeOfVariablesLab(LabTab):
             f"deviation {self.hist_error:.1f} σ · max |F<sub>x</sub>(f(z)) − Φ(z)| = {self.cdf_gap:.1e}")
 
 
-PRESETS_2D = {
-    "shear": [[1.0, 0.8], [0.0, 1.0]],
+PRESETS_2D = {  # the first is where the lab opens: a map whose det (1.91) is not 1
     "stretch and rotate": [[1.6, -0.7], [0.9, 0.8]],
+    "shear (det 1)": [[1.0, 0.8], [0.0, 1.0]],
     "reflection (det < 0)": [[0.0, 1.2], [1.0, 0.0]],
     "nearly singular": [[1.0, 0.95], [0.9, 1.0]],
     "identity": [[1.0, 0.0], [0.0, 1.0]],
