@@ -198,8 +198,6 @@ def bench_rows(app, tmp: Path, rate: float, seconds: float, history: int) -> tup
 
 
 def bench_overlay(app, tmp: Path, n_runs: int, rows: int, steps: int) -> tuple[list[float], float]:
-    from PySide6.QtWidgets import QApplication  # noqa: F401
-
     from genviz.gui.runs_dock import RunsPanel
 
     root = tmp / "many"
@@ -274,7 +272,8 @@ def main() -> None:
         lat, late = bench_checkpoints(app, tmp, a.checkpoints, a.ckpt_every)
         print(f"  checkpoint landed -> drawn ({len(lat)} checkpoints, one every {a.ckpt_every} s): median "
               f"{pct(lat, 50) * 1e3:5.0f} ms   max {max(lat) * 1e3:5.0f} ms   target < 1 s: {verdict(max(lat) < 1.0)}")
-        print(f"    (event loop meanwhile, with panel redraws: p99 late {pct(late, 99):.2f} ms, max {max(late):.1f} ms)")
+        print(f"    (event loop meanwhile, with panel redraws: p99 late {pct(late, 99):.2f} ms, "
+              f"max {max(late):.1f} ms)")
         times, tick_s = bench_overlay(app, tmp, a.runs, a.rows, a.steps)
         print(f"  overlay {a.runs} runs x {a.rows:,} rows (ticking all: {tick_s:.1f} s): zoom/pan p50 "
               f"{pct(times, 50):5.1f} ms   p95 {pct(times, 95):5.1f} ms   target p95 < 50 ms: "

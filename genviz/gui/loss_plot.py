@@ -119,6 +119,10 @@ class LossPanel(QWidget):
         self._controls.addWidget(self.log_y)
         self._set_smoothing(self.smooth_slider.value())
 
+    def add_control(self, widget) -> None:
+        """A widget at the start of the controls row (the Runs dock's column picker)."""
+        self._controls.insertWidget(0, widget)
+
     def _set_smoothing(self, v: int) -> None:
         self.smoothing = v / 100.0
         self.smooth_label.setText(f"{self.smoothing:.2f}")
