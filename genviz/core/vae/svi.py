@@ -25,14 +25,15 @@ def _elbo_per_point(model, x, m, v, generator, samples: int = 1) -> torch.Tensor
 
 
 def svi_vs_amortized(x: torch.Tensor, steps: int = 400, lr: float = 3e-3, phi_lr: float = 5e-2, inner: int = 5,
-                     hidden: int = 32, seed: int = 0, eval_every: int = 10, grid_points: int | None = None
-                     ) -> dict[str, np.ndarray]:
+                     hidden: int = 32, seed: int = 0, eval_every: int = 10, grid_points: int | None = None,
+                     cancelled=lambda: False) -> dict[str, np.ndarray] | None:
     """Train both on x (n, 2) for `steps` full-batch Adam steps (θ and the encoder at `lr`, SVI's φ_i at
     `phi_lr`: each φ_i hears from its one point only, so it takes larger steps). Each SVI step takes `inner`
     steps on the φ_i (4 samples each, θ fixed: q catches up with the moving decoder), then one step on θ. Returns eval_steps, elbo_svi and elbo_amortized
     (mean ELBO per point, 32 samples from a fixed generator, at each eval step), and at the end, on the first
     `grid_points` points (default all): log_px_svi / log_px_amortized (grid log p(x) under each decoder) and
-    the final elbo_*_end (same points, 256 samples)."""
+    the final elbo_*_end (same points, 256 samples). Returns None as soon as `cancelled()` is true (checked
+    each step: a closed window must not keep a thread running torch while the interpreter shuts down)."""
     x = x.float()
     amortized = registry.build("vae", data_shape=(2,), z_dim=2, hidden=hidden, seed=seed)
     svi = registry.build("vae", data_shape=(2,), z_dim=2, hidden=hidden, seed=seed)  # the same θ to start
@@ -53,6 +54,8 @@ def svi_vs_amortized(x: torch.Tensor, steps: int = 400, lr: float = 3e-3, phi_lr
                 out["elbo_amortized"].append(float(_elbo_per_point(amortized, x, *amortized.encode(x), g, 32).mean()))
         if step == steps:
             break
+        if cancelled():
+            return None
         for _ in range(inner):
             opt_phi.zero_grad(set_to_none=True)
             (-_elbo_per_point(svi, x, mu, log_v.exp(), g_train, 4).sum()).backward()  # sum: each φ_i its own

@@ -49,6 +49,10 @@ class SVILab(LabTab):
                      "amortized": self.gap_plot.plot([], [], pen=pen(BLUE), name="amortized")}
         self.result, self.busy, self._started = None, False, False
         self.done.connect(self.show_result)
+        # a non-daemon thread told to stop when this lab goes away: a daemon one still inside torch when the
+        # interpreter exits aborts the process ("terminate called without an active exception")
+        self._cancel = threading.Event()
+        self.destroyed.connect(lambda *_, ev=self._cancel: ev.set())
 
     def refresh(self) -> None:
         if not self.busy:
@@ -69,12 +73,14 @@ class SVILab(LabTab):
         self.status.setText("training SVI and the amortized VAE …")
         x = torch.from_numpy(data.toy2d("moons", self.n.value(), seed=0))
         args = dict(steps=self.steps.value(), inner=self.inner.value())
-        threading.Thread(target=self._work, args=(x, args), daemon=True).start()
+        threading.Thread(target=self._work, args=(x, args), name="svi-lab").start()
         return True
 
     def _work(self, x, args) -> None:
         try:
-            res = svi.svi_vs_amortized(x, **args)
+            res = svi.svi_vs_amortized(x, **args, cancelled=self._cancel.is_set)
+            if res is None:  # cancelled: the lab is gone
+                return
         except Exception as e:  # noqa: BLE001 — said in the lab, never a traceback in the user's face
             res = f"{type(e).__name__}: {e}"
         try:

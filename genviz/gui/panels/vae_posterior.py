@@ -242,7 +242,7 @@ class PosteriorTab(QWidget):
                 res = f"{type(e).__name__}: {e}"
             self.computed.emit(kind, (run, res))
 
-        threading.Thread(target=work, daemon=True).start()
+        threading.Thread(target=work, name="vae-posterior").start()  # not daemon: never killed inside torch at exit
 
     def _on_computed(self, kind: str, tagged) -> None:
         self.busy = False
