@@ -70,7 +70,8 @@ class RunLock:
 
     def __init__(self, folder):
         self.folder = Path(folder)
-        self._lock = FileLock(str(self.folder / LOCK_NAME), timeout=0)
+        # not thread-local: the app takes the lock on the GUI thread and its training thread lets it go
+        self._lock = FileLock(str(self.folder / LOCK_NAME), timeout=0, thread_local=False)
 
     def acquire(self) -> None:
         try:

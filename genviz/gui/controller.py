@@ -283,8 +283,7 @@ class TrainingController(QObject):
         training state) carry over to the next Session."""
         self.model, self.training_state, self.step = s.model, s.training_state(), s.step
         if getattr(s, "writer", None) is not None:
-            # its lock was taken on this thread and filelock counts per thread: the worker's close cannot release it
-            s.writer.lock.release()
+            s.writer.lock.release()  # no-op when the session's own close already let it go
 
     def stop(self, timeout_s: float = 1.0) -> bool:
         """Stop the worker (if any) within `timeout_s`; True when no thread is left running. Signals the
