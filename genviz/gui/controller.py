@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from genviz.core import checkpoint, registry, runs
 from genviz.core import config as config_mod
@@ -46,6 +46,7 @@ class TrainingController(QObject):
     snapshot_ready = Signal(object)
     finished = Signal(str)
     failed = Signal(str)
+    folder_changed = Signal(object)  # the run folder this run now writes (a Path), or None: no longer
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -69,6 +70,8 @@ class TrainingController(QObject):
         # a run folder this run writes (Detach and train): each session gets a RunWriter of it, which holds its lock
         self.run_folder: Path | None = None
         self._writer = None  # an opened RunWriter that the next session takes over
+        self._quiet_finish = False
+        self.checkpoint_every = runs.CHECKPOINT_EVERY_S  # a written folder's checkpoint interval, as `genviz train`
 
     # -- set-up -----------------------------------------------------------------------------------
     def load_dataset(self, name: str, seed: int, points=None):
@@ -128,6 +131,45 @@ class TrainingController(QObject):
         """From now on this run writes `writer`'s folder (an opened runs.RunWriter: it holds the lock), as
         `genviz train --resume` would; the next session takes it, later ones open their own."""
         self.run_folder, self._writer = writer.folder, writer
+        self.folder_changed.emit(self.run_folder)
+
+    def attach_folder(self, folder, history=None, val_names=()) -> Path:
+        """File → Write run to folder: this run (trained or not) from now on writes `folder` as `genviz train`
+        does. The folder gets config.json, metrics.csv with `history` (the loss plot's name -> (steps, values),
+        'val_<name>' for held-out metrics) and checkpoint.pt of the current state at once, so it is a complete
+        run folder (listed, comparable, `genviz train --resume`-able); every later session writes it through a
+        RunWriter (a checkpoint every `checkpoint_every` s and when it stops; the lock held while it trains).
+        A running session is stopped and restarted around the attach: no step is lost or trained twice
+        (`history` may be a callable, asked once the stopped session's last snapshots have been delivered).
+        Raises RunFolderError (the CLI's message) when the folder is a file or already holds a run."""
+        if self.model is None:
+            raise ValueError("there is no model to write: pick a model first")
+        folder = Path(folder)
+        runs.check_new_folder(folder)
+        was_training = self.running() and self.worker.status == "running"
+        if self.running():
+            self._quiet_finish = True  # the run goes on after the attach: its views hear of no end
+            try:
+                if not self.worker.stop(timeout_s=10.0):
+                    raise runs.RunFolderError("the running step did not end in time; pause, then try again")
+                QCoreApplication.sendPostedEvents()  # the ended thread's queued snapshots: every step reaches the views
+            finally:
+                self._quiet_finish = False
+            self._collect()
+        writer = runs.RunWriter(folder, self.dataset.spec, checkpoint_every=self.checkpoint_every).open()
+        try:
+            _write_history(folder / "metrics.csv", (history() if callable(history) else history) or {}, val_names)
+            session = self._session(paused=True)  # never run: it only describes the current state
+            writer.close(session, "stopped", previews=False)  # checkpoint.pt + config.json; the lock released
+        except BaseException:
+            writer.discard()
+            raise
+        self._drop_writer()
+        self.run_folder = folder
+        self.folder_changed.emit(folder)
+        if was_training:
+            self.play()
+        return folder
 
     def clear(self) -> None:
         """No model (the last choice was refused): nothing of the previous run may stay on screen."""
@@ -168,8 +210,10 @@ class TrainingController(QObject):
             self._start(paused=False)
 
     def pause(self) -> None:
+        """Pause; a run that writes a folder stops instead (its writer checkpoints and lets the lock go, so the
+        folder is complete and `genviz train --resume` may take it); Play continues it exactly."""
         if self.running():
-            self.worker.send("pause")
+            self.worker.send("stop" if self.run_folder is not None else "pause")
 
     def step_once(self) -> None:
         """Exactly one optimisation step, then paused."""
@@ -243,9 +287,14 @@ class TrainingController(QObject):
         self._retired = [w for w in self._retired if w.is_running()]
         session = self._session(paused)
         if self.run_folder is not None:
+            if self.train.tensorboard:  # a missing package is refused now (ConfigError), not at the first row
+                from genviz.core import tensorboard_log
+
+                tensorboard_log.require()
             writer, self._writer = self._writer, None
             if writer is None:  # raises RunFolderError (naming the holder) when another process has the folder
-                writer = runs.RunWriter(self.run_folder, self.dataset.spec, resume_step=self.step).open()
+                writer = runs.RunWriter(self.run_folder, self.dataset.spec, resume_step=self.step,
+                                        checkpoint_every=self.checkpoint_every).open()
             session.writer = writer
         self.run_id += 1
         self.worker = SessionWorker(session, self.run_id)
@@ -267,7 +316,8 @@ class TrainingController(QObject):
         if run_id != self.run_id:
             return  # a run that a Reset, switch or open already replaced
         self._collect()
-        self.finished.emit(status)
+        if not self._quiet_finish:
+            self.finished.emit(status)
 
     def _collect(self) -> None:
         """Take the model, optimizer state and step back from a session that has ended."""
@@ -303,7 +353,10 @@ class TrainingController(QObject):
         closed by its worker's stop)."""
         if self._writer is not None:
             self._writer.abort()
+        had = self.run_folder is not None
         self.run_folder, self._writer = None, None
+        if had:
+            self.folder_changed.emit(None)
 
     # -- saving -----------------------------------------------------------------------------------
     def save_checkpoint(self, path, **extra):
@@ -319,6 +372,30 @@ class TrainingController(QObject):
             return checkpoint.save(model, path, step=self.step, train=self.train, dataset=self.dataset.spec,
                                    **extra)
         return checkpoint.save(model, path, state=state, train=self.train, dataset=self.dataset.spec, **extra)
+
+
+def _write_history(path: Path, history: dict, val_names=()) -> None:
+    """metrics.csv from the loss plot's history (name -> (steps, values)): one row per step, as a RunWriter
+    writes it (losses, then 'val_<name>' columns; `val_names` adds columns later snapshots will fill). No file
+    without loss rows (the first session's writer then makes it)."""
+    losses = {k: v for k, v in history.items() if not k.startswith("val_") and len(v[0])}
+    if not losses:
+        return
+    vals = [k for k in history if k.startswith("val_")]
+    vals += [f"val_{n}" for n in val_names if f"val_{n}" not in vals]
+    steps = np.unique(np.concatenate([np.asarray(s, np.float64) for s, _ in losses.values()]))
+    table = np.full((len(steps), 1 + len(losses) + len(vals)), np.nan)
+    table[:, 0] = steps
+    for j, name in enumerate([*losses, *vals], start=1):
+        s, v = history.get(name, ((), ()))
+        s, v = np.asarray(s, np.float64), np.asarray(v, np.float64)
+        idx = np.minimum(np.searchsorted(steps, s), len(steps) - 1)
+        ok = steps[idx] == s  # a held-out value at a step with no loss row is dropped, as a writer would
+        table[idx[ok], j] = v[ok]
+    lines = [",".join(["step", *losses, *vals])]
+    lines += [",".join([str(int(r[0]))] + [f"{x:.6g}" if np.isfinite(x) else "" for x in r[1:]]) for r in table]
+    with open(path, "w", newline="") as fh:  # csv.writer's line ends, as the RunWriter that appends after
+        fh.write("\r\n".join(lines) + "\r\n")
 
 
 def _read_history(folder: Path) -> dict:

@@ -19,6 +19,7 @@ def build_menus(w) -> None:
     file = bar.addMenu("&File")
     _add(w, file, "Open checkpoint…", lambda: _ask_open(w, "checkpoint"), QKeySequence.Open)
     _add(w, file, "Open run folder…", lambda: _ask_open(w, "run"))
+    _add(w, file, "Write run to folder…", lambda: _ask_write_run(w))
     ex = file.addMenu("Export")
     for label, kind in EXPORTS:
         _add(w, ex, label, lambda k=kind: _ask_export(w, k))
@@ -71,6 +72,52 @@ def _ask_open(w, kind: str) -> None:
         path, _ = QFileDialog.getOpenFileName(w, "Open checkpoint", "", "Checkpoints (*.pt);;All files (*)")
     if path:
         w.open_path(path)
+
+
+# -- write the run to a folder -------------------------------------------------------------------------
+def suggested_run_folder(w) -> Path:
+    """<Runs dock root>/<model>-<dataset>-<n>, n the first number whose folder holds no run yet."""
+    from genviz.core import runs
+
+    c = w.controller
+    root = Path(w.runs_dock.panel.root)
+    n = 1
+    while runs.holds_run(root / f"{c.model_name}-{c.dataset.name}-{n}") or \
+            (root / f"{c.model_name}-{c.dataset.name}-{n}").is_file():
+        n += 1
+    return root / f"{c.model_name}-{c.dataset.name}-{n}"
+
+
+def write_run(w, folder) -> bool:
+    """The current run writes `folder` from now on (config.json, metrics.csv with its history, checkpoint.pt).
+    A refusal (a folder holding another run, a file, an unwritable place) is said in the status bar in the
+    CLI's words and changes nothing."""
+    from genviz.core import runs
+
+    c = w.controller
+    if c is None or c.model is None:
+        w.status.say("refused — there is no model to write: pick a model first", error=True)
+        return False
+    try:
+        folder = c.attach_folder(folder, lambda: (w.flush(), w.loss.history())[1],
+                                 tuple((w.latest.metrics if w.latest else {}) or ()))
+    except (runs.RunFolderError, OSError, ValueError) as e:
+        w.status.say(f"refused — {e}", error=True)
+        return False
+    dock = w.runs_dock.panel
+    if dock.root.resolve() in folder.resolve().parents:
+        dock.refresh()  # listed now, not at the dock's next poll
+    return True
+
+
+def _ask_write_run(w) -> None:
+    if w.controller is None or w.controller.model is None:
+        w.status.say("refused — there is no model to write: pick a model first", error=True)
+        return
+    path, _ = QFileDialog.getSaveFileName(w, "Write run to folder (a new folder)", str(suggested_run_folder(w)),
+                                          "Run folder (*)")
+    if path:
+        write_run(w, path)
 
 
 # -- export -----------------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ class MainWindow(WindowLayout):
         c.snapshot_ready.connect(self.frames.push)
         c.finished.connect(self._on_finished)
         c.failed.connect(lambda msg: self.status.say(f"training failed: {msg}", error=True))
+        c.folder_changed.connect(self._show_run_folder)
         self.picker.model_changed.connect(self._on_model_changed)
         self.picker.dataset_changed.connect(self._on_dataset_changed)
         self.picker.draw_requested.connect(lambda: file_menu.draw_points(self))
@@ -193,6 +194,13 @@ class MainWindow(WindowLayout):
         """An edit was committed (Enter, focus out, arrows): validate once, then confirm or refuse it."""
         from genviz.core.session import LIVE_TRAIN_FIELDS
 
+        if name == "tensorboard":  # changes no model: the next session's writer reads it
+            self.controller.train = dataclasses.replace(self.controller.train, tensorboard=bool(value))
+            folder = self.controller.run_folder
+            self.status.say(f"tensorboard = {fmt_value(value)} — " + (
+                f"from the next Play, scalars go to {folder / 'tb'}" if folder is not None else
+                "scalars are written for a run that writes a folder: File → Write run to folder…"))
+            return
         if name not in LIVE_TRAIN_FIELDS:
             self._on_structural_change(name, value)
             return
@@ -347,8 +355,19 @@ class MainWindow(WindowLayout):
         if status == "done":
             self.status.say(f"finished at step {self.controller.step:,} — Play trains "
                             f"{self.controller.train.steps:,} more steps, Reset starts over")
+        elif status == "stopped" and self.controller.run_folder is not None:  # Pause, when writing a folder
+            self.status.say(f"paused at step {self.controller.step:,} — checkpoint and metrics written to "
+                            f"{self.controller.run_folder}")
         elif status == "stopped":
             self.status.say(f"stopped at step {self.controller.step:,}")
+
+    def _show_run_folder(self, folder) -> None:
+        """The folder this run writes, in the title and the status bar (None: it writes none now)."""
+        base = "genviz — deep generative models, live"
+        self.setWindowTitle(base if folder is None else f"genviz — writing {folder}")
+        if folder is not None:
+            self.status.say(f"writing this run to {folder}: metrics at each snapshot, a checkpoint every "
+                            f"{self.controller.checkpoint_every:g} s and at Pause")
 
     # -- files ----------------------------------------------------------------------------------------
     def open_path(self, path, follow: bool = True) -> bool:
@@ -359,6 +378,8 @@ class MainWindow(WindowLayout):
         from genviz.core import data as data_mod
 
         is_run = not str(path).endswith(".pt")
+        if follow and Path(path).is_dir() and not (Path(path) / "checkpoint.pt").is_file():
+            return self.follower.open_before_first_checkpoint(path)  # curves now, the panel at its first checkpoint
         try:
             opened = self.controller.open(path)
         except (checkpoint.CheckpointError, config_mod.ConfigError, data_mod.DataError) as e:
