@@ -110,22 +110,46 @@ class RunFollower(QObject):
             wid.hide()
         self._loader: CheckpointLoader | None = None
         self._token = 0
+        self.waiting = False  # following a folder that has no checkpoint yet
+        self._failed_first = False
         self._busy = self._pending = False
 
     def following(self) -> bool:
         return self.folder is not None
 
     # -- start / stop -----------------------------------------------------------------------------------
-    def start(self, folder) -> None:
-        """Follow `folder` (already opened by the window: its model is the controller's)."""
+    def open_before_first_checkpoint(self, folder) -> bool:
+        """Follow a folder whose writer has not saved its first checkpoint yet (`genviz train` just started):
+        its curves grow from metrics.csv at once; the panel is drawn when the first checkpoint lands (a
+        RunWriter writes config.json, which names the model, with it). A folder with none of a run's files and
+        no writer is refused as "not a run folder yet"; False then, and nothing changes."""
+        from PySide6.QtWidgets import QMessageBox
+
+        folder = Path(folder)
+        if not ((folder / "metrics.csv").is_file() or (folder / "config.json").is_file()
+                or run_reader.is_live(folder)):
+            QMessageBox.critical(self.w, "Cannot open run folder",
+                                 f"{folder} is not a genviz run folder (not yet, at least): it holds no config.json, "
+                                 "metrics.csv or checkpoint.pt, and no run is writing it. (A run being started "
+                                 "writes metrics.csv with its first rows, config.json with its first checkpoint.)")
+            return False
+        self.w.controller.clear()  # the previous run's model and panel go; this one's is drawn when it lands
+        self.start(folder, waiting=True)
+        return True
+
+    def start(self, folder, waiting: bool = False) -> None:
+        """Follow `folder` (already opened by the window: its model is the controller's). `waiting`: it has no
+        checkpoint yet (open_before_first_checkpoint); the first one to land is opened as a run."""
         self.stop()
         self.folder = Path(folder)
+        self.waiting = waiting
         self._token += 1
         self.tail = run_reader.MetricsTail(self.folder / "metrics.csv")
         self.w.loss.clear()  # the tail reads metrics.csv from its first byte: the history, then what grows
         self._config_sig = _signature(self.folder / "config.json")
         self.config: dict = run_reader.read_config(self.folder)
-        self._ckpt_sig = _signature(self.folder / "checkpoint.pt")  # the one the window just opened
+        # the one the window just opened; waiting: none yet, or one that could not be opened (the next will do)
+        self._ckpt_sig = _signature(self.folder / "checkpoint.pt") if not waiting or self._failed_first else None
         self.drawn_step = self.w.controller.step
         self.landed_at: float | None = None  # monotonic time a not yet drawn checkpoint was seen
         self.last_latency_s: float | None = None  # seen -> drawn, for the last checkpoint
@@ -162,6 +186,7 @@ class RunFollower(QObject):
             self._loader.deleteLater()
             self._loader = None
         self.folder = None
+        self.waiting = False
         self.state = ""
         self.badge.hide()
         self.detach_btn.hide()
@@ -186,7 +211,10 @@ class RunFollower(QObject):
                 self._config_sig, self.config = sig, cfg
                 self.last_write, self.rows_after_config = now, False
         sig = _signature(self.folder / "checkpoint.pt")
-        if sig is not None and sig != self._ckpt_sig:
+        if sig is not None and sig != self._ckpt_sig and self.waiting and self.config:
+            self._open_first()  # config.json comes right after the checkpoint: both there, open them as a run
+            return
+        if sig is not None and sig != self._ckpt_sig and not self.waiting:
             self._ckpt_sig, self.last_write = sig, now
             self._landings.append(now)
             self.landed_at = self.landed_at or now
@@ -231,7 +259,10 @@ class RunFollower(QObject):
         state, self.state = self.state, self._state(now)
         rate = self.rate(now) if self.state == "following" else 0.0
         name = self.folder.name
-        if self.state == "finished":
+        if self.waiting and self.state != "finished":
+            text = (f"● following {name} (waiting for the first checkpoint): step {self.step:,} · "
+                    f"{rate:,.0f} steps/s · last write {_ago(since)} ago")
+        elif self.state == "finished":
             text = f"■ {name}: finished ({status}) at step {self.step:,}"
         elif self.state == "stalled":
             text = f"◌ {name}: stalled at step {self.step:,}, no write for {_ago(since)}"
@@ -251,6 +282,18 @@ class RunFollower(QObject):
         return f"process {o.get('pid')} on {o.get('host')} ({o.get('command')})" if o else "no writer holds it now"
 
     # -- checkpoints --------------------------------------------------------------------------------------
+    def _open_first(self) -> None:
+        """The first checkpoint of a followed folder landed: open it as a run (model, forms, panel), then go on
+        following (the curves are read again from the start: once)."""
+        folder, landed = self.folder, time.monotonic()
+        self.stop()
+        self._failed_first = not self.w.open_path(folder, follow=False)
+        self.start(folder, waiting=self._failed_first)
+        self._failed_first = False
+        if not self.waiting:
+            self.last_latency_s = time.monotonic() - landed
+            self.checkpoint_drawn.emit(self.drawn_step)
+
     def _request_load(self) -> None:
         if self._busy:
             self._pending = True  # one more load once this one is back: the newest checkpoint wins
@@ -291,6 +334,10 @@ class RunFollower(QObject):
 
         folder, c = self.folder, self.w.controller
         if folder is None:
+            return False
+        if self.waiting:
+            self.w.status.say(f"cannot detach yet: {folder.name} has no checkpoint to train from; its first one "
+                              "is drawn as soon as it lands. Still following.", error=True)
             return False
         for _ in range(3):  # a checkpoint landing while the lock is taken: take the newer one
             sig, step = _signature(folder / "checkpoint.pt"), run_reader.read_config(folder).get("step")

@@ -126,3 +126,52 @@ def test_a_run_whose_writer_went_silent_reads_stalled(qtbot, window, tiny_run, m
     assert np.allclose(y, ema(w.loss.series["loss"].data()[1], 1.0 - w.loss.smoothing), rtol=1e-12)
     w.select("nice")  # another run replaces it: following stops
     assert not w.follower.following() and w.follower.badge.isHidden()
+
+
+def test_genviz_folder_follows_a_run_before_its_first_checkpoint(qtbot, tmp_path, spawn, monkeypatch, errors):
+    """`genviz <folder>` (the CLI's own entry point) on a run that `genviz train` has only just started: the
+    curves grow at once, the badge waits for the first checkpoint, which is then drawn as the run's panel."""
+    from PySide6.QtWidgets import QApplication
+
+    from genviz import cli
+    from genviz.gui.main_window import MainWindow
+
+    folder = tmp_path / "young"
+    proc = spawn("realnvp", "--steps", "1000000", "--checkpoint-every", "3", "--snapshot-every", "20", "--out",
+                 str(folder), *TINY, cwd=tmp_path)
+    qtbot.waitUntil(lambda: (folder / "metrics.csv").exists() or proc.poll() is not None, timeout=90_000)
+    assert proc.poll() is None and not (folder / "checkpoint.pt").exists()
+    seen = {}
+
+    def exec_(app):  # the event loop the CLI would enter: run it until the window follows the folder
+        wins = lambda: [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow)]  # noqa: E731
+        qtbot.waitUntil(lambda: any(x.follower is not None and x.follower.following() for x in wins()),
+                        timeout=30_000)
+        w = seen["w"] = wins()[0]
+        qtbot.addWidget(w)
+        seen["badge"], seen["model"] = w.follower.badge.text(), w.controller.model
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", exec_)
+    assert cli.main([str(folder)]) == 0 and not errors
+    w = seen["w"]
+    assert "(waiting for the first checkpoint)" in seen["badge"] and seen["model"] is None
+    qtbot.waitUntil(lambda: "loss" in w.loss.series and w.loss.series["loss"].n >= 40, timeout=20_000)
+    QTest.mouseClick(w.follower.detach_btn, Qt.LeftButton)  # nothing to train from yet: said, nothing changes
+    assert "no checkpoint" in w.status.message.text() and w.follower.waiting
+
+    with qtbot.waitSignal(w.follower.checkpoint_drawn, timeout=20_000) as drawn:
+        pass
+    assert w.follower.following() and not w.follower.waiting
+    assert w.controller.model_name == "realnvp" and w.controller.step == drawn.args[0] > 0
+    assert w.panel.image.image is not None and w.latest is not None  # the family panel, drawn from it
+    assert w.follower.badge.text().startswith("● following young:")
+    steps = w.loss.series["loss"].data()[0]
+    assert steps[0] == 1 and np.all(np.diff(steps) == 1)  # curves kept whole across the switch
+    w.close()
+
+
+def test_an_empty_folder_is_not_a_run_folder_yet(window, tmp_path, errors):
+    assert not window.open_path(tmp_path)
+    assert "not a genviz run folder (not yet" in errors[-1] and not window.follower.following()
+    assert window.controller.model_name == "realnvp"  # nothing changed
