@@ -167,7 +167,9 @@ class ScoreboardPanel(QWidget):
         self.setFixedHeight(height + self.entropy_label.sizeHint().height() + 6)
         for r, name in enumerate(names):
             s = self.scores.get(name)
-            cells = [name, "", "", "", "—", arena.nll_kind(name), "—", "—", "—", "—",
+            model = self.columns[name].controller.model  # known before any score: counted at once
+            cells = [name, "", "", "", "—", arena.nll_kind(name), "—", "—", "—",
+                     "—" if model is None else f"{arena.param_count(model):,}",
                      "failed" if name in self.errors else "not yet"]
             if s is not None:
                 what = s.nll_kind + (f", {s.nll_note}" if s.nll_note and s.nll_kind != "KDE estimate" else "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from genviz.core import arena
 from genviz.gui import file_menu
 from genviz.gui.arena_board import BOARD
 from genviz.gui.arena_window import ArenaWindow
@@ -62,6 +63,12 @@ def test_scoreboard_rows_say_what_each_number_is(qtbot, arena_window):
     heads = [w.scoreboard.table.horizontalHeaderItem(i) for i in range(w.scoreboard.table.columnCount())]
     assert [h.text() for h in heads] == [b[0] for b in BOARD] and all(h.toolTip() for h in heads)
     assert "H = 1.131 nats" in w.scoreboard.entropy_label.text()
+    w.scoreboard.refresh()  # before any score: parameters are already counted, the NLL is not yet there
+    params = BOARD.index(next(b for b in BOARD if b[0] == "params"))
+    for r in range(w.scoreboard.table.rowCount()):
+        col = w.columns[w.scoreboard.table.item(r, 0).text()]
+        assert w.scoreboard.table.item(r, params).text() == f"{arena.param_count(col.controller.model):,}"
+        assert w.scoreboard.table.item(r, 4).text() == "—"
     qtbot.mouseClick(w.play_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: {"made-2d", "realnvp"} <= set(w.scoreboard.scores), timeout=60_000)
     w.scoreboard.refresh()
