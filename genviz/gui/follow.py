@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout
 
 from genviz.core import run_reader
+from genviz.gui.status import ElidedLabel
 
 POLL_MS = 200  # a new checkpoint is seen within this, then loaded and drawn well within a second
 SHOW_MS = 1000  # curves, badge and numbers are redrawn at most this often (sooner when the state changes):
@@ -98,7 +99,7 @@ class RunFollower(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
-        self.badge = QLabel()
+        self.badge = ElidedLabel(min_px=220)  # elided, not clipped, beside the message at 1280 px
         self.badge.setObjectName("followBadge")
         self.detach_btn = QPushButton("Detach and train")
         self.detach_btn.setObjectName("detach")
@@ -134,6 +135,12 @@ class RunFollower(QObject):
                                  "writes metrics.csv with its first rows, config.json with its first checkpoint.)")
             return False
         self.w.controller.clear()  # the previous run's model and panel go; this one's is drawn when it lands
+        if self.w.panel.layout() is None:  # the empty panel says what comes there
+            note = QLabel(f"waiting for the first checkpoint of {folder.name}\n\nits model's views appear here when "
+                          "it lands; its curves grow below meanwhile")
+            note.setObjectName("followWaiting")
+            note.setAlignment(Qt.AlignCenter)
+            QVBoxLayout(self.w.panel).addWidget(note)
         self.start(folder, waiting=True)
         return True
 

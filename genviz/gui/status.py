@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import math
 
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QStatusBar
+
+MESSAGE_MIN_PX = 160  # a long message is elided (full text in its tooltip), never widens the window
 
 
 def fmt_eta(seconds: float) -> str:
@@ -14,12 +18,32 @@ def fmt_eta(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that draws its text elided at the right when it is narrower than the text, and asks for
+    only `min_px` of width: a long status message or badge must never make the window wider (a QLabel's
+    minimum width is its whole text, which the status bar passes on to the window). text() is the full text."""
+
+    def __init__(self, text: str = "", min_px: int = MESSAGE_MIN_PX):
+        super().__init__(text)
+        self.min_px = min_px
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(self.min_px, super().minimumSizeHint().width()), super().minimumSizeHint().height())
+
+    def paintEvent(self, _event) -> None:
+        r = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.ElideRight, r.width())
+        p = QPainter(self)
+        self.style().drawItemText(p, r, int(self.alignment()), self.palette(), self.isEnabled(), text,
+                                  QPalette.WindowText)
+
+
 class TrainingStatus(QStatusBar):
     """Fixed fields on the right, the message on the left."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.message = QLabel("ready: press Play (Space) to train")
+        self.message = ElidedLabel("ready: press Play (Space) to train")
         self.message.setObjectName("statusMessage")
         self.fields = {k: QLabel() for k in ("step", "rate", "loss", "eta")}
         self.addWidget(self.message, 1)

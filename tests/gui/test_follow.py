@@ -175,3 +175,21 @@ def test_an_empty_folder_is_not_a_run_folder_yet(window, tmp_path, errors):
     assert not window.open_path(tmp_path)
     assert "not a genviz run folder (not yet" in errors[-1] and not window.follower.following()
     assert window.controller.model_name == "realnvp"  # nothing changed
+
+
+def test_a_long_message_and_the_badge_never_widen_the_window(window, qtbot):
+    """A QLabel asks for its whole text as minimum width and the status bar passed that on to the window (a
+    long message, or the badge beside it, pushed a 1280 px window to 1784 px and clipped the numbers)."""
+    w = window
+    w.resize(1280, 720)
+    w.show()
+    qtbot.waitExposed(w)
+    text = "writing this run to /a/very/long/path/" + "x" * 300
+    w.status.say(text)
+    w.follower.badge.setText("● following young (waiting for the first checkpoint): step 399 · 0 steps/s · "
+                             "last write 1.0 s ago")
+    w.follower.badge.show()
+    w.follower.detach_btn.show()
+    qtbot.wait(50)
+    assert w.minimumSizeHint().width() <= 1100 and w.status.message.text() == text  # elided on screen only
+    assert w.width() == 1280 and w.status.fields["eta"].geometry().right() <= w.status.width()
