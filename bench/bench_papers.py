@@ -95,9 +95,9 @@ def run_leg(name: str, root: Path, leg_steps: int, quick: bool) -> None:
 
 def command(model: str, dataset: str, cfg: dict, tcfg: dict, extra: str = "") -> str:
     flags = {"lr": "--lr", "batch_size": "--batch-size", "steps": "--steps", "seed": "--seed"}
-    return (f"genviz train {model} --dataset {dataset} "
-            + " ".join(f"{flags[k]} {v}" for k, v in tcfg.items() if k in flags) + " "
-            + " ".join(f"--set {k}={v}" for k, v in cfg.items()) + extra)
+    parts = [f"genviz train {model} --dataset {dataset}", *(f"{flags[k]} {v}" for k, v in tcfg.items() if k in flags),
+             *(f"--set {k}={v}" for k, v in cfg.items())]
+    return " ".join(parts) + extra
 
 
 def report(name: str, root: Path, quick: bool) -> str:
