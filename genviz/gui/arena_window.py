@@ -286,7 +286,22 @@ class ArenaWindow(QWidget):
                 self._drawn_from = (self._drawn_from + i + 1) % len(cols)
             elif not col.dirty:
                 col.redraw()  # keeps its layout fitted; nothing is drawn
+        self._fit_steps(cols)
         self.scoreboard.refresh_live()
+
+    def _fit_steps(self, cols: list) -> None:
+        """The linked step axis spans the longest run (a linked axis follows the first column's own data, which
+        cut a 20,000-step VAE curve at MADE's 2,000) until the user zooms or pans it: then it is theirs."""
+        if not cols:
+            return
+        vb = cols[0].loss_plot.getViewBox()
+        if vb is not getattr(self, "_span_vb", None):  # a new first column: follow the runs again
+            self._span_vb, self._span, self._span_mine = vb, None, False
+            vb.sigRangeChangedManually.connect(lambda *_: setattr(self, "_span_mine", True))
+        last = [s.data()[0][-1] for c in cols for s in c.series.values() if len(s.data()[0])]
+        if last and not self._span_mine and max(last) != self._span:
+            self._span = max(last)
+            vb.setXRange(0, self._span, padding=0.02)
 
     # -- opening an arena folder ------------------------------------------------------------------------------
     def open_folder(self, folder) -> None:

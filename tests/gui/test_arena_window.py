@@ -167,3 +167,19 @@ def test_loaded_points_become_every_models_data(qtbot, tmp_path, monkeypatch):
         assert "not known" in w.scoreboard.entropy_label.text()
     finally:
         w.close()
+
+
+def test_the_shared_step_axis_spans_the_longest_run_until_the_user_zooms(qtbot, arena_window):
+    w = arena_window
+    made, nvp = w.columns["made-2d"], w.columns["realnvp"]
+    made.add_history({"step": list(range(1, 2001)), "loss": [3.0] * 2000})  # the first column: the shorter run
+    nvp.add_history({"step": list(range(1, 20001)), "loss": [3.0] * 20000})
+    w.redraw(all_columns=True)
+    for col in (made, nvp):  # linked: both show the whole 20,000 steps, not the first column's 2,000
+        lo, hi = col.loss_plot.getViewBox().viewRange()[0]
+        assert lo <= 1 and hi >= 20000
+    made.loss_plot.getViewBox().sigRangeChangedManually.emit([True, False])  # the user zooms: the range is theirs
+    made.loss_plot.setXRange(0, 500, padding=0)
+    nvp.add_history({"step": [20001, 30000], "loss": [3.0, 3.0]})
+    w.redraw(all_columns=True)
+    assert nvp.loss_plot.getViewBox().viewRange()[0][1] < 1000
