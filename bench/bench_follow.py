@@ -249,6 +249,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--parts", default="rows,checkpoints,overlay",
+                    help="which figures: any of rows, checkpoints, overlay (comma-separated)")
     a = ap.parse_args()
     if a.quick:
         a.seconds, a.history, a.checkpoints, a.runs, a.rows, a.steps = 4.0, 10_000, 3, 5, 10_000, 15
@@ -260,7 +262,8 @@ def main() -> None:
         print(f"genviz bench_follow  ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
         base = Probe(app).run(app, 3.0)
         print(f"  probe alone (no following)       p99 late {pct(base, 99):6.2f} ms   max {max(base):6.1f} ms")
-        for hist in (0, a.history):
+        parts = set(a.parts.split(","))
+        for hist in (0, a.history) if "rows" in parts else ():
             late, spent = bench_rows(app, tmp, a.rate, a.seconds, hist)
             work = sum(spent["poll"]) + sum(spent["paint"])
             print(f"  following {a.rate:,.0f} rows/s, {hist:>7,} rows before: p99 late {pct(late, 99):6.2f} ms   "
@@ -269,16 +272,18 @@ def main() -> None:
                   f"{max(spent['poll']):5.1f} ms ({len(spent['poll'])} polls); loss-plot paint p99 "
                   f"{pct(spent['paint'], 99):5.2f} ms ({len(spent['paint'])} paints); "
                   f"{work / a.seconds:.1f} ms per second in all")
-        lat, late = bench_checkpoints(app, tmp, a.checkpoints, a.ckpt_every)
-        print(f"  checkpoint landed -> drawn ({len(lat)} checkpoints, one every {a.ckpt_every} s): median "
-              f"{pct(lat, 50) * 1e3:5.0f} ms   max {max(lat) * 1e3:5.0f} ms   target < 1 s: {verdict(max(lat) < 1.0)}")
-        print(f"    (event loop meanwhile, with panel redraws: p99 late {pct(late, 99):.2f} ms, "
-              f"max {max(late):.1f} ms)")
-        times, tick_s = bench_overlay(app, tmp, a.runs, a.rows, a.steps)
-        print(f"  overlay {a.runs} runs x {a.rows:,} rows (ticking all: {tick_s:.1f} s): zoom/pan p50 "
-              f"{pct(times, 50):5.1f} ms   p95 {pct(times, 95):5.1f} ms   target p95 < 50 ms: "
-              f"{verdict(pct(times, 95) < 50)}")
-
+        if "checkpoints" in parts:
+            lat, late = bench_checkpoints(app, tmp, a.checkpoints, a.ckpt_every)
+            print(f"  checkpoint landed -> drawn ({len(lat)} checkpoints, one every {a.ckpt_every} s): median "
+                  f"{pct(lat, 50) * 1e3:5.0f} ms   max {max(lat) * 1e3:5.0f} ms   target < 1 s: "
+                  f"{verdict(max(lat) < 1.0)}")
+            print(f"    (event loop meanwhile, with panel redraws: p99 late {pct(late, 99):.2f} ms, "
+                  f"max {max(late):.1f} ms)")
+        if "overlay" in parts:
+            times, tick_s = bench_overlay(app, tmp, a.runs, a.rows, a.steps)
+            print(f"  overlay {a.runs} runs x {a.rows:,} rows (ticking all: {tick_s:.1f} s): zoom/pan p50 "
+                  f"{pct(times, 50):5.1f} ms   p95 {pct(times, 95):5.1f} ms   target p95 < 50 ms: "
+                  f"{verdict(pct(times, 95) < 50)}")
 
 if __name__ == "__main__":
     main()

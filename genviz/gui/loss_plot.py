@@ -16,6 +16,8 @@ from genviz.gui.theme import CURVE_COLORS
 # Peak downsampling keeps each bin's min and max: one bin per pixel column draws the same envelope as
 # pyqtgraph's default five, with a fifth of the line segments (software painting is what a redraw costs)
 PEAK_BINS_PER_PX = 1.0
+FOLLOW_BINS = 1024  # a followed run's curves are drawn from at most this many min/max bins (2 points each)
+FOLLOW_MARKERS = 400  # and at most this many held-out markers
 
 
 class Series:
@@ -40,6 +42,44 @@ class Series:
         return self.x[:self.n], self.y[:self.n]
 
 
+class MinMaxBins:
+    """Running min/max decimation of a growing series, for drawing: bins of `width` consecutive points, each
+    drawn as two points at its first x (its min, then its max: pyqtgraph's 'peak' envelope), then the last
+    points that do not fill a bin yet, as they are. `update(x, y)` bins only the points added since the last
+    call; when there would be more than `max_bins` bins the width doubles and the bins are made again (O(n)
+    once per doubling: amortised O(1) per point). A series that got shorter (cleared, re-smoothed) starts over.
+    """
+
+    def __init__(self, max_bins: int = FOLLOW_BINS):
+        self.max_bins = max_bins
+        self.reset()
+
+    def reset(self, width: int = 1) -> None:
+        self.width, self.done = width, 0
+        self.lo, self.hi = Series(256), Series(256)  # x: each bin's first x
+
+    def update(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(y)
+        width = self.width
+        while n / width > self.max_bins:
+            width *= 2
+        if n < self.done or width != self.width:
+            self.reset(width)
+        if width == 1:  # no more points than bins: drawn as they are
+            return x[:n], y[:n]
+        k = (n - self.done) // width  # new full bins
+        if k:
+            a, b = self.done, self.done + k * width
+            seg = y[a:b].reshape(k, width)
+            self.lo.extend(x[a:b:width], seg.min(axis=1))
+            self.hi.extend(x[a:b:width], seg.max(axis=1))
+            self.done = b
+        bx, lo = self.lo.data()
+        xs = np.concatenate([np.repeat(bx, 2), x[self.done:n]])
+        ys = np.concatenate([np.column_stack([lo, self.hi.data()[1]]).ravel(), y[self.done:n]])
+        return xs, ys
+
+
 def ema(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
     """Exponential moving average y_s[t] = (1-a) y_s[t-1] + a y[t], vectorised (no Python loop)."""
     if len(y) == 0:
@@ -58,6 +98,12 @@ def ema(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
         out[i:i + len(seg)] = decay * (s + alpha / (1 - alpha) * np.cumsum(seg * w))
         s = out[i + len(seg) - 1]
     return out
+
+
+def _nice_ceil(v: float) -> float:
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten) at least v (> 0)."""
+    p = 10.0 ** np.floor(np.log10(v))
+    return float(next(m * p for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * p >= v))
 
 
 def curve_color(i: int):
@@ -96,6 +142,12 @@ class LossPanel(QWidget):
         self.hint = pg.TextItem(hint, color="#6b7280", anchor=(0.5, 0.5))
         self.hint.setPos(0.5, 0.5)
         self.item.addItem(self.hint, ignoreBounds=True)
+        # following a run another process writes (set_following): curves from running min/max bins and a view
+        # range set here only when the data leaves it, until the user zooms or pans (then as usual)
+        self.following = False
+        self._bins: dict[tuple, MinMaxBins] = {}
+        self._user_range = False
+        self.item.getViewBox().sigRangeChangedManually.connect(self._on_user_range)
         self._build_controls()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -138,6 +190,7 @@ class LossPanel(QWidget):
         self.legend.clear()
         self.series, self.curves, self.metric_series, self.metric_items = {}, {}, {}, {}
         self._smooth = {}
+        self._bins, self._user_range = {}, False
         self.aliases = []
         self.hint.setVisible(True)
         self.item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # the hint in the middle, not at an old step
@@ -152,11 +205,70 @@ class LossPanel(QWidget):
             raw = self.item.plot(pen=pg.mkPen(pg.mkColor(color).darker(200), width=1), **thin) if self.raw else None
             smooth = self.item.plot(pen=pg.mkPen(color, width=2 if self.raw else 1), **thin)  # overlays: thin lines
             self.legend.addItem(smooth, name)
-            for c in (raw, smooth) if self.raw else (smooth,):
-                c.setDownsampling(auto=True, method="peak")
-                c.setClipToView(True)
             self.curves[name] = (raw, smooth)
+            self._thin(raw, smooth, not self._decimating())
         return self.curves[name]
+
+    def _thin(self, raw, smooth, by_pyqtgraph: bool) -> None:
+        """pyqtgraph's peak downsampling and clip-to-view (redone on every data or range change), or none:
+        the data given is already thinned (a followed run's min/max bins)."""
+        for c in (raw, smooth):
+            if c is not None and c.opts["autoDownsample"] != by_pyqtgraph:
+                c.setDownsampling(auto=by_pyqtgraph, method="peak")
+                c.setClipToView(by_pyqtgraph)
+                # bins: nor a pass over the data for each new y range (overlays never have one, see _curves_for)
+                c.setDynamicRangeLimit(1e6 if by_pyqtgraph and self.raw else None)
+
+    # -- following a live run --------------------------------------------------------------------------------
+    def set_following(self, on: bool) -> None:
+        """Following a run that another process writes: each redraw hands pyqtgraph at most FOLLOW_BINS min/max
+        bins per curve (kept up to date for the new rows only) and moves the view only when the data leaves it
+        (no autorange pass, no re-downsampling of the whole history, no re-ticking of the axes on most redraws:
+        what made a redraw cost ~10 ms at 100k rows). A zoom or pan by the user gives the view back to them,
+        with the full data; the plot's auto-range button hands it back."""
+        if on == self.following:
+            return
+        self.following, self._bins, self._user_range = on, {}, False
+        if not on:
+            self.item.enableAutoRange()
+        self.redraw()
+
+    def _decimating(self) -> bool:
+        return self.following and not self._user_range
+
+    def _on_user_range(self, *_args) -> None:
+        if self.following and not self._user_range:
+            self._user_range = True
+            self.redraw()
+
+    def _binned(self, key, x: np.ndarray, y: np.ndarray):
+        bins = self._bins.get(key)
+        if bins is None:
+            bins = self._bins[key] = MinMaxBins()
+        return bins.update(x, y)
+
+    def _keep_range(self, shown: list) -> None:
+        """Move the view only when the data leaves it: x to a round length past the last step, y with a margin."""
+        shown = [(x, y) for x, y in shown if len(x)]
+        if not shown:
+            return
+        vb = self.item.getViewBox()
+        vb.disableAutoRange()
+        x0 = min(float(x[0]) for x, _ in shown)
+        x1 = max(float(x[-1]) for x, _ in shown)
+        ys = np.concatenate([y for _, y in shown])
+        if self.log_y.isChecked():
+            ys = np.log10(ys[ys > 0]) if np.any(ys > 0) else np.zeros(1)
+        y0, y1 = float(ys.min()), float(ys.max())
+        (vx0, vx1), (vy0, vy1) = vb.viewRange()
+        xr = yr = None
+        if x0 < vx0 or x1 > vx1 or vx1 - vx0 > 4 * max(x1 - x0, 1):
+            xr = (x0, x0 + _nice_ceil(max(x1 - x0, 1.0) * 1.5))  # room to grow: the axes stay put a while
+        if y0 < vy0 or y1 > vy1 or (vy1 - vy0) > 3 * max(y1 - y0, 1e-12):
+            pad = 0.25 * max(y1 - y0, 1e-6 * max(abs(y1), 1.0))  # room: a loss creeping down moves it rarely
+            yr = (y0 - pad, y1 + pad)
+        if xr is not None or yr is not None:
+            vb.setRange(xRange=xr, yRange=yr, padding=0)
 
     def _add_name(self, name: str, values, losses: dict) -> None:
         """A new series; a term equal to 'loss' (e.g. a flow's nll) is kept for export but not drawn twice."""
@@ -182,22 +294,42 @@ class LossPanel(QWidget):
         for name, v in metrics.items():
             if name not in self.metric_items:
                 color = CURVE_COLORS[(len(self.metric_items) + 3) % len(CURVE_COLORS)]
-                self.metric_items[name] = self.item.plot(
-                    pen=None, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=None)
+                self.metric_items[name] = self.item.plot(  # markers: no line to guard against huge values, so no
+                    pen=None, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=None,  # rebuild per y range
+                    dynamicRangeLimit=None)
                 self.legend.addItem(self.metric_items[name], f"val {name}")
                 self.metric_series[name] = Series(256)
             self.metric_series[name].extend(np.array([step], np.float64), np.array([v], np.float64))
 
     def redraw(self) -> None:
+        if self._user_range and any(self.item.getViewBox().autoRangeEnabled()):
+            self._user_range = False  # the auto-range button: following keeps the view again
+        binned = self._decimating()
+        shown = []
         for name, (raw, smooth) in self.curves.items():
             if name not in self.series:
                 continue
+            self._thin(raw, smooth, not binned)
             x, y = self.series[name].data()
+            ys = self._smoothed(name, y)
+            if binned:
+                if raw is not None:
+                    raw.setData(*self._binned((name, "raw"), x, y))
+                    shown.append(raw.getData())
+                smooth.setData(*self._binned((name, "smooth", self.smoothing), x, ys))
+                shown.append(smooth.getData())
+                continue
             if raw is not None:
                 raw.setData(x, y)
-            smooth.setData(x, self._smoothed(name, y))
+            smooth.setData(x, ys)
         for name, it in self.metric_items.items():
-            it.setData(*self.metric_series[name].data())
+            x, y = self.metric_series[name].data()
+            if binned and len(x) > FOLLOW_MARKERS:  # markers: evenly spread, the latest always among them
+                keep = np.unique(np.linspace(len(x) - 1, 0, FOLLOW_MARKERS).round().astype(int))
+                x, y = x[keep], y[keep]
+            it.setData(x, y)
+        if binned:
+            self._keep_range(shown)
 
     def _smoothed(self, name: str, y: np.ndarray) -> np.ndarray:
         """ema(y, 1 - smoothing), computed only for the values appended since the last redraw (a followed run's
@@ -213,8 +345,9 @@ class LossPanel(QWidget):
             done.extend(new, ema(new, alpha, start))
         return done.y[:done.n]
 
-    def load_history(self, cols: dict) -> None:
-        """A run folder's metrics.csv columns ('step', losses, 'val_<metric>'): its curves, as if trained here."""
+    def load_history(self, cols: dict, redraw: bool = True) -> None:
+        """A run folder's metrics.csv columns ('step', losses, 'val_<metric>'): its curves, as if trained here
+        (`redraw=False`: the caller redraws, e.g. in the event loop's next pass)."""
         steps = cols.get("step")
         if steps is None or not len(steps):
             return
@@ -226,7 +359,8 @@ class LossPanel(QWidget):
             if k.startswith("val_"):
                 for s, x in zip(steps[np.isfinite(v)], v[np.isfinite(v)]):
                     self.add_metrics(int(s), {k[4:]: float(x)})
-        self.redraw()
+        if redraw:
+            self.redraw()
 
     def history(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (steps, values) for every loss and (as 'val_<name>') every metric; for CSV export."""

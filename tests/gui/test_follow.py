@@ -193,3 +193,54 @@ def test_a_long_message_and_the_badge_never_widen_the_window(window, qtbot):
     qtbot.wait(50)
     assert w.minimumSizeHint().width() <= 1100 and w.status.message.text() == text  # elided on screen only
     assert w.width() == 1280 and w.status.fields["eta"].geometry().right() <= w.status.width()
+
+
+def test_min_max_bins_match_an_exact_decimation_as_the_series_grows():
+    from genviz.gui.loss_plot import MinMaxBins
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=20_000).cumsum()
+    x = np.arange(1, len(y) + 1, dtype=np.float64)
+    bins, n = MinMaxBins(max_bins=256), 0
+    while n < len(y):
+        n = min(len(y), n + int(rng.integers(1, 900)))
+        xs, ys = bins.update(x[:n], y[:n])
+        width = 1
+        while n / width > 256:
+            width *= 2
+        if width == 1:
+            assert np.array_equal(xs, x[:n]) and np.array_equal(ys, y[:n])
+            continue
+        k = n // width
+        full = y[:k * width].reshape(k, width)
+        expect_y = np.concatenate([np.column_stack([full.min(1), full.max(1)]).ravel(), y[k * width:n]])
+        expect_x = np.concatenate([np.repeat(x[:k * width:width], 2), x[k * width:n]])
+        assert np.array_equal(ys, expect_y) and np.array_equal(xs, expect_x)
+        assert len(xs) <= 2 * 256 + width
+
+
+def test_a_followed_loss_plot_draws_bins_and_keeps_its_view_until_the_user_takes_it(qtbot):
+    from genviz.gui.loss_plot import FOLLOW_BINS, LossPanel
+
+    p = LossPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 300)
+    p.show()
+    p.set_following(True)
+    n = 100_000
+    step = np.arange(1, n + 1, dtype=np.float64)
+    loss = 3 * np.exp(-step / 20_000) + 0.1 * np.random.default_rng(1).random(n)
+    p.load_history({"step": step, "loss": loss})
+    raw = p.curves["loss"][0]
+    x, y = raw.getData()
+    assert len(x) <= 2 * FOLLOW_BINS + 128 and not raw.opts["autoDownsample"]  # bins, not 100k points
+    assert y.max() == loss.max() and y.min() == loss.min()  # the envelope is exact
+    (x0, x1), (y0, y1) = p.item.getViewBox().viewRange()
+    assert x0 <= 1 and x1 >= n and y0 <= loss.min() and y1 >= loss.max()
+    view = p.item.getViewBox().viewRange()
+    p.load_history({"step": np.array([n + 1.0]), "loss": np.array([0.2])})  # inside the view: it stays put
+    assert p.item.getViewBox().viewRange() == view
+    p.item.getViewBox().sigRangeChangedManually.emit([True, True])  # the user zooms: full data, their view
+    assert raw.opts["autoDownsample"] and len(raw.getOriginalDataset()[0]) == n + 1
+    p.set_following(False)
+    assert all(p.item.getViewBox().autoRangeEnabled())
