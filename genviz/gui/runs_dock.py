@@ -78,7 +78,7 @@ class RunsPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.overlay, "Curves")
         self.tabs.addTab(diff_page, "Config differences")
-        split = QSplitter(Qt.Vertical)
+        split = self.split = QSplitter(Qt.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 2)
@@ -266,17 +266,30 @@ class RunsDock(QDockWidget):
         window.addDockWidget(Qt.RightDockWidgetArea, self)
         self.hide()  # until View → Runs (or a stored layout) shows it
         self.visibilityChanged.connect(self._on_visible)
+        self._sized = False
 
     def _open(self, path: Path) -> None:
         if self.w.is_ready():
             self.w.open_path(path)
 
     def _on_visible(self, visible: bool) -> None:
+        if visible and not self._sized:
+            self._sized = True
+            QTimer.singleShot(0, self._first_size)
         if visible:
             self.panel.refresh()
             self.panel.timer.start()
         else:
             self.panel.timer.stop()
+
+    def _first_size(self) -> None:
+        """Shown the first time: a third of the window's width at most (docked beside the family panel it took
+        half of a 1280 px window, squeezing the panel's plots to slivers), and the curves twice the list's height."""
+        if not self.isFloating() and self.width() > 0.34 * self.w.width():
+            self.w.resizeDocks([self], [int(0.3 * self.w.width())], Qt.Horizontal)
+        h = self.panel.split.height()
+        if h > 0:
+            self.panel.split.setSizes([h // 3, h - h // 3])
 
     def close_dock(self) -> None:
         self.panel.timer.stop()
