@@ -98,6 +98,10 @@ def write_run(w, folder) -> bool:
     if c is None or c.model is None:
         w.status.say("refused — there is no model to write: pick a model first", error=True)
         return False
+    if w.follower is not None and w.follower.following():  # that run has its writer (or its folder)
+        w.status.say(f"refused — this window follows {w.follower.folder.name}, which has its own folder: Detach "
+                     "and train continues it there", error=True)
+        return False
     try:
         folder = c.attach_folder(folder, lambda: (w.flush(), w.loss.history())[1],
                                  tuple((w.latest.metrics if w.latest else {}) or ()))

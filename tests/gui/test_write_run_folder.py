@@ -93,6 +93,10 @@ def test_a_folder_holding_another_run_is_refused_and_reset_detaches(qtbot, tmp_p
     assert "already holds a run" in msg and f"--resume {taken}" in msg and w.status.message.property("error")
     assert w.controller.run_folder is None and (taken / "metrics.csv").read_text() == "step,loss\n1,2.0\n"
     assert sorted(p.name for p in taken.iterdir()) == ["metrics.csv"]
+    w.follower.folder = taken  # following a run: it has its own folder, never forked silently into another
+    action(w, "Write run to folder…").trigger()
+    assert "follows taken" in w.status.message.text() and w.controller.run_folder is None
+    w.follower.folder = None
 
     folder = tmp_path / "mine"
     _pick(monkeypatch, folder)
