@@ -146,6 +146,10 @@ class TrainingController(QObject):
             raise ValueError("there is no model to write: pick a model first")
         folder = Path(folder)
         runs.check_new_folder(folder)
+        if self.train.tensorboard:  # refused before anything is written or stopped (ConfigError)
+            from genviz.core import tensorboard_log
+
+            tensorboard_log.require()
         was_training = self.running() and self.worker.status == "running"
         if self.running():
             self._quiet_finish = True  # the run goes on after the attach: its views hear of no end
