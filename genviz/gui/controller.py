@@ -224,6 +224,9 @@ class TrainingController(QObject):
         if self.running() and self.worker.status == "running":
             self.worker.send("pause")
             self.worker.send("step", 1)
+        elif self.run_folder is not None:  # one step, then its writer checkpoints and lets the folder go, as Pause
+            self._collect()
+            self._start(paused=False, stop_at=self.step + 1)
         else:
             self._collect()
             self._start(paused=True)
@@ -285,7 +288,7 @@ class TrainingController(QObject):
         self._take_back(session)
         return status
 
-    def _start(self, paused: bool) -> None:
+    def _start(self, paused: bool, stop_at: int | None = None) -> None:
         if self.worker is not None and self.worker.is_running():
             self._retired.append(self.worker)  # still stopping: a QThread must not be destroyed while it runs
         self._retired = [w for w in self._retired if w.is_running()]
@@ -300,6 +303,7 @@ class TrainingController(QObject):
                 writer = runs.RunWriter(self.run_folder, self.dataset.spec, resume_step=self.step,
                                         checkpoint_every=self.checkpoint_every).open()
             session.writer = writer
+        session.stop_at = stop_at
         self.run_id += 1
         self.worker = SessionWorker(session, self.run_id)
         self._collected = False

@@ -103,13 +103,17 @@ def test_a_folder_holding_another_run_is_refused_and_reset_detaches(qtbot, tmp_p
     action(w, "Write run to folder…").trigger()  # untrained: a step-0 run folder
     assert _config(folder)["step"] == 0 and not (folder / "metrics.csv").exists()
     assert "writing" in w.windowTitle()
+    qtbot.mouseClick(w.run.step_btn, Qt.LeftButton)  # one step, then checkpointed and the folder let go
+    qtbot.waitUntil(lambda: not w.controller.running(), timeout=20_000)
+    assert w.controller.step == 1 and _config(folder)["step"] == 1 and _rows(folder)[1] == [1]
+    assert not (folder / ".genviz.owner").exists()
     qtbot.mouseClick(w.run.reset_btn, Qt.LeftButton)
     assert w.controller.run_folder is None and "writing" not in w.windowTitle()
     qtbot.mouseClick(w.run.play_btn, Qt.LeftButton)
     wait_step(qtbot, w, 10)
     qtbot.mouseClick(w.run.pause_btn, Qt.LeftButton)  # no folder now: an ordinary pause
     assert w.controller.stop(timeout_s=5.0) and w.controller.step >= 10
-    assert _config(folder)["step"] == 0 and not (folder / ".genviz.owner").exists()  # kept as it was
+    assert _config(folder)["step"] == 1 and not (folder / ".genviz.owner").exists()  # kept as it was
 
 
 def test_tensorboard_setting_writes_events_or_is_refused_up_front(qtbot, tmp_path, window, monkeypatch):
