@@ -152,8 +152,9 @@ def ssvae_report(root: Path) -> str:
         m, payload = checkpoint.load_full(folder / "checkpoint.pt")
         acc = 100 * m.accuracy(ds.test.to(m.dtype), ds.labels["test"])
         accs.append(acc)
+        cmd = command("ssvae", "mnist", SSVAE_CFG, {**SSVAE_TRAIN, "seed": seed})
         lines.append(f"  seed {seed}: {acc:.2f}% at step {payload['step']:,} of {payload['train']['steps']:,}, "
-                     f"trained {wall(folder)}\n          $ {command('ssvae', 'mnist', SSVAE_CFG, {**SSVAE_TRAIN, 'seed': seed})}")
+                     f"trained {wall(folder)}\n          $ {cmd}")
     mean = f"{sum(accs) / len(accs):.2f}" if accs else "—"
     sd = f"{torch.tensor(accs).std().item():.2f}" if len(accs) > 1 else "—"
     return (f"ssvae (course's 100 labelled digits) test accuracy: mean {mean} ± {sd}% over {len(accs)} seed(s); "

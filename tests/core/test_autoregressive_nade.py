@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from autoregressive_contract import (all_binary, check_jacobian_triangular, check_loss_falls, check_normalized,
+from autoregressive_contract import (check_jacobian_triangular, check_loss_falls, check_normalized,
                                      check_sample_frequencies, check_sampling_follows_order, mnist_slice,
                                      randomize)
 from genviz.core import registry

@@ -6,7 +6,8 @@ One hidden layer whose input weights are shared by every conditional: with varia
 
 so all D conditionals cost O(D·H) (the recurrence, a running sum) instead of O(D²·H) (each h_t recomputed
 from scratch, `logits_naive`). Parameters: W (H, D), c (H), V (D, H), b (D): 2·D·H + D + H. W, V and b are
-stored by generation step (column t of W belongs to variable order[t]), so the recurrence is a cumsum.
+stored by generation step (column t of W belongs to variable order[t]). Training takes the recurrence BLOCK
+steps at a time (`hidden_blocks`); sampling takes it one step at a time.
 """
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def parameter_counts(n: int, hidden: int) -> dict[str, float]:
     """Trainable parameters of the binary autoregressive models for n variables, side by side (closed forms;
     MADE with one hidden layer of `hidden` units, one mask, with and without its direct connections)."""
     made = 2 * n * hidden + hidden + n  # input→hidden weights and biases, hidden→output weights and biases
-    return {"count_hidden": float(hidden), "n_parameters_fvsbn": float(n * (n + 1) // 2), "n_parameters_nade": float(2 * n * hidden + n + hidden),
-            "n_parameters_made": float(made), "n_parameters_made_direct": float(made + n * n)}
+    return {"count_hidden": float(hidden), "n_parameters_fvsbn": float(n * (n + 1) // 2),
+            "n_parameters_nade": float(2 * n * hidden + n + hidden), "n_parameters_made": float(made),
+            "n_parameters_made_direct": float(made + n * n)}
 
 
 class NADE(AutoregressiveModel):
