@@ -141,18 +141,18 @@ def test_actnorm_initialises_from_the_first_training_batch(moons):
 
 def test_a_maf_checkpoint_from_before_the_softplus_scale_loads_as_tanh():
     """The state_dict records the scale; one without that record (written before #17) holds tanh-scaled
-    weights, and loads as such into today's default (softplus) model, giving the old densities."""
+    weights, and loads as such into a softplus model, giving the old densities."""
     old = registry.build("maf", data_dim=2, seed=0, n_blocks=2, hidden=8, scale="tanh")
     with torch.no_grad():
         for p in old.parameters():
             p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
     sd = {k: v for k, v in old.state_dict().items() if not k.endswith(".softplus")}
-    new = registry.build("maf", data_dim=2, seed=0, n_blocks=2, hidden=8)
+    new = registry.build("maf", data_dim=2, seed=0, n_blocks=2, hidden=8, scale="softplus")
     assert all(b.scale == "softplus" for b in new.layers if isinstance(b, MaskedAffine))
     new.load_state_dict(sd)
     assert all(b.scale == "tanh" for b in new.layers if isinstance(b, MaskedAffine))
     x = torch.randn(16, 2, generator=torch.Generator().manual_seed(2))
     assert torch.equal(new.log_prob(x), old.log_prob(x))
-    fresh = registry.build("maf", data_dim=2, seed=0, n_blocks=2, hidden=8)
-    fresh.load_state_dict(registry.build("maf", data_dim=2, seed=3, n_blocks=2, hidden=8).state_dict())
+    fresh = registry.build("maf", data_dim=2, seed=0, n_blocks=2, hidden=8, scale="softplus")
+    fresh.load_state_dict(registry.build("maf", data_dim=2, seed=3, n_blocks=2, hidden=8, scale="softplus").state_dict())
     assert all(b.scale == "softplus" for b in fresh.layers if isinstance(b, MaskedAffine))
