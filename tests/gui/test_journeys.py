@@ -18,7 +18,7 @@ TINY = {
     "realnvp": {"n_layers": 2, "hidden": 16, "depth": 1}, "planar": {"n_layers": 2},
     "nice": {"n_layers": 2, "hidden": 16, "depth": 1}, "maf": {"n_blocks": 2, "hidden": 16},
     "iaf": {"n_blocks": 2, "hidden": 16}, "distill": {"teacher_steps": 4, "n_blocks": 2, "hidden": 16},
-    "made": {"hidden": 32}, "made-2d": {"bins": 16, "hidden": 16, "depth": 1}, "mog": {"k": 3},
+    "made": {"hidden": 32}, "nade": {"hidden": 16}, "made-2d": {"bins": 16, "hidden": 16, "depth": 1}, "mog": {"k": 3},
     "vae": {"hidden": 32, "z_dim": 2}, "gmvae": {"hidden": 32, "z_dim": 2, "k": 3},
     "iwae": {"hidden": 32, "z_dim": 2, "m_train": 2}, "ssvae": {"hidden": 32, "z_dim": 4},
     "gan": {"hidden": 16, "depth": 1}, "gan_preset": {"hidden": 16, "depth": 1}, "dcgan": {"hidden": 8},
