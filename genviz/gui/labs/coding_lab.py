@@ -7,7 +7,7 @@ import pyqtgraph as pg
 
 from genviz.core.labs import coding
 from genviz.gui.labs.base import BLUE, GREY, ORANGE, LabTab, pen
-from genviz.gui.panels.toolkit import legend_plot
+from genviz.gui.panels.toolkit import legend_plot, step_histogram
 
 MISMATCH = np.linspace(0, 1, 41)
 
@@ -16,15 +16,6 @@ def _bars(plot, color, offset, name):
     item = pg.BarGraphItem(x=[0], height=[0], width=0.38, brush=pg.mkBrush(color), pen=None, name=name)
     item.offset = offset
     plot.addItem(item)  # named: joins the plot's legend
-    return item
-
-
-def _hist(plot, color, name):
-    c = pg.Color(color)
-    item = pg.PlotCurveItem(x=np.array([0.0, 1.0]), y=np.array([0.0]), stepMode="center", fillLevel=0,
-                            pen=pg.mkPen(color), brush=pg.mkBrush(c.red(), c.green(), c.blue(), 60))
-    plot.addItem(item)
-    plot.legend.addItem(item, name)
     return item
 
 
@@ -50,8 +41,8 @@ class CodingLab(LabTab):
         self.lq_bars = _bars(self.len_plot, ORANGE, 0.2, "−log₂ q")
         self.hist_plot = legend_plot(self.graphics, "lengths of the coded symbols x ~ p", row=1, col=0, columns=2)
         self.hist_plot.setLabel("bottom", "bits")
-        self.hist_p = _hist(self.hist_plot, BLUE, "p's code −log₂ p(x): mean → H(p)")
-        self.hist_q = _hist(self.hist_plot, ORANGE, "q's code −log₂ q(x): mean → H(p) + KL")
+        self.hist_p = step_histogram(self.hist_plot, BLUE, "p's code −log₂ p(x): mean → H(p)")
+        self.hist_q = step_histogram(self.hist_plot, ORANGE, "q's code −log₂ q(x): mean → H(p) + KL")
         self.mean_p = pg.InfiniteLine(angle=90, pen=pen(BLUE, 1, pg.QtCore.Qt.DashLine))
         self.mean_q = pg.InfiniteLine(angle=90, pen=pen(ORANGE, 1, pg.QtCore.Qt.DashLine))
         self.hist_plot.addItem(self.mean_p)

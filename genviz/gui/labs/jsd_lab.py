@@ -9,18 +9,9 @@ import pyqtgraph as pg
 
 from genviz.core.labs import jsd
 from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, LabTab, pen
-from genviz.gui.panels.toolkit import legend_plot
+from genviz.gui.panels.toolkit import legend_plot, step_histogram
 
 SHIFTS = np.linspace(0, 10, 81)
-
-
-def _hist(plot, color, name):
-    c = pg.Color(color)
-    item = pg.PlotCurveItem(x=np.array([0.0, 1.0]), y=np.array([0.0]), stepMode="center", fillLevel=0,
-                            pen=pg.mkPen(color), brush=pg.mkBrush(c.red(), c.green(), c.blue(), 60))
-    plot.addItem(item)
-    plot.legend.addItem(item, name)
-    return item
 
 
 class JSDLab(LabTab):
@@ -46,8 +37,8 @@ class JSDLab(LabTab):
         self.now = self.bound_plot.plot(pen=None, symbol="o", symbolSize=9, symbolBrush=pg.mkBrush("w"))
         self.slack_plot = legend_plot(self.graphics, "triangle slack d(p,q) + d(q,r) − d(p,r)", columns=1)
         self.slack_plot.setLabel("bottom", "slack (&lt; 0: the triangle inequality fails)")
-        self.slack_sqrt = _hist(self.slack_plot, BLUE, "d = √JSD (a metric)")
-        self.slack_plain = _hist(self.slack_plot, ORANGE, "d = JSD (not a metric)")
+        self.slack_sqrt = step_histogram(self.slack_plot, BLUE, "d = √JSD (a metric)")
+        self.slack_plain = step_histogram(self.slack_plot, ORANGE, "d = JSD (not a metric)")
         self.slack_plot.addItem(pg.InfiniteLine(0, angle=90, pen=pen("w", 1)))
         self.tri_plot = legend_plot(self.graphics, "d(p, r) against d(p, q) + d(q, r)", columns=1)
         self.tri_plot.setLabel("bottom", "d(p, q) + d(q, r)")

@@ -187,6 +187,17 @@ def legend_plot(layout, title: str = "", row=None, col=None, columns: int = 2, *
     return plot
 
 
+def step_histogram(plot: pg.PlotItem, color: str, name: str) -> pg.PlotCurveItem:
+    """An empty filled step histogram in `color` on a `legend_plot`, listed in its legend as `name`; fill it
+    with `item.setData(edges, counts)` (len(edges) = len(counts) + 1)."""
+    c = pg.Color(color)
+    item = pg.PlotCurveItem(x=np.array([0.0, 1.0]), y=np.array([0.0]), stepMode="center", fillLevel=0,
+                            pen=pg.mkPen(color), brush=pg.mkBrush(c.red(), c.green(), c.blue(), 60))
+    plot.addItem(item)
+    plot.legend.addItem(item, name)
+    return item
+
+
 def show_plot(plot: pg.PlotItem, shown: bool) -> None:
     """Show or hide a plot, with its legend when it has one of its own (`legend_plot`)."""
     getattr(plot, "cell", plot).setVisible(shown)
