@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -36,25 +33,6 @@ def _files(folder: Path) -> dict:
 def _steps(folder: Path) -> list[int]:
     with open(folder / "metrics.csv", newline="") as fh:
         return [int(float(r[0])) for r in list(csv.reader(fh))[1:]]
-
-
-@pytest.fixture
-def spawn():
-    """Start `genviz train` in a subprocess; whatever a failing test leaves running is killed after it."""
-    procs = []
-
-    def start(*args, cwd) -> subprocess.Popen:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        p = subprocess.Popen([sys.executable, "-m", "genviz", "train", *args], cwd=cwd, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait(timeout=30)
 
 
 def _wait_for(pred, timeout=60.0):

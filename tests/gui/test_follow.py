@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -20,25 +18,6 @@ from genviz.gui.file_menu import action
 from genviz.gui.loss_plot import ema
 
 TINY = ["--n-points", "2000", "--set", "hidden=8", "--set", "n_layers=2", "-q"]
-
-
-@pytest.fixture
-def spawn():
-    """Start `genviz train` in a subprocess; whatever a failing test leaves running is killed after it."""
-    procs = []
-
-    def start(*args, cwd) -> subprocess.Popen:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        p = subprocess.Popen([sys.executable, "-m", "genviz", "train", *args], cwd=cwd, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait(timeout=30)
 
 
 @pytest.fixture
