@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers ImageExporter)
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, QThread, Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
@@ -103,6 +103,63 @@ class LabTab(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, f"Export {self.title}", f"{self.title}.png", "PNG (*.png)")
         if path:
             self.export_png(path)
+
+
+class WorkerLab(LabTab):
+    """A lab whose computation is too slow for the GUI thread: a QObject worker (a `run` slot, an `abort`
+    threading.Event, `progressed(str)` shown in the status line, `finished` at the end) runs on a QThread.
+    `thread` is not None while it runs; Run is disabled and Stop enabled meanwhile; Stop sets the worker's abort
+    and closing the lab stops it and waits. Subclasses make the buttons with `run_stop_buttons` and a connected
+    worker in `new_worker`."""
+
+    def __init__(self, parent=None):
+        self.thread, self.worker = None, None  # set before build() and refresh() run, which may read them
+        super().__init__(parent)
+
+    def run_stop_buttons(self, text: str, tip: str = "") -> None:
+        self.run_button = self.button(text, self.start, tip)
+        self.stop_button = self.button("Stop", self.stop)
+        self.stop_button.setEnabled(False)
+
+    def new_worker(self) -> QObject:
+        """A fresh worker with the subclass's result signals connected (and any other signal that ends the run
+        connected to `_done`)."""
+        raise NotImplementedError
+
+    def run_ended(self) -> None:
+        """Called once the worker's thread has ended and the buttons are back."""
+
+    def start(self) -> None:
+        if self.thread is not None:
+            return
+        self.worker = self.new_worker()
+        self.thread = QThread(self)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.progressed.connect(self.status.setText)
+        self.worker.finished.connect(self._done)  # after new_worker's own connections: results drawn first
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.abort.set()
+
+    def _done(self, *_) -> None:
+        self.thread.quit()
+        self.thread.wait()
+        self.thread, self.worker = None, None
+        self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.run_ended()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self.thread is not None:
+            self.stop()
+            self.thread.quit()
+            self.thread.wait()
+        super().closeEvent(event)
 
 
 def pen(color: str, width: float = 2, style=None):

@@ -8,11 +8,11 @@ import threading
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from genviz.core import probe
-from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, LabTab, pen
+from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, WorkerLab, pen
 
 KINDS = (("pixels", "pixels", GREY), ("gan", "GAN D features", ORANGE), ("bigan", "BiGAN E(x)", BLUE),
          ("vae", "VAE μ(x)", PINK))
@@ -91,7 +91,7 @@ class ProbeWorker(QObject):
         return self.abort.is_set()
 
 
-class ProbeLab(LabTab):
+class ProbeLab(WorkerLab):
     title = "discriminator as features"
     family = "GAN"
     formula = ("A <b>linear probe</b>: logistic regression ŷ = argmax(Wf(x) + b) trained on <i>frozen</i> features "
@@ -103,9 +103,7 @@ class ProbeLab(LabTab):
     def build(self) -> None:
         self.steps = self.spin("steps N", 0, 5000, 300, "training steps of each small model")
         self.n_train = self.spin("probe train examples", 100, 50_000, 2000)
-        self.run_button = self.button("Train && probe", self.start)
-        self.stop_button = self.button("Stop", self.stop)
-        self.stop_button.setEnabled(False)
+        self.run_stop_buttons("Train && probe")
         self.load_button = self.button("Use checkpoint…", lambda: self.load_checkpoint(),
                                        "probe a model you trained (a run's checkpoint.pt: DCGAN/GAN, BiGAN or VAE on "
                                        "MNIST) instead of training a small one")
@@ -127,7 +125,7 @@ class ProbeLab(LabTab):
             dots = pg.ScatterPlotItem(size=4, pen=None)
             p.addItem(dots)
             self.pca_plots[kind], self.pca_dots[kind] = p, dots
-        self.thread, self.worker, self.result, self.data = None, None, None, None  # data: None = MNIST
+        self.result, self.data = None, None  # data: None = MNIST
         self.n_test, self.probe_steps = 1000, 300
 
     def refresh(self) -> None:
@@ -136,22 +134,13 @@ class ProbeLab(LabTab):
                                 "steps each (in the background), then probes their features")
 
     # -- the worker ------------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self.thread is not None:
-            return
-        self.worker = ProbeWorker(self.steps.value(), self.n_train.value(), self.n_test, data=self.data,
-                                  probe_steps=self.probe_steps, models=self.loaded)
-        self.thread = QThread(self)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.progressed.connect(self.status.setText)
-        self.worker.finished.connect(self.show_result)
-        self.worker.failed.connect(lambda m: self.status.setText(f"probe failed: {m}"))
-        for sig in (self.worker.finished, self.worker.failed):
-            sig.connect(self._done)
-        self.run_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.thread.start()
+    def new_worker(self) -> ProbeWorker:
+        worker = ProbeWorker(self.steps.value(), self.n_train.value(), self.n_test, data=self.data,
+                             probe_steps=self.probe_steps, models=self.loaded)
+        worker.finished.connect(self.show_result)
+        worker.failed.connect(lambda m: self.status.setText(f"probe failed: {m}"))
+        worker.failed.connect(self._done)
+        return worker
 
     def load_checkpoint(self, path: str | None = None) -> None:
         """Take a trained model from a checkpoint file; it fills its family's slot (not retrained)."""
@@ -171,24 +160,6 @@ class ProbeLab(LabTab):
         names = ", ".join(f"{dict((a, b) for a, b, _ in KINDS)[k]} from checkpoint" for k in self.loaded)
         self.status.setText(f"loaded {html.escape(Path(path).name)} ({names}); <b>Train &amp; probe</b> probes it as "
                             f"trained and trains small models only for the other slots")
-
-    def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.abort.set()
-
-    def _done(self, *_):
-        self.thread.quit()
-        self.thread.wait()
-        self.thread, self.worker = None, None
-        self.run_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
-
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if self.thread is not None:
-            self.stop()
-            self.thread.quit()
-            self.thread.wait()
-        super().closeEvent(event)
 
     # -- drawing ---------------------------------------------------------------------------------------
     def show_result(self, r: dict) -> None:

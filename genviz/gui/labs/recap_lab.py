@@ -7,11 +7,11 @@ import math
 import threading
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from genviz.core import data as data_mod
 from genviz.core.labs import recap
-from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, LabTab, pen
+from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, WorkerLab, pen
 
 COLORS = (BLUE, PINK, GREEN, ORANGE, "#a29bfe")
 DATASET = "moons"
@@ -43,7 +43,7 @@ class RecapWorker(QObject):
         self.finished.emit()
 
 
-class RecapLab(LabTab):
+class RecapLab(WorkerLab):
     title = "the five families"
     family = "Basics"
     formula = ("One default model per family on the same 2D data (moons), trained N steps here, then measured on "
@@ -54,9 +54,7 @@ class RecapLab(LabTab):
 
     def build(self) -> None:
         self.steps = self.spin("steps N", 0, 20_000, 500, "training steps of each family's model")
-        self.run_button = self.button("Measure", self.start)
-        self.stop_button = self.button("Stop", self.stop)
-        self.stop_button.setEnabled(False)
+        self.run_stop_buttons("Measure")
         self.table = pg.LabelItem(justify="left", size="9pt")
         self.graphics.addItem(self.table, row=0, col=0, colspan=2)
         names = [f.name for f in recap.FAMILIES]
@@ -78,49 +76,24 @@ class RecapLab(LabTab):
         self.none_text = pg.TextItem("no likelihood", color=ORANGE, anchor=(0.5, 1))
         self.none_text.setPos(3, 0.05)
         self.nll_plot.addItem(self.none_text)
-        self.rows, self.thread, self.worker = {}, None, None
+        self.rows = {}
         self.n_samples = 1000
 
     def refresh(self) -> None:
         self.draw()
 
     # -- the worker ------------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self.thread is not None:
-            return
+    def new_worker(self) -> RecapWorker:
         self.rows = {}
         self.draw()
-        self.worker = RecapWorker(self.steps.value(), self.n_samples)
-        self.thread = QThread(self)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.progressed.connect(self.status.setText)
-        self.worker.measured.connect(self.add_row)
-        self.worker.finished.connect(self._done)
-        self.run_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.thread.start()
+        worker = RecapWorker(self.steps.value(), self.n_samples)
+        worker.measured.connect(self.add_row)
+        return worker
 
-    def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.abort.set()
-
-    def _done(self) -> None:
-        self.thread.quit()
-        self.thread.wait()
-        self.thread, self.worker = None, None
-        self.run_button.setEnabled(True)
-        self.stop_button.setEnabled(False)
+    def run_ended(self) -> None:
         if self.rows:
             self.status.setText(f"measured {len(self.rows)} of {len(recap.FAMILIES)} families on {DATASET}, "
                                 f"{self.steps.value()} steps each" + ("" if len(self.rows) == 5 else " (stopped)"))
-
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if self.thread is not None:
-            self.stop()
-            self.thread.quit()
-            self.thread.wait()
-        super().closeEvent(event)
 
     def add_row(self, row: dict) -> None:
         self.rows[row["family"]] = row
