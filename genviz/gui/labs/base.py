@@ -9,6 +9,8 @@ from PySide6.QtCore import QObject, QThread, Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from genviz.gui.panels.toolkit import rich_label
+
 ORANGE, BLUE, GREEN, PINK, GREY = "#ff9f43", "#4fa3ff", "#2ed573", "#ff6b81", "#8a8f98"
 # the course's order: the navigation lists labs under these headings, in this order
 FAMILIES = ("Basics", "Autoregressive", "VAE", "Flows", "GAN", "EBM")
@@ -24,18 +26,14 @@ class LabTab(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         v = QVBoxLayout(self)
-        self.formula_label = QLabel(self.formula)
-        self.formula_label.setTextFormat(Qt.RichText)
-        self.formula_label.setWordWrap(True)
+        self.formula_label = rich_label(self.formula)
         v.addWidget(self.formula_label)
         self.controls = QHBoxLayout()
         v.addLayout(self.controls)
         self.graphics = pg.GraphicsLayoutWidget()
         v.addWidget(self.graphics, 1)
         bottom = QHBoxLayout()
-        self.status = QLabel("")
-        self.status.setTextFormat(Qt.RichText)
-        self.status.setWordWrap(True)
+        self.status = rich_label()
         self.export_button = QPushButton("Export PNG…")
         self.export_button.clicked.connect(self._export_dialog)
         bottom.addWidget(self.status, 1)

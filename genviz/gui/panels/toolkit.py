@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QSizePolicy, QTabWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 
 def image_rect(bbox, shape) -> QRectF:
@@ -196,6 +196,33 @@ def step_histogram(plot: pg.PlotItem, color: str, name: str) -> pg.PlotCurveItem
     plot.addItem(item)
     plot.legend.addItem(item, name)
     return item
+
+
+def rich_label(text: str = "") -> QLabel:
+    """A word-wrapped QLabel that reads `text` as rich text (HTML: formulas, bold numbers)."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.RichText)
+    label.setWordWrap(True)
+    return label
+
+
+def formula_tab(widget: QWidget, formula: str, controls, status: str = "") -> tuple[QLabel, QLabel,
+                                                                                     pg.GraphicsLayoutWidget]:
+    """Lay `widget` out as a panel tab: the formula on top, a row of `controls` that ends in a status line, then
+    a plot area that takes the rest. Returns (formula label, status label, plot area)."""
+    col = QVBoxLayout(widget)
+    col.setContentsMargins(0, 0, 0, 0)
+    formula_label = rich_label(formula)
+    col.addWidget(formula_label)
+    row = QHBoxLayout()
+    for w in controls:
+        row.addWidget(w)
+    status_label = rich_label(status)
+    row.addWidget(status_label, 1)
+    col.addLayout(row)
+    win = pg.GraphicsLayoutWidget()
+    col.addWidget(win, 1)
+    return formula_label, status_label, win
 
 
 def show_plot(plot: pg.PlotItem, shown: bool) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QWidget
 
-from genviz.gui.panels.toolkit import legend_plot
+from genviz.gui.panels.toolkit import formula_tab, legend_plot
 
 THRESHOLD = 0.01  # core.vae.vae.ACTIVE_THRESHOLD, restated: the GUI draws it, the core counts with it
 FORMULA = ("training loss = distortion D + β · rate R, with D = −E<sub>q</sub> log p(x|z) (Rec) and "
@@ -29,14 +29,6 @@ class CollapseTab(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 0)
-        formula = QLabel(FORMULA)
-        formula.setTextFormat(Qt.RichText)
-        formula.setWordWrap(True)
-        col.addWidget(formula)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("β (KL weight, live):"))
         self.beta = QDoubleSpinBox()
         self.beta.setRange(0.0, 100.0)
         self.beta.setDecimals(2)
@@ -44,15 +36,8 @@ class CollapseTab(QWidget):
         self.beta.setValue(1.0)
         self.beta.setKeyboardTracking(False)  # one command per committed value, not per keystroke
         self.beta.valueChanged.connect(lambda v: self.beta_changed.emit(float(v)))
-        row.addWidget(self.beta)
-        self.status = QLabel("")
-        self.status.setTextFormat(Qt.RichText)
-        self.status.setWordWrap(True)
-        row.addWidget(self.status, 1)
-        col.addLayout(row)
-        self.win = pg.GraphicsLayoutWidget()
+        _, self.status, self.win = formula_tab(self, FORMULA, [QLabel("β (KL weight, live):"), self.beta])
         self._build_plots(self.win)
-        col.addWidget(self.win, 1)
         self.begin({})
 
     def _build_plots(self, win) -> None:

@@ -15,12 +15,12 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from genviz.core.vae import posterior
 from genviz.core.vae.mog import ellipse
 from genviz.gui.panels.pick import InertScatter, PickViewBox
-from genviz.gui.panels.toolkit import Heatmap, legend_plot, robust_levels
+from genviz.gui.panels.toolkit import Heatmap, formula_tab, legend_plot, robust_levels
 from genviz.gui.panels.vae_labs import model_copy
 
 KS = (1, 5, 50, 500)
@@ -79,27 +79,14 @@ class PosteriorTab(QWidget):
         self._last_grid, self._grid_arrays = 0.0, None
         self.busy, self._pending, self._run = False, None, 0
         self.computed.connect(self._on_computed)
-        col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 0)
-        self.formula = QLabel(FORMULA)
-        self.formula.setTextFormat(Qt.RichText)
-        self.formula.setWordWrap(True)
-        col.addWidget(self.formula)
-        row = QHBoxLayout()
         self.optimize_button = QPushButton("optimize q for this x")
         self.optimize_button.clicked.connect(self.optimize)
         self.encoder_button = QPushButton("back to the encoder")
         self.encoder_button.clicked.connect(self.back_to_encoder)
-        row.addWidget(self.optimize_button)
-        row.addWidget(self.encoder_button)
-        self.status = QLabel("train a few steps of a VAE with a 2D latent (z_dim = 2), then click a data point")
-        self.status.setTextFormat(Qt.RichText)
-        self.status.setWordWrap(True)
-        row.addWidget(self.status, 1)
-        col.addLayout(row)
-        self.win = pg.GraphicsLayoutWidget()
+        self.formula, self.status, self.win = formula_tab(
+            self, FORMULA, [self.optimize_button, self.encoder_button],
+            "train a few steps of a VAE with a 2D latent (z_dim = 2), then click a data point")
         self._build_plots(self.win)
-        col.addWidget(self.win, 1)
         self.timer = QTimer(self)
         self.timer.setInterval(30)
         self.timer.timeout.connect(self._svi_tick)
