@@ -118,19 +118,7 @@ SMALL = {  # registry name, hook, config overrides (small enough to train a few 
 def train_small(kind: str, data, steps: int, seed: int = 0, batch_size: int = 64, callback=None):
     """Build the registry model for `kind` and train it `steps` steps on data (images); callback(step) after each
     step may return True to stop early. The training noise comes from a TrainingStream seeded `seed`."""
-    from genviz.core import registry
-    from genviz.core.rng import TrainingStream
+    from genviz.core.train import train_steps
 
     name, _, overrides = SMALL[kind]
-    model = registry.build(name, data_shape=data.shape, seed=seed, **overrides)
-    train = registry.train_config(name, {"steps": max(steps, 1), "batch_size": batch_size})
-    opts = model.configure_optimizers(train)
-    gen, stream = torch.Generator().manual_seed(seed), TrainingStream(seed)
-    model.train()
-    for step in range(steps):
-        x = model.fetch_batch(data, batch_size, gen)
-        with stream:
-            model.train_step(x, opts, train)
-        if callback is not None and callback(step + 1):
-            break
-    return model.eval()
+    return train_steps(name, data, steps, seed, callback, {"batch_size": batch_size}, **overrides)

@@ -300,3 +300,25 @@ def _stop_on_signals(session: Session, caught: list):
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def train_steps(name: str, data, steps: int, seed: int = 0, callback=None, train_overrides: dict | None = None,
+                **model_overrides) -> torch.nn.Module:
+    """Registry model `name` (config fields as kwargs) trained `steps` steps on `data`, quietly and in memory —
+    no Session, no run folder: what the labs train. Batches come from a generator seeded `seed`, training noise
+    from a TrainingStream seeded `seed` (torch's global generator is left alone); callback(step) after each step
+    may return True to stop early. Returns the model in eval mode."""
+    from genviz.core.rng import TrainingStream
+
+    model = registry.build(name, data_shape=data.shape, seed=seed, **model_overrides)
+    cfg = registry.train_config(name, {"steps": max(steps, 1), **(train_overrides or {})})
+    opts = model.configure_optimizers(cfg)
+    gen, stream = torch.Generator().manual_seed(seed), TrainingStream(seed)
+    model.train()
+    for step in range(steps):
+        x = model.fetch_batch(data, cfg.batch_size, gen)
+        with stream:
+            model.train_step(x, opts, cfg)
+        if callback is not None and callback(step + 1):
+            break
+    return model.eval()

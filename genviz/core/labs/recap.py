@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from genviz.core.train import train_steps
+
 
 @dataclass(frozen=True)
 class Family:
@@ -27,26 +29,6 @@ FAMILIES = (
     Family("GAN", "gan", "none", "z ~ p(z), no encoder", "discriminator (two-sample test)"),
     Family("EBM", "ebm", "unnormalized: Z by a grid (2D only)", "none", "contrastive divergence (Langevin)"),
 )
-
-
-def train(name: str, data, steps: int, seed: int = 0, callback=None):
-    """Registry model `name` trained `steps` steps on data with its own default settings; noise from a
-    TrainingStream, batches from an own generator. callback(step) returning True stops early."""
-    from genviz.core import registry
-    from genviz.core.rng import TrainingStream
-
-    model = registry.build(name, data_shape=data.shape, seed=seed)
-    cfg = registry.train_config(name, {"steps": max(steps, 1)})
-    opts = model.configure_optimizers(cfg)
-    gen, stream = torch.Generator().manual_seed(seed), TrainingStream(seed)
-    model.train()
-    for step in range(steps):
-        x = model.fetch_batch(data, cfg.batch_size, gen)
-        with stream:
-            model.train_step(x, opts, cfg)
-        if callback is not None and callback(step + 1):
-            break
-    return model.eval()
 
 
 def sample_seconds(model, n: int, repeats: int = 3) -> float:
@@ -78,7 +60,7 @@ def held_out(family: Family, model, data, n: int = 2000) -> dict:
 def measure(family: Family, data, steps: int, n_samples: int = 1000, seed: int = 0, callback=None) -> dict:
     """One row of the recap: training time, sampling time, held-out NLL/bound, parameter count."""
     t = time.perf_counter()
-    model = train(family.model, data, steps, seed, callback)
+    model = train_steps(family.model, data, steps, seed, callback)
     train_s = time.perf_counter() - t
     secs = sample_seconds(model, n_samples)
     return {"family": family.name, "model": family.model, "steps": steps, "train_s": train_s,
