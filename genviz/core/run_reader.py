@@ -178,10 +178,9 @@ def holds_run(folder) -> bool:
 def run_info(folder) -> RunInfo:
     folder = Path(folder)
     cfg = read_config(folder)
-    mtimes = [_mtime(folder / n) for n in ("config.json", "metrics.csv", "checkpoint.pt")]
     return RunInfo(folder.name, folder, str(cfg.get("model", "?")), str(cfg.get("dataset", "?")),
                    int(cfg.get("step") or 0), str(cfg.get("status", "starting" if not cfg else "?")), cfg,
-                   last_row(folder / "metrics.csv"), max(mtimes))
+                   last_row(folder / "metrics.csv"), last_write(folder))
 
 
 def list_runs(root) -> list[RunInfo]:
@@ -195,7 +194,13 @@ def list_runs(root) -> list[RunInfo]:
     return sorted(found, key=lambda r: -r.last_write)
 
 
-def _mtime(path: Path) -> float:
+def last_write(folder) -> float:
+    """When the run's writer last wrote any of its files (epoch seconds; 0.0 when none can be read)."""
+    return max(mtime(Path(folder) / n) for n in ("config.json", "metrics.csv", "checkpoint.pt"))
+
+
+def mtime(path) -> float:
+    """A file's modification time in epoch seconds; 0.0 when it is missing or cannot be read."""
     try:
         return os.stat(path).st_mtime
     except OSError:

@@ -200,9 +200,10 @@ class RunFollower(QObject):
         self._landings: collections.deque = collections.deque(maxlen=4)
         self._rows: collections.deque = collections.deque()  # (monotonic time, last step) per poll with rows
         self.step, self.loss = self.drawn_step, None
-        newest = max(_mtime(self.folder / n) for n in ("metrics.csv", "config.json", "checkpoint.pt"))
+        newest = run_reader.last_write(self.folder)
         self.last_write = time.monotonic() - max(0.0, time.time() - newest)  # this clock, not the writer's
-        self.rows_after_config = _mtime(self.folder / "metrics.csv") > _mtime(self.folder / "config.json")
+        metrics_at, config_at = (run_reader.mtime(self.folder / n) for n in ("metrics.csv", "config.json"))
+        self.rows_after_config = metrics_at > config_at
         self._loader = CheckpointLoader()
         self._loader.loaded.connect(self._on_loaded)
         self._loader.failed.connect(self._on_failed)
@@ -417,13 +418,6 @@ class RunFollower(QObject):
         (self.w.step_once if then == "step" else self.w.play)()
         self.w.status.say(f"detached: training {folder.name} here from step {c.step:,}; this app writes the folder")
         return True
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
 
 
 def _ago(seconds: float) -> str:
