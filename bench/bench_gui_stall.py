@@ -16,6 +16,11 @@ import sys
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the MNIST defaults (fvsbn, vae) read the project's test data; without it they sat downloading and the row
+# read "0 steps/s  met"
+_SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+if os.path.isdir(_SHARED):
+    os.environ.setdefault("GENVIZ_DATA", os.path.normpath(_SHARED))
 
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
@@ -115,10 +120,11 @@ def main() -> int:
     ok = True
     for name, busy, frozen, rate in results:
         p99, mx = np.percentile(busy, 99), busy.max()
-        met = p99 < P99_MS and mx < MAX_MS
+        met = p99 < P99_MS and mx < MAX_MS and rate > 0  # a model that never trained measured nothing
         ok &= met
+        verdict = "met" if met else ("NOT TRAINING" if rate <= 0 else "MISSED")
         print(row(f"{name}, plots frozen", frozen))
-        print(row(f"{name}, live plots", busy, f"{rate:,.0f} steps/s  {'met' if met else 'MISSED'}"))
+        print(row(f"{name}, live plots", busy, f"{rate:,.0f} steps/s  {verdict}"))
     print(f"targets while training with live plots: p99 < {P99_MS} ms and max < {MAX_MS} ms")
     return 0 if ok else 1
 
