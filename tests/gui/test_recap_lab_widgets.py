@@ -22,3 +22,15 @@ def test_measure_fills_the_table_from_the_worker(qtbot):
         assert f"{r['params']:,}" in text and f"{r['sample_s'] * 1000:.2f} ms" in text
     assert len(lab.speed_bars.opts["height"]) == 5 and len(lab.nll_bars.opts["height"]) == 4  # no GAN bar
     assert "5 of 5" in lab.status.text() and lab.run_button.isEnabled()
+
+
+def test_the_table_wraps_to_a_narrow_window(qtbot):
+    lab = RecapLab()
+    qtbot.addWidget(lab)
+    lab.resize(1000, 700)
+    lab.show()
+    qtbot.waitUntil(lambda: lab.graphics.width() > 0)
+    qtbot.wait(50)
+    # the whole table and both plots stay inside the page (at its natural width it ran past the right edge)
+    assert lab.table.boundingRect().width() <= lab.graphics.width()
+    assert lab.nll_plot.sceneBoundingRect().right() <= lab.graphics.width()

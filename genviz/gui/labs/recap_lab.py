@@ -99,6 +99,18 @@ class RecapLab(WorkerLab):
         self.rows[row["family"]] = row
         self.draw()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Wrap the table's cells to the page's width: at its natural width it pushed the plots past the
+        right edge of a 1000-px window."""
+        width = self.graphics.width() - 30
+        if width > 200 and self.table.item.textWidth() != width:
+            self.table.item.setTextWidth(width)
+            self.table.updateMin()
+
     # -- drawing ---------------------------------------------------------------------------------------
     def draw(self) -> None:
         fams = recap.FAMILIES
@@ -107,6 +119,7 @@ class RecapLab(WorkerLab):
                 "<th>params</th></tr>")
         body = "".join(self._row(f) for f in fams)
         self.table.setText(f"<table cellspacing='6'>{head}{body}</table>")
+        self._fit_table()
         idx = [i for i, f in enumerate(fams) if f.name in self.rows]
         rows = [self.rows[fams[i].name] for i in idx]
         self.speed_bars.setOpts(x=idx, height=[math.log10(r["samples_per_s"]) for r in rows],
