@@ -1,6 +1,7 @@
 """Fixtures for the whole suite."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -17,6 +18,30 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def collect_cycles_on_the_main_thread():
+    """No automatic cycle collection during the suite: run by a worker thread (they allocate while training),
+    it destroyed Qt widgets that earlier tests left in cycles there and deadlocked the run against the main
+    thread (Qt's mutex vs the GIL). Each test ends with a collection on the main thread instead; what the
+    big libraries load at import is frozen first, so those collections scan only what tests made. The app
+    does the same with pyqtgraph's GarbageCollector."""
+    import pyqtgraph  # noqa: F401 (loaded here so that it is frozen below)
+    from PySide6 import QtWidgets  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    yield
+    gc.unfreeze()
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collect_after_each_test():
+    yield
+    gc.collect()  # on the main thread, after the test's own teardown
 
 
 @pytest.fixture

@@ -36,6 +36,12 @@ def application(argv: list[str] | None = None):
         app.setApplicationVersion(__version__)
         app.setWindowIcon(app_icon())
         app.setStyle("Fusion")  # the stylesheet is written against Fusion: same look on every OS
+        # Python's cycle collector runs in whichever thread allocates: run by a training thread, it destroyed
+        # widgets there and deadlocked against the GUI thread (Qt's mutex vs the GIL). pyqtgraph's collector
+        # turns automatic collection off and collects on a timer in this (the GUI) thread.
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._genviz_gc = GarbageCollector(interval=1.0)
     from genviz.gui.theme import configure_pyqtgraph
 
     configure_pyqtgraph()
