@@ -101,7 +101,9 @@ def test_a_run_whose_writer_went_silent_reads_stalled(qtbot, window, tiny_run, m
         fh.write("13,1.5,1.5,\n")
     qtbot.waitUntil(lambda: w.follower.state == "following", timeout=2_000)
     assert w.loss.series["loss"].n == 13 and w.follower.step == 13
-    y = w.loss.curves["loss"][1].getOriginalDataset()[1]  # the EMA went on from the history's: same as all at once
+    drawn = lambda: w.loss.curves["loss"][1].getOriginalDataset()[1]  # noqa: E731
+    qtbot.waitUntil(lambda: drawn() is not None and len(drawn()) == 13, timeout=3_000)  # curves redraw in their own pass
+    y = drawn()  # the EMA went on from the history's: same as all at once
     assert np.allclose(y, ema(w.loss.series["loss"].data()[1], 1.0 - w.loss.smoothing), rtol=1e-12)
     w.select("nice")  # another run replaces it: following stops
     assert not w.follower.following() and w.follower.badge.isHidden()
