@@ -16,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from genviz.core.model import grid
 from genviz.core.vae import nets
 
 PRIOR_BOX = 4.5  # the coarse search covers [-4.5, 4.5]²: all but ~1e-5 of a standard normal prior's mass
@@ -30,10 +31,7 @@ def grid_points(box, res: int, dtype=torch.float64) -> tuple[torch.Tensor, float
     """Cell centres (res·res, 2) of box (x0, x1, y0, y1), row-major with row = z₂ ascending; the cell area."""
     x0, x1, y0, y1 = box
     dx, dy = (x1 - x0) / res, (y1 - y0) / res
-    u = torch.linspace(x0 + dx / 2, x1 - dx / 2, res, dtype=dtype)
-    v = torch.linspace(y0 + dy / 2, y1 - dy / 2, res, dtype=dtype)
-    zz = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], -1).reshape(-1, 2)
-    return zz, dx * dy
+    return grid((x0 + dx / 2, x1 - dx / 2, y0 + dy / 2, y1 - dy / 2), res, dtype=dtype), dx * dy
 
 
 @torch.no_grad()
@@ -145,8 +143,7 @@ class PointSVI:
 
 
 @torch.no_grad()
-def log_phat(model, x: torch.Tensor, k: int, repeats: int, m, v, generator=None, chunk: int = 200_000
-             ) -> np.ndarray:
+def log_phat(model, x: torch.Tensor, k: int, repeats: int, m, v, generator=None) -> np.ndarray:
     """`repeats` independent estimates log p̂_k = log (1/k) Σ_i p(x, z_i)/q(z_i), z_i ~ q = N(m, diag v), for one
     x: (repeats,). E[p̂_k] = p(x) (unbiased), but E[log p̂_k] ≤ log p(x) (Jensen): k = 1 is the ELBO, larger k
     the IWAE bound L_k, which rises toward log p(x)."""
@@ -154,5 +151,5 @@ def log_phat(model, x: torch.Tensor, k: int, repeats: int, m, v, generator=None,
     m, v = torch.as_tensor(m, dtype=torch.float64).reshape(-1), torch.as_tensor(v, dtype=torch.float64).reshape(-1)
     eps = torch.randn(k * repeats, len(m), generator=g, dtype=torch.float64)
     z = m + v.sqrt() * eps
-    lw = torch.cat([log_joint(model, x, z[i:i + chunk]) for i in range(0, len(z), chunk)]) - nets.log_normal(z, m, v)
+    lw = log_joint(model, x, z) - nets.log_normal(z, m, v)  # log_joint decodes in chunks of its own
     return (torch.logsumexp(lw.reshape(repeats, k), 1) - math.log(k)).numpy()
