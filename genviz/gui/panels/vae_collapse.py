@@ -12,9 +12,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QWidget
 
+from genviz.core.vae.vae import ACTIVE_THRESHOLD as THRESHOLD  # the line drawn is the one the core counts with
 from genviz.gui.panels.toolkit import formula_tab, legend_plot
 
-THRESHOLD = 0.01  # core.vae.vae.ACTIVE_THRESHOLD, restated: the GUI draws it, the core counts with it
 FORMULA = ("training loss = distortion D + β · rate R, with D = −E<sub>q</sub> log p(x|z) (Rec) and "
            "R = KL(q(z|x) ‖ p(z)); the NELBO is D + R whatever β is (lines of equal NELBO run at −45°). "
            "Active units: #{u : Cov<sub>x</sub>(E<sub>q</sub>[z<sub>u</sub>|x]) > 0.01}. "
