@@ -363,8 +363,8 @@ class Session:
                 problem = self._explosion(metrics, "held-out ")
         if problem is not None:
             return self._diverged(steps, losses, problem, rate, elapsed)
+        self._track_best(metrics)  # first: the verified state restored after a divergence keeps this best
         self.last_good = (self.step, cpu_copy(self.model.state_dict()), self.training_state())
-        self._track_best(metrics)
         arrays = {}
         budget_ok = (self.seconds["train"] - self._train_at_arrays) * ARRAYS_BUDGET >= self._arrays_cost
         if self.with_arrays and (self._arrays_due or budget_ok):

@@ -98,12 +98,14 @@ def test_nan_loss_stops_cleanly_and_restores_last_good_state(moons, tmp_path):
         if snap.step == 30:
             break
     good = {k: v.clone() for k, v in s.model.state_dict().items()}
+    best = dict(s.best)
+    assert best["step"] == 30  # the held-out NLL improves this early: the restored state must keep this best
     with torch.no_grad():
         s.model.layers[0].net[0].weight.fill_(float("nan"))
     rest = list(run)
     assert rest[-1].status == "diverged"
     assert "NaN" in rest[-1].message and "step 30" in rest[-1].message and "step 31" in rest[-1].message
-    assert s.step == 30
+    assert s.step == 30 and s.best == best
     for k, v in s.model.state_dict().items():
         assert torch.equal(v, good[k])
     model, payload = checkpoint.load_full(tmp_path / "checkpoint.pt")
