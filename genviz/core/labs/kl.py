@@ -106,12 +106,6 @@ def bimodal(d: int, separation: float = 4.0, std: float = 0.5, weight: float = 0
     return np.array([weight, 1 - weight]), mu, cov
 
 
-def kl_mc(logp, logq, sample_q, n: int = 20000, seed: int = 0) -> float:
-    """Monte Carlo KL(q‖p) = E_q[log q − log p] with n samples (used to check reverse KL values)."""
-    x = sample_q(n, torch.Generator().manual_seed(seed))
-    return float((logq(x) - logp(x)).mean())
-
-
 def reverse_kl_exact(mean, cov, w, mu, cov_p, n: int = 801, width: float = 9.0) -> float:
     """KL(q‖p) for q = N(mean, cov) (d = 1 or 2) and the mixture p, by quadrature on a fine grid.
 
