@@ -7,6 +7,7 @@ import torch
 
 from genviz.core.data import toy2d
 from genviz.core.ebm import denoise as dn
+from genviz.core.labs import memorization as mem
 from genviz.core.labs import normalizer as nz
 
 
@@ -40,5 +41,5 @@ def test_denoising_with_a_trained_energy_lowers_the_energy_and_returns_to_the_da
     trail = dn.denoise(fit.energy, noisy, 150, 0.002)
     f0, f1 = fit.f(trail[0]), fit.f(trail[-1])
     assert np.mean(f1 > f0) > 0.95 and f1.mean() > f0.mean() + 0.5  # energy −f went down
-    d0, d1 = dn.nearest_distance(trail[0], x[:2000]), dn.nearest_distance(trail[-1], x[:2000])
+    d0, d1 = mem.nearest_distance(trail[0], x[:2000]), mem.nearest_distance(trail[-1], x[:2000])
     assert d1.mean() < 0.5 * d0.mean()

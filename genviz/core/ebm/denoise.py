@@ -71,8 +71,3 @@ def denoise(energy, x_noisy: np.ndarray, steps: int = 100, step_size: float = 0.
                         trail=True)
     return trail.numpy()
 
-
-def nearest_distance(x: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Distance of each x (m, 2) to its nearest data point, (m,)."""
-    d2 = ((x[:, None, :] - data[None]) ** 2).sum(-1)
-    return np.sqrt(d2.min(1))

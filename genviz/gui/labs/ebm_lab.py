@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 
 from genviz.core.data import toy2d
 from genviz.core.ebm import denoise as dn
+from genviz.core.labs import memorization as mem
 from genviz.core.labs import normalizer as nz
 from genviz.gui.labs.base import BLUE, GREEN, GREY, ORANGE, PINK, LabTab, pen
 from genviz.gui.panels.toolkit import Heatmap, legend_plot, robust_levels
@@ -176,7 +177,7 @@ class EBMNormalizerLab(LabTab):
         self.starts.setData(tr[0, :, 0], tr[0, :, 1])
         self.ends.setData(tr[-1, :, 0], tr[-1, :, 1])
         energies = np.array([-self.fit.f(x).mean() for x in tr])
-        dist = np.array([dn.nearest_distance(x, self.train).mean() for x in tr[::5]])
+        dist = np.array([mem.nearest_distance(x, self.train).mean() for x in tr[::5]])
         self.energy_curve.setData(np.arange(len(tr)), energies)
         self.dist_curve.setData(np.arange(0, len(tr), 5), 10 * dist)
         self.denoised = {"energy_before": energies[0], "energy_after": energies[-1], "dist_before": dist[0],
