@@ -135,14 +135,14 @@ class LayerLabView(QWidget):
             self.u = np.asarray(u, np.float64)
         if b is not None:
             self.b = float(b)
-        out = lab.planar_density(self.w, self.u, self.b, BOX, RES)
-        self.u_hat = out["u_hat"]
-        shift, raw = self.u_hat, self.raw_u.isChecked()
+        raw = self.raw_u.isChecked()
         self.planar_plot.setTitle(f"planar: x = z + {'u' if raw else 'û'}·tanh(wᵀz + b)   (drag w, u)")
-        if raw:
-            shift = self.u
-            out = self._unfixed()
+        if raw:  # the û density is not drawn: only û itself, without its 200×200 grid
+            self.u_hat = lab.planar_layer(self.w, self.u, self.b).u_hat().numpy()
+            shift, out = self.u, self._unfixed()
         else:
+            out = lab.planar_density(self.w, self.u, self.b, BOX, RES)
+            self.u_hat = shift = out["u_hat"]
             # integrated with the fold module's cell-averaged Jacobian: near wᵀû = −1 the mass is a sheet
             # thinner than a pixel, which a plain grid sum of point values over- or under-counts
             wu = float(self.w @ self.u)
