@@ -130,7 +130,6 @@ class RunFollower(QObject):
         super().__init__(window)
         self.w = window
         self.folder: Path | None = None
-        self.stall_min_s = run_reader.STALL_MIN_S
         self.state = ""
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -154,6 +153,11 @@ class RunFollower(QObject):
 
     def following(self) -> bool:
         return self.folder is not None
+
+    @property
+    def drawn_step(self) -> int:
+        """The step of the checkpoint the panel shows: the controller's (opened, or taken over from each load)."""
+        return self.w.controller.step
 
     # -- start / stop -----------------------------------------------------------------------------------
     def open_before_first_checkpoint(self, folder) -> bool:
@@ -194,7 +198,6 @@ class RunFollower(QObject):
         self.config: dict = run_reader.read_config(self.folder)
         # the one the window just opened; waiting: none yet, or one that could not be opened (the next will do)
         self._ckpt_sig = _signature(self.folder / "checkpoint.pt") if not waiting or self._failed_first else None
-        self.drawn_step = self.w.controller.step
         self.landed_at: float | None = None  # monotonic time a not yet drawn checkpoint was seen
         self.last_latency_s: float | None = None  # seen -> drawn, for the last checkpoint
         self._landings: collections.deque = collections.deque(maxlen=4)
@@ -296,7 +299,7 @@ class RunFollower(QObject):
         return (t[-1] - t[0]) / (len(t) - 1) if len(t) >= 2 else None
 
     def _state(self, now: float) -> str:
-        limit = run_reader.stall_after(self.checkpoint_interval(), self.stall_min_s)
+        limit = run_reader.stall_after(self.checkpoint_interval())
         return run_reader.follow_state(str(self.config.get("status", "running")), now - self.last_write,
                                        self.rows_after_config, limit)
 
@@ -371,7 +374,6 @@ class RunFollower(QObject):
         self.w.controller.take_over(model, payload)
         self.w.panel.show_snapshot(snap)
         self.w.latest = snap
-        self.drawn_step = int(payload["step"])
         if self.landed_at is not None:
             self.last_latency_s, self.landed_at = time.monotonic() - self.landed_at, None
         self._after_load()
