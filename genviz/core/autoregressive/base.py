@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
+from genviz.core import fast_ops
 from genviz.core.autoregressive.orders import image_hw, positions
 from genviz.core.model import GenerativeModel
 
@@ -30,8 +30,8 @@ class AutoregressiveModel(GenerativeModel):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x) in nats, (B,): Σ_d log Bernoulli(x_d; σ(logit_d(x_<d)))."""
-        x = x.flatten(1)
-        return -F.binary_cross_entropy_with_logits(self.logits(x), x, reduction="none").sum(1)
+        x = x.flatten(1)  # fast_ops: the stock float32 Bernoulli log-likelihood costs ~2 ms a batch on a CPU
+        return fast_ops.log_bernoulli_with_logits(x, self.logits(x))
 
     # -- sampling, one variable at a time in the order ------------------------------------------------
     def sampling_state(self, x: torch.Tensor):
