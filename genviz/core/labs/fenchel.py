@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from genviz.core.gan.fgan import Divergence
+from genviz.core.labs.kl import gaussian_kl
 
 F64 = torch.float64
 
@@ -122,14 +123,10 @@ def bound(div: Divergence, t_values, x, p, q) -> float:
 def gaussian_closed_form(name: str, p, q) -> float | None:
     """D_f between two Gaussians where a closed form exists (KL, reverse KL, χ², squared Hellinger)."""
     (m1, s1), (m2, s2) = p, q
-
-    def kl(ma, sa, mb, sb):
-        return math.log(sb / sa) + (sa ** 2 + (ma - mb) ** 2) / (2 * sb ** 2) - 0.5
-
     if name == "kl":
-        return kl(m1, s1, m2, s2)
+        return gaussian_kl(m1, s1 ** 2, m2, s2 ** 2)
     if name == "reverse_kl":
-        return kl(m2, s2, m1, s1)
+        return gaussian_kl(m2, s2 ** 2, m1, s1 ** 2)
     if name == "pearson":
         d = 2 * s2 ** 2 - s1 ** 2
         return math.inf if d <= 0 else s2 ** 2 / (s1 * math.sqrt(d)) * math.exp((m1 - m2) ** 2 / d) - 1
