@@ -27,6 +27,11 @@ def _own(generator) -> torch.Generator:
     return generator if generator is not None else torch.Generator().manual_seed(0)
 
 
+def _dtype(model) -> torch.dtype:
+    """The model's float type (its weights'); float64 for a closed-form model without weights (LinearGaussian)."""
+    return next(iter(model.parameters())).dtype if hasattr(model, "parameters") else torch.float64
+
+
 def grid_points(box, res: int, dtype=torch.float64) -> tuple[torch.Tensor, float]:
     """Cell centres (res·res, 2) of box (x0, x1, y0, y1), row-major with row = z₂ ascending; the cell area."""
     x0, x1, y0, y1 = box
@@ -37,7 +42,7 @@ def grid_points(box, res: int, dtype=torch.float64) -> tuple[torch.Tensor, float
 @torch.no_grad()
 def log_joint(model, x: torch.Tensor, z: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """log p(x, z) = log p(x|z) + log p(z) for one x (1, ...) at many z (n, 2): (n,), float64."""
-    dtype = next(iter(model.parameters())).dtype if hasattr(model, "parameters") else torch.float64
+    dtype = _dtype(model)
     out = []
     for i in range(0, len(z), chunk):
         zc = z[i:i + chunk].to(dtype).unsqueeze(1)  # (c, 1, 2): one batch of one x
@@ -111,7 +116,7 @@ class PointSVI:
                  anneal: int | None = None):
         self.model, self.x, self.samples = model, x, samples
         self.lr, self.anneal = lr, anneal
-        self.dtype = next(iter(model.parameters())).dtype if hasattr(model, "parameters") else torch.float64
+        self.dtype = _dtype(model)
         self.mu = torch.as_tensor(m0, dtype=self.dtype).detach().clone().reshape(-1).requires_grad_(True)
         self.log_sigma = (0.5 * torch.as_tensor(v0, dtype=self.dtype).log()).detach().clone().reshape(-1)
         self.log_sigma.requires_grad_(True)
