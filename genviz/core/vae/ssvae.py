@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel
 
+from genviz.core import fast_ops
 from genviz.core.config import param
 from genviz.core.data import DataError
 from genviz.core.vae import course, nets, viz
@@ -210,7 +211,7 @@ class SSVAE(VAE):
         return self.dec(torch.cat([z, y.expand(*z.shape[:-1], N_CLASSES)], -1))
 
     def log_px_given_z(self, x, z, y=None):
-        return nets.log_bernoulli_with_logits(x.flatten(1), self.decode(z, y))
+        return fast_ops.log_bernoulli_with_logits(x.flatten(1), self.decode(z, y))
 
     def negative_elbo_bound(self, x, generator=None):
         """Labels marginalised under q(y|x): (NELBO, KL_z + KL_y, Rec), batch means."""
@@ -221,7 +222,7 @@ class SSVAE(VAE):
         xr = x.flatten(1).repeat(N_CLASSES, 1)
         qm, qv = self.encode_every_class(x)
         z = nets.sample_gaussian(qm, qv, generator)
-        rec = -nets.log_bernoulli_with_logits(xr, self.decode(z, y)).view(N_CLASSES, b).T  # (b, 10)
+        rec = -fast_ops.log_bernoulli_with_logits(xr, self.decode(z, y)).view(N_CLASSES, b).T  # (b, 10)
         kl_z = self.kl(qm, qv, z).view(N_CLASSES, b).T
         kl_y = (qy * (log_qy + math.log(N_CLASSES))).sum(-1)
         rec, kl = (qy * rec).sum(-1), kl_y + (qy * kl_z).sum(-1)
