@@ -133,11 +133,13 @@ class ScoreboardPanel(QWidget):
             return
         # never-scored models first, then the one scored longest ago
         for col in sorted(self.columns.values(), key=lambda c: self._scored_at.get(c.name, -1.0)):
+            done = self.scores.get(col.name)
+            if done is not None and not col.controller.running() and done.step == col.controller.step:
+                continue  # paused where it was scored: no copy of its weights every poll
             got = col.weights()
             if got is None:
                 continue
             step, weights, cfg = got
-            done = self.scores.get(col.name)
             if (done is not None and done.step == step) or (step == 0 and col.controller.running()):
                 continue  # nothing new, or an untrained model about to move
             self._scoring = True
