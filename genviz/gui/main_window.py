@@ -387,13 +387,15 @@ class MainWindow(WindowLayout):
             return False
         p = opened.payload
         self.show_choices(p["model"], opened.dataset, p["model_config"], config_mod.to_dict(opened.train))
-        self.loss.load_history(opened.history)
+        from genviz.core import run_reader
+
+        live = follow and Path(path).is_dir() and run_reader.is_live(path)
+        if not live:  # a followed run's curves are drawn by its follower, which reads metrics.csv from its start
+            self.loss.load_history(opened.history)
         self.controller.preview()
         self.flush()
         self.status.say(f"opened {p['model']} at step {p['step']:,} — Play continues training")
-        from genviz.core import run_reader
-
-        if follow and Path(path).is_dir() and run_reader.is_live(path):
+        if live:
             self.follower.start(path)  # says what it follows
         return True
 
