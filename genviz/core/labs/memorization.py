@@ -57,13 +57,6 @@ def train_nll_limit(n: int, d: int, h: float) -> float:
     return math.log(n) + 0.5 * d * math.log(2 * math.pi * h * h)
 
 
-def silverman(train) -> float:
-    """Silverman's rule of thumb h = σ̄ (4 / ((d + 2) n))^{1/(d+4)}, σ̄ the mean per-axis std."""
-    train = np.asarray(train, float)
-    n, d = train.shape
-    return float(train.std(0).mean() * (4 / ((d + 2) * n)) ** (1 / (d + 4)))
-
-
 def bandwidth_sweep(train, test, hs, n_samples: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
     """Train and test NLL and the samples' mean nearest-train distance, for each bandwidth in hs."""
     hs = np.asarray(hs, float)
