@@ -176,7 +176,7 @@ class EBMNormalizerLab(LabTab):
         self.trails.setData(segs[:, 0], segs[:, 1])
         self.starts.setData(tr[0, :, 0], tr[0, :, 1])
         self.ends.setData(tr[-1, :, 0], tr[-1, :, 1])
-        energies = np.array([-self.fit.f(x).mean() for x in tr])
+        energies = -self.fit.f(tr.reshape(-1, 2)).reshape(tr.shape[:2]).mean(1)  # one forward pass per tick
         dist = np.array([mem.nearest_distance(x, self.train).mean() for x in tr[::5]])
         self.energy_curve.setData(np.arange(len(tr)), energies)
         self.dist_curve.setData(np.arange(0, len(tr), 5), 10 * dist)
