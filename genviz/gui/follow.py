@@ -168,8 +168,7 @@ class RunFollower(QObject):
         from PySide6.QtWidgets import QMessageBox
 
         folder = Path(folder)
-        if not ((folder / "metrics.csv").is_file() or (folder / "config.json").is_file()
-                or run_reader.is_live(folder)):
+        if not (run_reader.holds_run(folder) or run_reader.is_live(folder)):
             QMessageBox.critical(self.w, "Cannot open run folder",
                                  f"{folder} is not a genviz run folder (not yet, at least): it holds no config.json, "
                                  "metrics.csv or checkpoint.pt, and no run is writing it. (A run being started "
