@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QVBoxLayo
 
 from genviz.core.flows import fold, lab
 from genviz.core.model import integrate_density
+from genviz.gui.panels.toolkit import rich_label
 
 BOX = (-4.0, 4.0, -4.0, 4.0)
 RES = 200
@@ -66,9 +67,7 @@ class LayerLabView(QWidget):
             self.planar_plot.addItem(h)
             h.sigPositionChanged.connect(self._on_handle)
         self.timing = QLabel("")
-        self.integral_label = QLabel("")
-        self.integral_label.setTextFormat(Qt.RichText)
-        self.integral_label.setWordWrap(True)
+        self.integral_label = rich_label()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(win, 1)
