@@ -146,15 +146,19 @@ class EBMNormalizerLab(LabTab):
         self.cost_curve.setData(COST_DIMS, secs)
         self.cost_plot.setYRange(-6, min(float(secs.max()), 60), padding=0.02)
         head = "<tr><th>d</th><th>log Z exact</th><th>grid</th><th>evaluations</th><th>time</th><th>MC</th></tr>"
-        body = "".join(self._row(dd, n, rho) for dd in TABLE_DIMS)
+        known = {r["d"]: r for r in rows}  # the plot's rows: their grid and MC sums are not done again
+        body = "".join(self._row(dd, n, rho, known.get(dd)) for dd in TABLE_DIMS)
         self.table.setText(f"<table cellspacing='4'>{head}{body}</table>"
                            f"<br>n = {n} per axis · f evaluated at {self.rate:,.0f}/s (this machine)")
 
-    def _row(self, d: int, n: int, rho: float) -> str:
-        exact = nz.log_z_analytic(d, 1.0, rho)
-        grid = nz.log_z_grid(d, n, 1.0, rho)
-        mc = nz.log_z_uniform_mc(d, self.mc.value(), 1.0, rho) if d <= 100 else math.nan
-        cost = nz.grid_cost(n, d)
+    def _row(self, d: int, n: int, rho: float, row: dict | None = None) -> str:
+        if row is not None:
+            exact, grid, mc, cost = row["analytic"], row["grid"], row["mc"], row["log10_cost"]
+        else:
+            exact = nz.log_z_analytic(d, 1.0, rho)
+            grid = nz.log_z_grid(d, n, 1.0, rho)
+            mc = nz.log_z_uniform_mc(d, self.mc.value(), 1.0, rho) if d <= 100 else math.nan
+            cost = nz.grid_cost(n, d)
         secs = cost - math.log10(self.rate)
         when = f"{10 ** secs:.2g} s" if secs < 7.5 else ("intractable" if secs > 17.6 else f"10^{secs:.0f} s")
         fmt = lambda v: "—" if math.isnan(v) else f"{v:.3f}"  # noqa: E731
