@@ -38,8 +38,8 @@ LN2 = math.log(2.0)
 class Divergence:
     """One f-divergence: f, f', the activation g_f, the conjugate f*, and log_ratio = log (f')^-1 (T -> log p/q).
 
-    `measures`: what D_f is, in words; `u_min`: f's domain is u > u_min (−inf: all of ℝ); `t_max`: f*'s domain
-    is t < t_max; `to_jsd`: D_f ↦ JSD where D_f is a function of the JSD (else None)."""
+    `measures`: what D_f is, in words; `u_min`: f's domain is u > u_min (−inf: all of ℝ); `to_jsd`: D_f ↦ JSD
+    where D_f is a function of the JSD (else None)."""
 
     f: callable
     f_prime: callable
@@ -48,7 +48,6 @@ class Divergence:
     log_ratio: callable
     measures: str = ""
     u_min: float = 0.0
-    t_max: float = math.inf
     to_jsd: callable = None
 
 
@@ -60,22 +59,22 @@ DIVERGENCES = {
     "kl": Divergence(lambda u: _xlogx(u), lambda u: 1 + torch.log(u), lambda v: v,
                      lambda t: torch.exp(t - 1), lambda t: t - 1, measures="KL(P‖Q)"),
     "reverse_kl": Divergence(lambda u: -torch.log(u), lambda u: -1 / u, lambda v: -torch.exp(-v),
-                             lambda t: -1 - torch.log(-t), lambda t: -torch.log(-t), measures="KL(Q‖P)", t_max=0.0),
+                             lambda t: -1 - torch.log(-t), lambda t: -torch.log(-t), measures="KL(Q‖P)"),
     "js": Divergence(lambda u: _xlogx(u) - (u + 1) * torch.log((u + 1) / 2),
                      lambda u: torch.log(2 * u / (1 + u)), lambda v: LN2 - F.softplus(-v),
                      lambda t: -torch.log(2 - torch.exp(t)), lambda t: t - torch.log(2 - torch.exp(t)),
-                     measures="2·JSD(P, Q) (twice the course's JSD)", t_max=LN2, to_jsd=lambda d: d / 2),
+                     measures="2·JSD(P, Q) (twice the course's JSD)", to_jsd=lambda d: d / 2),
     # Pearson's f is a polynomial, defined on all of ℝ (the paper's conjugate t²/4 + t is the sup over u ∈ ℝ)
     "pearson": Divergence(lambda u: (u - 1) ** 2, lambda u: 2 * (u - 1), lambda v: v,
                           lambda t: 0.25 * t * t + t, lambda t: torch.log((t / 2 + 1).clamp_min(1e-30)),
                           measures="χ²(P‖Q)", u_min=-math.inf),
     "hellinger": Divergence(lambda u: (torch.sqrt(u) - 1) ** 2, lambda u: 1 - 1 / torch.sqrt(u),
                             lambda v: 1 - torch.exp(-v), lambda t: t / (1 - t), lambda t: -2 * torch.log(1 - t),
-                            measures="squared Hellinger H²(P, Q)", t_max=1.0),
+                            measures="squared Hellinger H²(P, Q)"),
     "gan": Divergence(lambda u: _xlogx(u) - _xlogx(u + 1), lambda u: torch.log(u / (u + 1)),
                       lambda v: -F.softplus(-v), lambda t: -torch.log(-torch.expm1(t)),
                       lambda t: t - torch.log(-torch.expm1(t)),
-                      measures="2·JSD(P, Q) − log 4 (the minimax GAN's value)", t_max=0.0,
+                      measures="2·JSD(P, Q) − log 4 (the minimax GAN's value)",
                       to_jsd=lambda d: (d + 2 * LN2) / 2),
 }
 
