@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from genviz.core.gan.fgan import Divergence
+from genviz.core.labs.change_of_variables import trapezoid
 from genviz.core.labs.kl import gaussian_kl
 
 F64 = torch.float64
@@ -110,14 +111,14 @@ def divergence(div: Divergence, p, q, x: np.ndarray | None = None) -> float:
     x = x_grid(p, q) if x is None else x
     lq = log_normal(x, *q)
     integrand = np.exp(lq) * _np(div.f, np.exp(log_normal(x, *p) - lq))
-    return float(np.trapezoid(np.nan_to_num(integrand, nan=0.0, posinf=0.0), x))
+    return float(trapezoid(np.nan_to_num(integrand, nan=0.0, posinf=0.0), x))
 
 
 def bound(div: Divergence, t_values, x, p, q) -> float:
     """E_P[T] − E_Q[f*(T)] = ∫ p T − q f*(T) dx for critic values T on the grid x."""
     t_values = np.asarray(t_values, np.float64)
     integrand = np.exp(log_normal(x, *p)) * t_values - np.exp(log_normal(x, *q)) * conjugate(div, t_values)
-    return float(np.trapezoid(integrand, x))
+    return float(trapezoid(integrand, x))
 
 
 def gaussian_closed_form(name: str, p, q) -> float | None:
