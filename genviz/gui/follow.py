@@ -148,7 +148,6 @@ class RunFollower(QObject):
         self._token = 0
         self.waiting = False  # following a folder that has no checkpoint yet
         self.reader: TailReader | None = None
-        self._failed_first = False
         self._busy = self._pending = False
 
     def following(self) -> bool:
@@ -184,9 +183,10 @@ class RunFollower(QObject):
         self.start(folder, waiting=True)
         return True
 
-    def start(self, folder, waiting: bool = False) -> None:
+    def start(self, folder, waiting: bool = False, failed_first: bool = False) -> None:
         """Follow `folder` (already opened by the window: its model is the controller's). `waiting`: it has no
-        checkpoint yet (open_before_first_checkpoint); the first one to land is opened as a run."""
+        checkpoint yet (open_before_first_checkpoint); the first one to land is opened as a run. `failed_first`:
+        waiting because the checkpoint there could not be opened; the next one to land is tried."""
         self.stop()
         self.folder = Path(folder)
         self.waiting = waiting
@@ -196,7 +196,7 @@ class RunFollower(QObject):
         self._config_sig = _signature(self.folder / "config.json")
         self.config: dict = run_reader.read_config(self.folder)
         # the one the window just opened; waiting: none yet, or one that could not be opened (the next will do)
-        self._ckpt_sig = _signature(self.folder / "checkpoint.pt") if not waiting or self._failed_first else None
+        self._ckpt_sig = _signature(self.folder / "checkpoint.pt") if not waiting or failed_first else None
         self.landed_at: float | None = None  # monotonic time a not yet drawn checkpoint was seen
         self.last_latency_s: float | None = None  # seen -> drawn, for the last checkpoint
         self._landings: collections.deque = collections.deque(maxlen=4)
@@ -345,9 +345,8 @@ class RunFollower(QObject):
         following (the curves are read again from the start: once)."""
         folder, landed = self.folder, time.monotonic()
         self.stop()
-        self._failed_first = not self.w.open_path(folder, follow=False)
-        self.start(folder, waiting=self._failed_first)
-        self._failed_first = False
+        failed = not self.w.open_path(folder, follow=False)
+        self.start(folder, waiting=failed, failed_first=failed)
         if not self.waiting:
             self.last_latency_s = time.monotonic() - landed
             self.checkpoint_drawn.emit(self.drawn_step)
