@@ -66,7 +66,7 @@ def grid_posterior(model, x: torch.Tensor, q: tuple | None = None, res: int = FI
     A coarse pass over the prior's box finds the posterior's mass; a fine res×res grid covers it and q.
     Returns box, log_post (res, res) (row = z₂ ascending), log_px (grid), kl_grid = KL(q‖p(z|x)) and
     elbo_grid = E_q[log p(x,z) − log q(z)] as Riemann sums on the fine grid, q_mass = Σ q ΔA (≈ 1 when the
-    grid holds q), q_mean, q_var; and zz, log_joint, area, which `score_q` reuses for another q.
+    grid holds q); and zz, log_joint, area, which `score_q` reuses for another q.
     """
     if q is None:
         m, v = model.encode(x)
@@ -91,8 +91,7 @@ def score_q(grid: dict, m, v) -> dict:
     lj, log_q = grid["log_joint"], nets.log_normal(grid["zz"], m, v)
     wq = log_q.exp() * grid["area"]  # q's mass per cell
     return {"kl_grid": float((wq * (log_q - (lj - grid["log_px"]))).sum()),
-            "elbo_grid": float((wq * (lj - log_q)).sum()), "q_mass": float(wq.sum()),
-            "q_mean": m.numpy(), "q_var": v.numpy()}
+            "elbo_grid": float((wq * (lj - log_q)).sum()), "q_mass": float(wq.sum())}
 
 
 def elbo_mc(model, x: torch.Tensor, m: torch.Tensor, v: torch.Tensor, samples: int = 4096,

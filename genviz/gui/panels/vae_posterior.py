@@ -83,7 +83,7 @@ class PosteriorTab(QWidget):
         self.optimize_button.clicked.connect(self.optimize)
         self.encoder_button = QPushButton("back to the encoder")
         self.encoder_button.clicked.connect(self.back_to_encoder)
-        self.formula, self.status, self.win = formula_tab(
+        _, self.status, self.win = formula_tab(
             self, FORMULA, [self.optimize_button, self.encoder_button],
             "train a few steps of a VAE with a 2D latent (z_dim = 2), then click a data point")
         self._build_plots(self.win)
