@@ -12,9 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-
-from genviz.core.gan import metrics as gan_metrics
 
 
 def _sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -22,10 +19,17 @@ def _sq_dists(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum((x ** 2).sum(1)[:, None] + (y ** 2).sum(1)[None] - 2 * x @ y.T, 0.0)
 
 
-def kde_log_prob(x, train, h: float) -> np.ndarray:
-    """log p_h(x) for x (m, d), (m,): the GAN metrics' KDE (gan.metrics.kde_log_prob) in float64."""
-    x, train = (torch.as_tensor(np.asarray(a, float)) for a in (x, train))
-    return gan_metrics.kde_log_prob(x, train, h).numpy()
+def kde_log_prob(x, train, h: float, chunk: int = 4096) -> np.ndarray:
+    """log p_h(x) for x (m, d): a logsumexp over the n kernels, (m,)."""
+    x, train = np.asarray(x, float), np.asarray(train, float)
+    n, d = train.shape
+    const = -math.log(n) - 0.5 * d * math.log(2 * math.pi * h * h)
+    out = []
+    for i in range(0, len(x), chunk):
+        a = -_sq_dists(x[i:i + chunk], train) / (2 * h * h)
+        m = a.max(1, keepdims=True)
+        out.append(const + m[:, 0] + np.log(np.exp(a - m).sum(1)))
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def nll(x, train, h: float) -> float:
