@@ -94,6 +94,11 @@ def test_beta_box_sends_a_live_command_and_rate_distortion_traces_the_run(panel,
     assert f"{last['kl'] + last['rec']:.3f}" in tab.status.text()  # R + D = the NELBO, as shown
     assert tab.au_curve.getData()[1][-1] == last["au"]
     assert len(tab.var_bars.opts["height"]) == 3
+    tab.set_arrays({"kl_weight": 2.5})
+    assert "β in use 2.5" in tab.status.text()
+    tab.begin({"config": {"beta": 1.0}})  # a new run: nothing of the last one's β is shown, even after a snapshot
+    tab.set_arrays({"unit_var": np.ones(3)})
+    assert "β in use" not in tab.status.text()
 
 
 def test_panel_decodes_an_autoregressive_decoder_as_the_model_does(panel):

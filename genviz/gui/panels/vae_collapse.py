@@ -77,7 +77,7 @@ class CollapseTab(QWidget):
         self.beta.blockSignals(True)  # the form's β, not a command
         self.beta.setValue(float((info.get("config") or {}).get("beta", 1.0)))
         self.beta.blockSignals(False)
-        self.units = None
+        self.units = self.beta_in_use = None  # a new run shows nothing of the last one's
         self.status.setText("")
 
     def add_metrics(self, step: int, metrics: dict) -> None:
@@ -121,7 +121,7 @@ class CollapseTab(QWidget):
         if self.au:
             n = len(self.units) if self.units is not None else "?"
             parts.append(f"active units <b>{int(self.au[-1])}</b> of {n}")
-        if hasattr(self, "beta_in_use"):
+        if self.beta_in_use is not None:
             parts.append(f"β in use {self.beta_in_use:g}")
         self.status.setText(" · ".join(parts))
 
