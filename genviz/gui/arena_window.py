@@ -277,13 +277,13 @@ class ArenaWindow(QWidget):
         for col in cols:
             if col.playing():
                 col.wall_s += dt
-        drawn = 0
+        drawn, start = 0, self._drawn_from  # fixed for this pass: moving it mid-loop skipped columns
         for i in range(len(cols)):
-            col = cols[(self._drawn_from + i) % len(cols)]
+            col = cols[(start + i) % len(cols)]
             if col.dirty and (all_columns or drawn < DRAWN_PER_TICK):
                 col.redraw()
                 drawn += 1
-                self._drawn_from = (self._drawn_from + i + 1) % len(cols)
+                self._drawn_from = (start + i + 1) % len(cols)
             elif not col.dirty:
                 col.redraw()  # keeps its layout fitted; nothing is drawn
         self._fit_steps(cols)

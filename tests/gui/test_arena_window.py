@@ -183,3 +183,42 @@ def test_the_shared_step_axis_spans_the_longest_run_until_the_user_zooms(qtbot, 
     nvp.add_history({"step": [20001, 30000], "loss": [3.0, 3.0]})
     w.redraw(all_columns=True)
     assert nvp.loss_plot.getViewBox().viewRange()[0][1] < 1000
+
+
+class _StubColumn:
+    """What ArenaWindow.redraw reads of a column; `redraw` records that it drew."""
+
+    def __init__(self, name, log):
+        import pyqtgraph as pg
+
+        self.name, self.log, self.dirty = name, log, True
+        self.loss_plot, self.series, self.latest, self.step, self.wall_s = pg.PlotItem(), {}, None, 0, 0.0
+
+    def playing(self):
+        return False
+
+    def redraw(self):
+        if self.dirty:
+            self.log.append(self.name)
+        self.dirty = False
+
+
+def test_redraw_draws_every_changed_column_round_robin(qtbot):
+    w = ArenaWindow(models=())
+    qtbot.addWidget(w)
+    try:
+        w.timer.stop()
+        log = []
+        for n in "abcde":
+            w.columns[n] = _StubColumn(n, log)
+        w.redraw(all_columns=True)
+        assert sorted(log) == list("abcde")  # all of them, none skipped
+        log.clear()
+        for c in w.columns.values():
+            c.dirty = True
+        for _ in range(3):  # two per tick, taking turns: five columns in three ticks
+            w.redraw()
+        assert log == list("abcde")
+    finally:
+        w.columns.clear()
+        w.close()
