@@ -40,7 +40,6 @@ class LabsWindow(QWidget):
         self._built = {}  # lab class -> its LabTab, once built
         self._pages = {}  # lab class -> the page (an empty holder until the lab is built)
         self.pages = QStackedWidget()
-        self.tabs = self.pages  # the pages answer count/setCurrentIndex as the tabs once did
         self.nav = QTreeWidget()
         self.nav.setHeaderHidden(True)
         self.nav.setRootIsDecorated(False)
