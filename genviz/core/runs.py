@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
-from genviz.core import checkpoint, raster, rng
+from genviz.core import checkpoint, raster, rng, run_reader
 from genviz.core import config as config_mod
+from genviz.core.run_reader import OWNER_NAME  # one name for the writer that leaves it and the readers
 
 CHECKPOINT_EVERY_S = 10.0  # a kill -9 loses at most this much training
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt")
 LOCK_NAME = ".genviz.lock"
-OWNER_NAME = ".genviz.owner"
 
 
 class RunFolderError(RuntimeError):
@@ -87,10 +87,10 @@ class RunLock:
             pass  # the lock itself is what counts; the note only helps the refusal message
 
     def holder(self) -> str:
+        o = run_reader.owner(self.folder)
         try:
-            o = json.loads((self.folder / OWNER_NAME).read_text())
             return f"process {o['pid']} on {o['host']} ({o['command']}, since {o['since']})"
-        except (OSError, ValueError, KeyError):
+        except KeyError:
             return "another process"
 
     def release(self) -> None:

@@ -123,10 +123,6 @@ def test_listing_reading_and_diffing_a_real_run_write_nothing_and_leave_the_lock
     assert _snapshot(folder) == before
 
 
-def test_the_names_agree_with_the_writer():
-    assert run_reader.OWNER_NAME == runs.OWNER_NAME
-
-
 def test_list_runs_finds_run_folders_and_skips_the_rest(tmp_path):
     for name, step, status in (("old", 10, "done"), ("live", 3, "running")):
         f = tmp_path / name

@@ -55,11 +55,6 @@ def kl_normal(qm, qv, pm, pv) -> torch.Tensor:
     return 0.5 * (pv.log() - qv.log() + (qv + (qm - pm) ** 2) / pv - 1).sum(-1)
 
 
-def log_bernoulli_with_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """log p(x | logits) summed over all but the first dimension(s) matching x: (..., D) -> (...)."""
-    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
-
-
 def log_mean_exp(x: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.logsumexp(x, dim) - math.log(x.size(dim))
 
