@@ -99,7 +99,8 @@ class Session:
         self._set_lr(self._lr_factor())  # a loaded optimizer state brings its old lr; the config decides
         self.view = {"bbox": data.bbox() if data.kind == "2d" else None, "res": 96, "n_samples": 1000,
                      **(view or {})}
-        self.commands: queue.Queue = queue.Queue()
+        # SimpleQueue: its put() is reentrant, so the CLI's signal handler may send while this thread drains
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self.paused = start_paused
         self.delay = 0.0
         self.writer = writer

@@ -184,3 +184,28 @@ def test_a_seeded_build_on_another_thread_never_disturbs_a_run(moons):
                 t.join()
 
     assert np.array_equal(losses(False), losses(True))
+
+
+def test_send_from_a_signal_handler_mid_drain_never_deadlocks():
+    """The CLI's SIGTERM/Ctrl-C handler calls send() on the main thread, which may be inside _drain() at that
+    moment. A queue whose put() takes the lock get() holds would deadlock there (CI hung 60 s on SIGTERM once).
+    A timer fires a handler that sends while the loop drains, thousands of times; run in a subprocess so a
+    deadlock fails the test instead of hanging the suite."""
+    script = """
+import signal
+from genviz.core import data
+from genviz.core.session import Session
+s = Session("realnvp", data.load("moons", n=500, seed=0), {"hidden": 8, "n_layers": 2}, {"batch_size": 32})
+sent = [0]
+def handler(signum, frame):
+    s.send("play"); sent[0] += 1
+signal.signal(signal.SIGALRM, handler)
+signal.setitimer(signal.ITIMER_REAL, 2e-4, 2e-4)
+while sent[0] < 20000:
+    s._drain()
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("ok", sent[0])
+"""
+    import subprocess, sys
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0 and p.stdout.startswith("ok"), p.stderr[-800:]
