@@ -45,7 +45,7 @@ class Snapshot:
 
 
 # Settings that may change while a session runs, with what they change.
-LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule", "early_stop")
+LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule", "early_stop", "weight_decay")
 
 # A loss "explodes" when it leaves its running range by this factor (of max(|typical loss|, 1)).
 EXPLODE_FACTOR = 1e3
@@ -182,7 +182,7 @@ class Session:
         new = dataclasses.replace(self.train, **{name: config_mod.coerce(config_mod.TrainConfig, name, value)})
         config_mod.validate(new)
         self.train = new
-        if name in ("lr", "lr_schedule"):
+        if name in ("lr", "lr_schedule", "weight_decay"):
             self._set_lr(self._lr_factor())
 
     def _lr_factor(self) -> float:
@@ -196,9 +196,12 @@ class Session:
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))
 
     def _set_lr(self, factor: float) -> None:
+        """The config owns every group's lr and weight decay (a loaded optimizer state brings its own)."""
         for opt in self.optimizers:
             for g in opt.param_groups:  # lr_scale keeps per-group ratios (e.g. a GAN's D/G rates)
                 g["lr"] = self.train.lr * factor * g.get("lr_scale", 1.0)
+                if "weight_decay" in g:
+                    g["weight_decay"] = self.train.weight_decay
 
     def _drain(self, block: bool = False) -> None:
         """Apply queued commands; with `block`, first wait (in short slices) until one arrives."""

@@ -209,3 +209,22 @@ print("ok", sent[0])
     import subprocess, sys
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90)
     assert p.returncode == 0 and p.stdout.startswith("ok"), p.stderr[-800:]
+
+
+def test_weight_decay_shrinks_the_weights_and_is_a_live_setting(moons):
+    """weight_decay is Adam's L2 term on every group: the same seed trained with it ends with smaller weights,
+    and a live change reaches the optimizer at once (a resumed optimizer state brings its old value: the config wins)."""
+    def norm(s):
+        return torch.cat([p.detach().flatten() for p in s.model.parameters()]).norm().item()
+
+    plain, decayed = _session(moons), _session(moons, weight_decay=0.05)
+    assert all(g["weight_decay"] == 0.05 for o in decayed.optimizers for g in o.param_groups)
+    for s in (plain, decayed):
+        for _ in s.run():
+            pass
+    assert norm(decayed) < 0.9 * norm(plain)
+    decayed.send("set", "weight_decay", 0.0)
+    decayed._drain()
+    assert all(g["weight_decay"] == 0.0 for o in decayed.optimizers for g in o.param_groups)
+    with pytest.raises(ConfigError):
+        _session(moons, weight_decay=-1.0)
