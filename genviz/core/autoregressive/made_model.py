@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
+from genviz.core import fast_ops
+from genviz.core.autoregressive import staircase
 from genviz.core.autoregressive.base import AutoregressiveModel
 from genviz.core.autoregressive.nade import parameter_counts
 from genviz.core.autoregressive.orders import ORDERS, make_order
@@ -50,6 +53,24 @@ class MADEModel(AutoregressiveModel):
             self.direct.bias.requires_grad_(False)  # the output layer already has a bias
         self.register_buffer("mask_index", torch.tensor(-1))
         self.use_mask(0)
+        self._plan: staircase.Plan | None = None
+        self._val: tuple | None = None  # (key, the held-out batch val_metrics evaluates)
+        if cfg.num_masks == 1:  # the masks never change: store the hidden units by degree (staircase.py)
+            self._sort_hidden_units()
+
+    @torch.no_grad()
+    def _sort_hidden_units(self) -> None:
+        """Relabel each hidden layer's units in order of degree, moving their weights with them: the same
+        function (and the same initial numbers), with every mask a contiguous staircase."""
+        cols = staircase._perm_or_none(self.base_order)
+        layers = [*self.net.layers, self.net.out]
+        for layer, nxt in zip(layers[:-1], layers[1:]):
+            perm = staircase.sorting_perm(layer.mask, cols)
+            for t in (layer.weight, layer.bias, layer.mask):
+                t.copy_(t.index_select(0, perm))
+            for t in (nxt.weight, nxt.mask):
+                t.copy_(t.index_select(1, perm))
+            cols = None
 
     @property
     def order(self) -> torch.Tensor:
@@ -84,8 +105,77 @@ class MADEModel(AutoregressiveModel):
     # -- density ----------------------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
+        plan = None if torch.is_grad_enabled() else self._fast_plan(x)
+        if plan is not None:  # held-out log p (no gradient): the staircase's block products
+            y = self._staircase_forward(plan, x)[-1]
+            return y if plan.inv_out is None else y.index_select(1, plan.inv_out)
         out = self.net(x)
         return out + self.direct(x) if self.direct is not None else out
+
+    # -- the staircase fast path (staircase.py): same function, about 58% of the dense arithmetic ----------
+    def _fast_plan(self, x: torch.Tensor) -> staircase.Plan | None:
+        """The block plan for the current masks, or None where the dense path must run: several mask sets
+        (they change every step), another device, a layer or parameter setup this path does not cover."""
+        net, direct = self.net, self.direct
+        w = net.out.weight
+        if (self.cfg.num_masks != 1 or w.device.type != "cpu" or x.device != w.device or x.dtype != w.dtype
+                or x.requires_grad or type(net.act) is not nn.ReLU or net.n_out != 1 or net.cond_dim
+                or not all(p.requires_grad and p.dtype == w.dtype for p in net.parameters())
+                or (direct is not None and (not direct.weight.requires_grad or direct.bias.requires_grad
+                                            or direct.weight.dtype != w.dtype))):
+            return None
+        if self._plan is None or self._plan.key != staircase.plan_key(net, direct):
+            self._plan = staircase.Plan(net, direct)
+        return self._plan
+
+    def _staircase_forward(self, plan: staircase.Plan, x: torch.Tensor):
+        """(x_p, masked weights, activations [x_p, h1, ...], logits_p), in the plan's sorted coordinates."""
+        st = staircase
+        xp = x if plan.in_perm is None else x.index_select(1, plan.in_perm)
+        wms, hs = [], [xp]
+        for layer, pl in zip(self.net.layers, plan.hidden):
+            wms.append(st.masked_weight(layer.weight, pl))
+            hs.append(st.linear(hs[-1], wms[-1], layer.bias, pl).relu_())
+        wms.append(st.masked_weight(self.net.out.weight, plan.out))
+        y = st.linear(hs[-1], wms[-1], self.net.out.bias, plan.out)
+        if self.direct is not None:
+            wms.append(st.masked_weight(self.direct.weight, plan.direct))
+            st.linear(xp, wms[-1], self.direct.bias, plan.direct, out=y)
+        return xp, wms, hs, y
+
+    def train_step(self, x, optimizers, train):
+        """One step of the NLL; with one mask set on a CPU, forward and backward by hand over the staircase's
+        blocks (the gradients autograd would give, written into .grad), else the dense autograd step."""
+        x = x.flatten(1)
+        plan = self._fast_plan(x) if torch.is_grad_enabled() and len(optimizers) == 1 else None
+        if plan is None:
+            return super().train_step(x, optimizers, train)
+        st, net = staircase, self.net
+        (opt,) = optimizers
+        for p in self.parameters():  # every gradient is overwritten below: no zeroing pass
+            if p.requires_grad and p.grad is None:
+                p.grad = torch.zeros_like(p)
+        with torch.no_grad():
+            xp, wms, hs, y = self._staircase_forward(plan, x)
+            nll = -fast_ops.log_bernoulli_with_logits(xp, y).mean()
+            # d nll / d logits = -(x - σ(y)) / B, as autograd's mean and Bernoulli backward compute it
+            dy = (xp - torch.sigmoid(y)).mul_(-1.0 / len(x))
+            if self.direct is not None:
+                st.weight_grad(dy, xp, plan.direct, self.direct.weight.grad)
+            st.weight_grad(dy, hs[-1], plan.out, net.out.weight.grad)
+            st.bias_grad(dy, plan.out, net.out.bias.grad)
+            dh = st.input_grad(dy, wms[len(net.layers)], plan.out)
+            for i in reversed(range(len(net.layers))):
+                dh.masked_fill_(hs[i + 1] <= 0, 0)  # ReLU's backward: the gradient where the output > 0
+                layer, pl = net.layers[i], plan.hidden[i]
+                st.weight_grad(dh, hs[i], pl, layer.weight.grad)
+                st.bias_grad(dh, pl, layer.bias.grad)
+                if i:
+                    dh = st.input_grad(dh, wms[i], pl)
+        if train.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.parameters(), train.grad_clip)
+        opt.step()
+        return {"loss": nll, "nll": nll}
 
     def log_prob_mask(self, x: torch.Tensor, k: int) -> torch.Tensor:
         self.use_mask(k)
@@ -94,6 +184,18 @@ class MADEModel(AutoregressiveModel):
     def configure_optimizers(self, train):
         # Adam once over flat buffers, in place: torch's for-loop Adam's numbers (see flows/flat_adam.py)
         return [FlatAdam(self.parameters(), lr=train.lr)]
+
+    def val_metrics(self, data) -> dict[str, float]:
+        """The base class's held-out NLL on the same fixed binarization, drawn once per data set and dtype
+        rather than at every snapshot (a 2048 x 784 Bernoulli draw is a sixth of MADE's snapshot)."""
+        val = data.val
+        key = (id(data), val.data_ptr(), val._version, data.binarize, self.dtype)
+        if self._val is None or self._val[0] != key:
+            x = val[:2048]
+            if data.binarize:
+                x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
+            self._val = (key, x.to(self.dtype))
+        return self.evaluate(self._val[1])
 
     def ensemble_size(self) -> int:
         return self.cfg.num_masks if self.cfg.ensemble else 1

@@ -1,0 +1,151 @@
+"""MADE's staircase fast path (genviz/core/autoregressive/staircase.py) against the dense autograd path.
+
+The fast train_step's loss and gradients equal autograd's on the dense masked layers (float64 to 1e-10,
+float32 to 1e-5), masked weights get exactly zero gradient, a few Adam steps stay on the dense trajectory,
+the held-out logits keep the autoregressive property, and a model whose hidden units are not sorted (an
+old checkpoint's) takes the gathering path with the same numbers.
+"""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from genviz.core import config, registry
+from genviz.core.model import GenerativeModel
+
+SHAPE = (1, 5, 7)  # D = 35: odd sizes everywhere
+TRAIN = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})
+CASES = [dict(hidden=16), dict(hidden=17, depth=2), dict(hidden=9, direct=False),
+         dict(hidden=13, order="random", order_seed=2), dict(hidden=11, depth=2, order="snake", direct=False)]
+
+
+class Grabber:
+    """An optimizer that only records the gradients train_step left (and zeroes nothing)."""
+
+    def __init__(self, model):
+        self.model, self.grads = model, None
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.model.parameters():
+            p.grad = None
+
+    def step(self):
+        self.grads = {n: p.grad.clone() for n, p in self.model.named_parameters() if p.grad is not None}
+
+
+def _made(dtype, **kw):
+    return registry.build("made", data_shape=SHAPE, seed=0, **kw).to(dtype)
+
+
+def _x(dtype, n=9, seed=0):
+    return torch.bernoulli(torch.full((n, *SHAPE), 0.4, dtype=dtype), generator=torch.Generator().manual_seed(seed))
+
+
+def _dense_grads(model, x):
+    model.zero_grad(set_to_none=True)
+    loss = model.loss(x)[0]
+    loss.backward()
+    return loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+
+
+def _check_against_dense(model, dtype):
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    ref = copy.deepcopy(model)
+    x = _x(dtype)
+    opt = Grabber(model)
+    out = model.train_step(x, [opt], TRAIN)
+    assert model._plan is not None  # the fast path ran (a silent fallback would make this test vacuous)
+    loss, grads = _dense_grads(ref, x)
+    torch.testing.assert_close(out["loss"], loss, **tol)
+    assert set(opt.grads) == set(grads) and "direct.bias" not in grads
+    for name, g in grads.items():
+        torch.testing.assert_close(opt.grads[name], g, **tol, msg=name)
+    for layer, name in [(model.net.layers[0], "net.layers.0.weight"), (model.net.out, "net.out.weight")]:
+        assert torch.equal(opt.grads[name][layer.mask == 0], torch.zeros_like(opt.grads[name][layer.mask == 0]))
+    return opt
+
+
+@pytest.mark.parametrize("kw", CASES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fast_step_loss_and_gradients_are_autograds_on_the_dense_layers(kw, dtype):
+    _check_against_dense(_made(dtype, **kw), dtype)
+
+
+def test_hidden_units_are_stored_by_degree_and_the_function_is_the_drawn_one():
+    model = _made(torch.float64, hidden=16, depth=2)
+    # the staircase: every row of every mask reads a prefix that grows with the row (generation order)
+    for m in model.masks()[:-1]:
+        ext = (m * torch.arange(1, m.shape[1] + 1)).amax(1)
+        assert torch.equal(ext, ext.sort().values)
+    # relabelling hidden units is a permutation of the same network: undo it and the logits are unchanged
+    perm = torch.randperm(16, generator=torch.Generator().manual_seed(1))
+    shuffled = _shuffle_hidden(copy.deepcopy(model), 0, perm)
+    x = _x(torch.float64).flatten(1)
+    with torch.enable_grad():  # the dense path on both
+        torch.testing.assert_close(shuffled.logits(x), model.logits(x), rtol=1e-12, atol=1e-12)
+
+
+def _shuffle_hidden(model, i, perm):
+    """Hidden layer i's units in another order (weights and masks moved together): an unsorted model."""
+    layers = [*model.net.layers, model.net.out]
+    with torch.no_grad():
+        for t in (layers[i].weight, layers[i].bias, layers[i].mask):
+            t.copy_(t[perm])
+        for t in (layers[i + 1].weight, layers[i + 1].mask):
+            t.copy_(t[:, perm])
+    return model
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_an_unsorted_checkpoint_loads_and_takes_the_gathering_path(dtype):
+    old = _shuffle_hidden(_made(dtype, hidden=16, depth=2), 1,
+                          torch.randperm(16, generator=torch.Generator().manual_seed(3)))
+    model = _made(dtype, hidden=16, depth=2)
+    model.load_state_dict(old.state_dict())
+    x = _x(dtype)
+    with torch.no_grad():
+        torch.testing.assert_close(model.log_prob(x), old.log_prob(x), rtol=1e-5, atol=1e-5)
+    _check_against_dense(model, dtype)
+    assert model._plan.hidden[1].rows is not None  # layer 2's rows gathered into degree order
+
+
+def test_held_out_logits_are_autoregressive_and_equal_the_dense_ones():
+    model = _made(torch.float64, hidden=16, depth=2, order="random", order_seed=5)
+    x = _x(torch.float64, n=4).flatten(1)
+    with torch.no_grad():
+        fast = model.logits(x)
+        plan = model._plan
+    assert plan is not None and plan.in_perm is not None
+    with torch.enable_grad():
+        torch.testing.assert_close(fast, model.logits(x), rtol=1e-12, atol=1e-12)
+    pos = torch.argsort(model.order)  # pos[d] = step at which variable d is generated
+    for d in range(x.shape[1]):
+        flipped = x.clone()
+        flipped[:, d] = 1 - flipped[:, d]
+        with torch.no_grad():
+            changed = (model.logits(flipped) != fast).any(0)
+        assert not changed[pos <= pos[d]].any()  # nothing at or before d's step sees x_d
+
+
+def test_adam_steps_follow_the_dense_trajectory():
+    model = _made(torch.float32, hidden=24, depth=1)
+    ref = copy.deepcopy(model)
+    opts, ref_opts = model.configure_optimizers(TRAIN), ref.configure_optimizers(TRAIN)
+    for i in range(4):
+        x = _x(torch.float32, n=16, seed=10 + i)
+        ours = model.train_step(x, opts, TRAIN)["loss"]
+        theirs = GenerativeModel.train_step(ref, x, ref_opts, TRAIN)["loss"]
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=0)
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
+    masked = model.net.out.mask == 0
+    assert torch.equal(opts[0].state[model.net.out.weight]["exp_avg"][masked], torch.zeros(int(masked.sum())))
+
+
+def test_several_mask_sets_fall_back_to_the_dense_step():
+    model = _made(torch.float32, hidden=12, num_masks=3)
+    opts = model.configure_optimizers(TRAIN)
+    loss = model.train_step(_x(torch.float32), opts, TRAIN)["loss"]
+    assert model._plan is None and torch.isfinite(loss)
