@@ -1,7 +1,10 @@
-"""Where a flow's training step spends its time: forward / backward / optimizer milliseconds (medians of
-interleaved repeats) and torch.profiler's top operators, one thread, genviz's own step (#17).
+"""Where a flow's training step spends its time, one thread (#17): milliseconds per step of the model's own
+train_step (what `genviz train` and the GUI run: fused_step where it covers the model) and of the autograd
+step it replaces, split into forward / backward / optimizer (medians of repeats), and torch.profiler's top
+operators of the step named by --profile.
 
     python bench/profile_flow_step.py [--model realnvp] [--batch 256] [--steps 100] [--top 15]
+                                      [--profile train_step|autograd]
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--top", type=int, default=15)
+    p.add_argument("--profile", default="train_step", choices=("train_step", "autograd"))
     args = p.parse_args()
     torch.set_num_threads(1)
     ds = data.load("moons", n=30000)
@@ -46,19 +50,29 @@ def main() -> None:
         if clock is not None:
             clock.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
 
+    def train_step(x):
+        model.train_step(x, [opt], train)
+
     for x in xs[:10]:
         step(x)
-    parts = []
+        train_step(x)
+    parts, fused = [], []
     for _ in range(args.repeats):
         clock = []
         for x in xs:
             step(x, clock)
         parts.append([sum(c[i] for c in clock) / len(clock) * 1e3 for i in range(3)])
+        t0 = time.perf_counter()
+        for x in xs:
+            train_step(x)
+        fused.append((time.perf_counter() - t0) / len(xs) * 1e3)
     med = [statistics.median(p[i] for p in parts) for i in range(3)]
-    print(f"ms/step: forward {med[0]:.3f}, backward {med[1]:.3f}, optimizer {med[2]:.3f}, total {sum(med):.3f}")
+    print(f"autograd step, ms/step: forward {med[0]:.3f}, backward {med[1]:.3f}, optimizer {med[2]:.3f}, "
+          f"total {sum(med):.3f}")
+    print(f"model.train_step, ms/step: {statistics.median(fused):.3f}")
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for x in xs:
-            step(x)
+            (train_step if args.profile == "train_step" else step)(x)
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top))
 
 

@@ -16,6 +16,7 @@ from genviz.core import config, registry
 from genviz.core.flows.coupling import AdditiveCoupling, AffineCoupling, mlp
 from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.flows.maf import SOFTPLUS_SHIFT, MaskedAffine
+from genviz.core.model import GenerativeModel
 
 
 def plain_net(net, h):
@@ -92,7 +93,10 @@ def test_log_prob_and_samples_are_the_plain_formulas(name, dim, cfg, dtype):
 
 @pytest.mark.parametrize("name,dim,cfg", CASES)
 def test_a_training_step_is_the_plain_step(name, dim, cfg):
-    """model.train_step (FlatAdam on the optimised log_prob) == a for-loop Adam on the plain formulas."""
+    """The autograd step (FlatAdam on the optimised log_prob) == a for-loop Adam on the plain formulas.
+
+    (model.train_step takes fused_step's hand-written gradients where it covers the model: the same loss,
+    gradients to the last bits, compared with this autograd step in test_flows_fused_step.py.)"""
     model = _randomize(registry.build(name, data_dim=dim, seed=0, **cfg))
     plain = copy.deepcopy(model)
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})
@@ -101,7 +105,7 @@ def test_a_training_step_is_the_plain_step(name, dim, cfg):
     g = torch.Generator().manual_seed(3)
     for _ in range(3):
         x = torch.randn(256, dim, generator=g)
-        loss = model.train_step(x, opts, train)["loss"]
+        loss = GenerativeModel.train_step(model, x, opts, train)["loss"]
         plain_opt.zero_grad(set_to_none=True)
         plain_loss = -plain_log_prob(plain, x).mean()
         plain_loss.backward()

@@ -93,6 +93,21 @@ class FlowModel(GenerativeModel):
         # Adam run once over flat buffers instead of once per small tensor; the same numbers (see flat_adam)
         return [FlatAdam(self.parameters(), lr=train.lr)]
 
+    def train_step(self, x, optimizers, train):
+        """The plain step, with the loss and gradients from fused_step (no autograd graph) where it covers
+        this model; anything it does not cover takes GenerativeModel's autograd step."""
+        from genviz.core.flows import fused_step  # it imports the layer modules, which import this one
+
+        if len(optimizers) != 1 or not fused_step.covers(self, x):
+            return super().train_step(x, optimizers, train)
+        (opt,) = optimizers
+        opt.zero_grad(set_to_none=True)
+        loss = fused_step.nll_and_grads(self, x)
+        if train.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.parameters(), train.grad_clip)
+        opt.step()
+        return {"loss": loss, "nll": loss}
+
     def log_prob(self, x):
         trace, ld = self.inverse_with_trace(x)
         return self.base.log_prob(trace[-1]) + ld
