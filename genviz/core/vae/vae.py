@@ -19,7 +19,7 @@ from genviz.core import fast_ops
 from genviz.core.config import ConfigError, param
 from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.model import GenerativeModel
-from genviz.core.vae import ar_decoder, nets, viz
+from genviz.core.vae import ar_decoder, mlp_step, nets, viz
 
 
 @dataclass
@@ -75,6 +75,7 @@ class VAE(GenerativeModel):
             self.ar = ar_decoder.ARContext(self.data_dim, out // self.data_dim, hidden)
         self._viz_calls = 0
         self._iwae_cache: dict = {}
+        self._val: tuple | None = None  # (key, val_metrics' held-out batch)
 
     def configure_optimizers(self, train):
         """Adam; the autoregressive context at AR_LR_SCALE × the rate. Each of its weights sees one pixel pair's
@@ -139,16 +140,49 @@ class VAE(GenerativeModel):
     def negative_elbo_bound(self, x: torch.Tensor, generator: torch.Generator | None = None
                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(NELBO, KL, Rec), each averaged over the batch (nats); the one sample of z uses `generator`."""
+        return self._nelbo_terms(x, generator)[:3]
+
+    def _nelbo_terms(self, x, generator=None):
+        """negative_elbo_bound's three terms and the encoder means they used (val_metrics' active units)."""
         qm, qv = self.encode(x)
         z = nets.sample_gaussian(qm, qv, generator)
         kl = self.kl(qm, qv, z)
         rec = -self.log_px_given_z(x, z)
-        return (kl + rec).mean(), kl.mean(), rec.mean()
+        return (kl + rec).mean(), kl.mean(), rec.mean(), qm
 
     def loss(self, x):
         nelbo, kl, rec = self.negative_elbo_bound(x)
         loss = nelbo if self.cfg.beta == 1.0 else rec + self.cfg.beta * kl
         return loss, {"nelbo": nelbo.detach(), "rec": rec.detach(), "kl": kl.detach()}
+
+    # the methods mlp_step writes out: a subclass that overrides one of them trains through autograd
+    _STEP_METHODS = ("loss", "negative_elbo_bound", "encode", "decode", "kl", "log_px_given_z", "enc_in", "dec_in")
+
+    def _fused_step_applies(self, x: torch.Tensor, optimizers) -> bool:
+        if not all(getattr(type(self), n) is getattr(VAE, n) for n in self._STEP_METHODS):
+            return False
+        p = self.enc[0].weight
+        return (isinstance(x, torch.Tensor) and len(optimizers) == 1 and torch.is_grad_enabled()
+                and self.ar is None and self.likelihood == "bernoulli" and p.device.type == "cpu"
+                and x.device == p.device
+                and x.dtype == p.dtype and p.dtype in (torch.float32, torch.float64) and not x.requires_grad
+                and mlp_step.linears(self.enc) is not None and mlp_step.linears(self.dec) is not None
+                and all(q.requires_grad and q.dtype == p.dtype for q in self.parameters()))
+
+    def train_step(self, x, optimizers, train):
+        """One step on Rec + β·KL; the MLP VAE with a Bernoulli decoder on a CPU takes mlp_step's backward
+        written out (autograd's gradients without its graph), anything else autograd's."""
+        if not self._fused_step_applies(x, optimizers):
+            return super().train_step(x, optimizers, train)
+        (opt,) = optimizers
+        for p in self.parameters():  # mlp_step overwrites every gradient: no zeroing pass
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        loss, nelbo, kl, rec = mlp_step.train_step(self, x, self.cfg.beta)
+        if train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), train.grad_clip)
+        opt.step()
+        return {"loss": loss, "nelbo": nelbo, "rec": rec, "kl": kl}
 
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """log p(x, z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): (k, batch)."""
@@ -229,10 +263,18 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def val_metrics(self, data) -> dict[str, float]:
         """ELBO terms on a fixed 1k validation slice with a fixed binarization (no IW: it runs every snapshot)."""
-        x = viz.fixed_val(data, 1000, self.dtype)
+        val = data.val  # the fixed binarization drawn once per data set and dtype, not at every snapshot
+        key = (id(data), val.data_ptr(), val._version, self.dtype)
+        if self._val is None or self._val[0] != key:
+            self._val = (key, viz.fixed_val(data, 1000, self.dtype))
+        x = self._val[1]
         # the one reparameterized sample from a fixed seed, so the curve does not jitter from sampling alone
-        nelbo, kl, rec = self.negative_elbo_bound(x, self.fixed_generator())
-        au, _ = active_units(self.encode(x)[0])
+        if type(self).negative_elbo_bound is VAE.negative_elbo_bound:  # its encoder means: no second pass
+            nelbo, kl, rec, qm = self._nelbo_terms(x, self.fixed_generator())
+        else:
+            nelbo, kl, rec = self.negative_elbo_bound(x, self.fixed_generator())
+            qm = self.encode(x)[0]
+        au, _ = active_units(qm)
         # the window labels them 'val'; 'au' = active latent units (the panel's collapse view plots it)
         return {"nelbo": float(nelbo), "kl": float(kl), "rec": float(rec), "au": float(au)}
 
