@@ -16,7 +16,8 @@ One difference in direction remains: normflows' MaskedAffineAutoregressive sampl
 needs D passes for log_prob (its forward is nflows' one-pass transform), the reverse of MAF's; so against
 normflows, genviz's MAF wins log_prob and loses sampling by about the factor D (2 here).
 
-    python bench/bench_peers.py [--batches 256,1024] [--steps 200] [--repeats 5] [--peer-foreach]
+    python bench/bench_peers.py [--flows realnvp,maf] [--batches 256,1024] [--steps 200] [--repeats 5]
+                                [--peer-foreach]
 """
 from __future__ import annotations
 
@@ -157,6 +158,7 @@ def rates(model, step, batches, n_eval: int) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--flows", default="realnvp,maf")
     p.add_argument("--batches", default="256,1024")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
@@ -167,26 +169,31 @@ def main() -> None:
     missing = sorted(set(PEERS) - set(peers))
     ds = data.load("moons", n=30000)
     print(f"{'flow':8s} {'batch':>5s} {'peer':10s} {'train ×':>8s} {'log_prob ×':>10s} {'sample ×':>9s}   "
-          f"targets ≥ {TARGET['train']}× / {TARGET['log_prob']}× / {TARGET['sample']}×")
-    for kind in ("realnvp", "maf"):
+          f"{'verdict':7s} ms/step genviz, peer   targets ≥ {TARGET['train']}× / {TARGET['log_prob']}× / "
+          f"{TARGET['sample']}×")
+    for kind in args.flows.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
             g = torch.Generator().manual_seed(0)
             batches = [ds.batch(batch, g) for _ in range(args.steps)]
             ratios = {name: {k: [] for k in TARGET} for name in peers}
+            ms = {name: [] for name in ("genviz", *peers)}  # training milliseconds per step
             for _ in range(args.repeats):
                 torch.manual_seed(0)  # a bench script, not library code: peers initialise from the global stream
                 model = genviz_flow(kind)
                 ours = rates(model, genviz_step(model), batches, 4096)
+                ms["genviz"].append(1e3 / ours["train"])
                 for name, (_, cls) in peers.items():
                     peer = cls(kind)
                     theirs = rates(peer, plain_step(peer, args.peer_foreach), batches, 4096)
+                    ms[name].append(1e3 / theirs["train"])
                     for k in TARGET:
                         ratios[name][k].append(ours[k] / theirs[k])
             for name in peers:
                 med = {k: statistics.median(v) for k, v in ratios[name].items()}
                 verdict = "met" if all(med[k] >= TARGET[k] for k in TARGET) else "missed"
                 print(f"{kind:8s} {batch:5d} {name:10s} {med['train']:8.2f} {med['log_prob']:10.2f} "
-                      f"{med['sample']:9.2f}   {verdict}", flush=True)
+                      f"{med['sample']:9.2f}   {verdict:7s} {statistics.median(ms['genviz']):6.2f} "
+                      f"{statistics.median(ms[name]):6.2f}", flush=True)
     print(f"\nmedian genviz ÷ peer over {args.repeats} interleaved repeats, {args.steps} steps, one thread; "
           f"peers' Adam: {'foreach' if args.peer_foreach else 'default'}"
           + (f"; not installed: {', '.join(missing)}" if missing else ""))

@@ -29,6 +29,14 @@ CASES = [
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 
 
+@pytest.fixture
+def fused_runs(monkeypatch):
+    """A list that grows by one per fused step run (to tell which path a train_step took)."""
+    runs, run = [], fused_step._run
+    monkeypatch.setattr(fused_step, "_run", lambda *args: runs.append(1) or run(*args))
+    return runs
+
+
 def _randomize(model, seed=0, size=0.3):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():  # last layers start at zero (an identity flow): move every weight off it
@@ -99,7 +107,7 @@ def _train(model, step, xs, grad_clip):
 
 @pytest.mark.parametrize("dtype,grad_clip", [(torch.float64, 0.0), (torch.float64, 0.5), (torch.float32, 0.0)])
 @pytest.mark.parametrize("name,cfg", [("realnvp", {}), ("maf", {"actnorm": True}), ("maf", {"scale": "softplus"})])
-def test_fifty_steps_match_the_autograd_path(name, cfg, dtype, grad_clip):
+def test_fifty_steps_match_the_autograd_path(name, cfg, dtype, grad_clip, fused_runs):
     """model.train_step (fused: the registry defaults are covered) vs GenerativeModel's autograd step."""
     fast = registry.build(name, data_dim=2, seed=0, **cfg).to(dtype)
     plain = copy.deepcopy(fast)
@@ -109,14 +117,16 @@ def test_fifty_steps_match_the_autograd_path(name, cfg, dtype, grad_clip):
         u = torch.randn(97, 2, generator=g, dtype=dtype)
         xs.append(torch.stack([u[:, 0], u[:, 0] ** 2 - 1 + 0.2 * u[:, 1]], 1))
     assert fused_step.covers(fast, xs[0])
-    a = _train(fast, type(fast).train_step, xs, grad_clip)
     b = _train(plain, GenerativeModel.train_step, xs, grad_clip)
-    assert fast in fused_step._WORKSPACES and plain not in fused_step._WORKSPACES  # each took its own path
+    assert not fused_runs
+    a = _train(fast, type(fast).train_step, xs, grad_clip)
+    assert len(fused_runs) == 50
     tol = 1e-9 if dtype == torch.float64 else 1e-4
     torch.testing.assert_close(a, b, rtol=tol, atol=0)
     assert a[-10:].mean() < a[:10].mean()  # it learned
-    for p, q in zip(fast.parameters(), plain.parameters()):
-        torch.testing.assert_close(p, q, rtol=tol, atol=tol)
+    if dtype == torch.float64:  # (float32: Adam's step on a gradient rounding to ±0 can move a weight by ±lr)
+        for p, q in zip(fast.parameters(), plain.parameters()):
+            torch.testing.assert_close(p, q, rtol=tol, atol=tol)
 
 
 def test_grad_clip_clips_the_fused_gradients():
@@ -140,7 +150,7 @@ def _plain_step_result(model, x):
     ("iaf", {}, "IAF's density needs D passes"), ("nice", {}, "additive couplings"),
     ("realnvp", {"frozen": True}, "a frozen parameter"), ("realnvp", {"x_grad": True}, "inputs need grad"),
     ("maf", {"hook": True}, "a gradient hook (distributed.py averages gradients in one)")])
-def test_what_is_not_covered_trains_on_the_autograd_path(name, cfg, why):
+def test_what_is_not_covered_trains_on_the_autograd_path(name, cfg, why, fused_runs):
     frozen, x_grad, hook = cfg.pop("frozen", False), cfg.pop("x_grad", False), cfg.pop("hook", False)
     model = _randomize(registry.build(name, data_dim=2, seed=0, **cfg))
     if frozen:
@@ -153,7 +163,7 @@ def test_what_is_not_covered_trains_on_the_autograd_path(name, cfg, why):
     ref_loss, ref = _plain_step_result(model, x)
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})
     loss = model.train_step(x, model.configure_optimizers(train), train)["loss"]
-    assert model not in fused_step._WORKSPACES
+    assert not fused_runs
     assert torch.equal(loss, ref_loss)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), ref.parameters()))
     if frozen:
@@ -162,7 +172,7 @@ def test_what_is_not_covered_trains_on_the_autograd_path(name, cfg, why):
         assert len(seen) == 1 and seen[0].abs().sum() > 0
 
 
-def test_the_session_trains_the_default_flows_on_the_fused_path():
+def test_the_session_trains_the_default_flows_on_the_fused_path(fused_runs):
     from genviz.core import data
     from genviz.core.session import Session
 
@@ -170,4 +180,5 @@ def test_the_session_trains_the_default_flows_on_the_fused_path():
         s = Session(name, data.load("moons", n=2000), None, {"steps": 3, "batch_size": 64}, with_arrays=False)
         for _ in s.run():
             pass
-        assert s.step == 3 and s.model in fused_step._WORKSPACES, name
+        assert s.step == 3 and len(fused_runs) == 3, name
+        fused_runs.clear()

@@ -98,11 +98,12 @@ class FlowModel(GenerativeModel):
         this model; anything it does not cover takes GenerativeModel's autograd step."""
         from genviz.core.flows import fused_step  # it imports the layer modules, which import this one
 
-        if len(optimizers) != 1 or not fused_step.covers(self, x):
+        ws = fused_step.plan(self, x) if len(optimizers) == 1 else None
+        if ws is None:
             return super().train_step(x, optimizers, train)
         (opt,) = optimizers
         opt.zero_grad(set_to_none=True)
-        loss = fused_step.nll_and_grads(self, x)
+        loss = fused_step.nll_and_grads(self, x, ws)
         if train.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.parameters(), train.grad_clip)
         opt.step()

@@ -40,15 +40,15 @@ def _coupling_covers(layer) -> bool:
     return isinstance(layer._keep, slice) and isinstance(layer._out, slice) and isinstance(layer.net[-1], nn.Linear)
 
 
-def _coupling_alloc(layer, b, d, like):
+def _coupling_alloc(layer, b, d, like, shared):
     lins = [m for m in layer.net if isinstance(m, nn.Linear)]
     k, kk = len(range(d)[layer._out]), len(range(d)[layer._keep])
     e = lambda *s: like.new_empty(s)  # noqa: E731
     return SimpleNamespace(
         lins=lins, h=[e(b, d)] + [e(b, lin.out_features) for lin in lins[:-1]], o=e(b, 2 * d),
-        q=e(b, k), u=e(b, k), s=e(b, k), ex=e(b, k), y=e(b, k), ld=e(b), xn=e(b, d), gx=e(b, d),
+        q=e(b, k), u=e(b, k), s=e(b, k), ex=e(b, k), y=e(b, k), ld=e(b), xn=e(b, d),
         go=like.new_zeros(b, 2 * d),  # the kept coordinates' columns stay zero: only the others are written
-        gs=e(b, k), du=e(b, k), tmp=e(b, k), gh=[e(b, lin.out_features) for lin in lins[:-1]], gh0=e(b, kk))
+        gs=e(b, k), du=e(b, k), tmp=e(b, k), gh0=e(b, kk), **shared(b, d, [lin.out_features for lin in lins[:-1]]))
 
 
 def _coupling_forward(layer, w, x, total):
@@ -76,18 +76,22 @@ def _coupling_forward(layer, w, x, total):
     return w.xn, total
 
 
-def _coupling_backward(layer, w, gy, inv_b):
+def _coupling_backward(layer, w, gy, need_gx):
     d, out, keep = gy.shape[1], layer._out, layer._keep
-    gy_out, gx_out = gy[:, out], w.gx[:, out]
-    torch.mul(gy_out, w.ex, out=gx_out)  # ∂y/∂x_out = exp(-s)
-    torch.neg(gx_out, out=w.go[:, d:][:, out])  # ∂y/∂t = -exp(-s)
-    torch.mul(gy_out, w.y, out=w.gs).neg_().add_(inv_b)  # ∂y/∂s = -y; log|det| = -Σs, ∂loss/∂log|det| = -1/B
-    torch.mul(w.u, w.u, out=w.du).neg_().add_(1)  # ∂s/∂raw = 1 - tanh²
+    gy_out, g_t = gy[:, out], w.go[:, d:][:, out]
+    if need_gx:
+        torch.neg(torch.mul(gy_out, w.ex, out=w.gx[:, out]), out=g_t)  # ∂y/∂x_out = exp(-s) = -∂y/∂t
+    else:
+        torch.mul(gy_out, w.ex, out=g_t).neg_()
+    torch.addcmul(w.inv_b, gy_out, w.y, value=-1, out=w.gs)  # ∂y/∂s = -y; log|det| = -Σs: ∂loss/∂s += 1/B
+    torch.addcmul(w.one, w.u, w.u, value=-1, out=w.du)  # ∂s/∂raw = 1 - tanh²
     gr = torch.mul(w.gs, w.du, out=w.go[:, :d][:, out])
     torch.mul(w.gs, w.u, out=w.tmp).addcmul_(gr, w.q, value=-1)  # ∂s/∂scale = tanh(q) - q·(1 - tanh²(q))
     torch.sum(w.tmp, 0, out=layer.scale.grad[out])
     layer.scale.grad[keep].zero_()  # the kept coordinates' bound is never used
     g = _mlp_backward(w.lins, w.h, w.go, w.gh)
+    if not need_gx:  # the layer that reads the data: nobody needs ∂loss/∂x
+        return None
     # the net reads m⊙x: only the kept columns get its gradient ((batch, hidden) @ (hidden, k): a narrow
     # product, which MKL runs ~6x faster with k = 1 than with all d = 2 columns)
     torch.mm(g, w.lins[0].weight[:, keep], out=w.gh0)
@@ -122,14 +126,14 @@ def _made_covers(layer) -> bool:
     return (layer.mode == "maf" and made.n_out == 2 and made.cond_dim == 0 and type(made.act) is nn.ReLU)
 
 
-def _made_alloc(layer, b, d, like):
+def _made_alloc(layer, b, d, like, shared):
     made = layer.made
     lins = [*made.layers, made.out]
     e = lambda *s: like.new_empty(s)  # noqa: E731
     return SimpleNamespace(
         lins=lins, wm=[e(*lin.weight.shape) for lin in lins], h=[None] + [e(b, n) for n in made.hidden],
         o=e(b, 2 * d), q=e(b, d), u=e(b, d), a=e(b, d), ex=e(b, d), sp=None, z=e(b, d), ld=e(b), go=e(b, 2 * d),
-        gs=e(b, d), du=e(b, d), gx=e(b, d), gh=[e(b, n) for n in made.hidden])
+        gs=e(b, d), du=e(b, d), **shared(b, d, made.hidden))
 
 
 def _made_forward(layer, w, x, total):
@@ -159,39 +163,39 @@ def _made_forward(layer, w, x, total):
     return w.z, total
 
 
-def _made_backward(layer, w, gz, inv_b):
+def _made_backward(layer, w, gz, need_gx):
     d, x = gz.shape[1], w.h[0]
     g_first, g_raw = w.go[:, :d], w.go[:, d:]
     if layer.scale == "tanh":  # z = (x - μ)·exp(-α), α = b·tanh(r/b), log|det| = -Σα
         torch.mul(gz, w.ex, out=w.gx)
         torch.neg(w.gx, out=g_first)
-        torch.mul(gz, w.z, out=w.gs).neg_().add_(inv_b)
-        torch.mul(w.u, w.u, out=w.du).neg_().add_(1)
+        torch.addcmul(w.inv_b, gz, w.z, value=-1, out=w.gs)
+        torch.addcmul(w.one, w.u, w.u, value=-1, out=w.du)
         torch.mul(w.gs, w.du, out=g_raw)
     else:  # z = s·x + t, s = softplus(r + c) + 1e-3, log|det| = Σ log s
         torch.mul(gz, w.sp, out=w.gx)
         g_first.copy_(gz)
-        torch.mul(gz, x, out=w.gs).sub_(torch.reciprocal(w.sp).mul_(inv_b))
+        torch.mul(gz, x, out=w.gs).sub_(torch.reciprocal(w.sp).mul_(w.inv_b))
         torch.ops.aten.softplus_backward.grad_input(w.gs, w.q, 1, 20, grad_input=g_raw)
     g = _mlp_backward(w.lins, w.h, w.go, w.gh, masked=w.wm)
-    return w.gx.addmm_(g, w.wm[0])
+    return w.gx.addmm_(g, w.wm[0]) if need_gx else None
 
 
 # -- permutation and ActNorm ----------------------------------------------------------------------------
-def _perm_alloc(layer, b, d, like):
-    return SimpleNamespace(y=like.new_empty(b, d), gx=like.new_empty(b, d))
+def _perm_alloc(layer, b, d, like, shared):
+    return SimpleNamespace(y=like.new_empty(b, d), **shared(b, d, ()))
 
 
 def _perm_forward(layer, w, x, total):
     return torch.index_select(x, 1, layer.inv_perm, out=w.y), total
 
 
-def _perm_backward(layer, w, gy, inv_b):
-    return torch.index_select(gy, 1, layer.perm, out=w.gx)
+def _perm_backward(layer, w, gy, need_gx):
+    return torch.index_select(gy, 1, layer.perm, out=w.gx) if need_gx else None
 
 
-def _actnorm_alloc(layer, b, d, like):
-    return SimpleNamespace(y=like.new_empty(b, d), gx=like.new_empty(b, d), ex=None)
+def _actnorm_alloc(layer, b, d, like, shared):
+    return SimpleNamespace(y=like.new_empty(b, d), ex=None, **shared(b, d, ()))
 
 
 def _actnorm_forward(layer, w, x, total):
@@ -204,7 +208,7 @@ def _actnorm_forward(layer, w, x, total):
     return w.y, total
 
 
-def _actnorm_backward(layer, w, gy, inv_b):
+def _actnorm_backward(layer, w, gy, need_gx):
     torch.mul(gy, w.ex, out=w.gx)
     torch.sum(w.gx, 0, out=layer.loc.grad).neg_()
     torch.sum(gy * w.y, 0, out=layer.log_scale.grad).neg_().add_(1)  # log|det| = -Σ log_scale
@@ -222,40 +226,65 @@ BASES = (StandardNormal, DiagGaussian)
 
 
 def covers(model, x) -> bool:
-    """Whether nll_and_grads computes this model's step (else the plain autograd path must)."""
+    """Whether nll_and_grads computes this model's step on x (else the plain autograd path must)."""
+    return plan(model, x) is not None
+
+
+def _structure_covered(model, x) -> bool:
+    """What only changes with the model's class, layers or dtype (checked when the buffers are built)."""
     cls = type(model)
     if (cls.loss is not GenerativeModel.loss or cls.log_prob is not FlowModel.log_prob
-            or cls.inverse_with_trace is not FlowModel.inverse_with_trace or model.layer_inverse != "inverse"):
+            or cls.inverse_with_trace is not FlowModel.inverse_with_trace or model.layer_inverse != "inverse"
+            or type(model.base) not in BASES or any(type(layer) not in LAYERS for layer in model.layers)):
         return False
-    if type(model.base) not in BASES or x.dim() != 2 or x.requires_grad or not torch.is_grad_enabled():
-        return False
-    for layer in model.layers:
-        spec = LAYERS.get(type(layer))
-        if spec is None or not spec[0](layer):
-            return False
     params = list(model.parameters())
-    p0 = params[0] if params else None
-    # gradient hooks (distributed.py averages gradients across ranks in one) only run under autograd
-    return (p0 is not None and x.dtype == p0.dtype and x.device == p0.device
-            and all(p.requires_grad and p.dtype == p0.dtype and not p._backward_hooks
-                    and not getattr(p, "_post_accumulate_grad_hooks", None) for p in params))
+    return bool(params) and all(p.dtype == x.dtype and p.device == x.device for p in params)
 
 
-# model -> (key, per-layer buffers, base buffers): outside the model, so copies, pickles and state_dicts of it
-# never carry them; one batch shape per model (a new shape replaces the old buffers)
+# model -> its workspace (buffers kept between steps, keyed by the batch's shape, dtype and device): outside
+# the model, so copies, pickles and state_dicts of it never carry them; a new key replaces the old buffers
 _WORKSPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _workspace(model, x):
+def plan(model, x):
+    """The workspace for a training step of `model` on the batch x, or None where this module does not cover
+    them. The parameter list is the one the workspace was built with: nn.Module.parameters() costs ~80 µs
+    (a tenth of a small flow's step); load_state_dict, .to() and FlatAdam keep the Parameter objects, and a
+    Parameter attribute replaced later would not be in the optimizer either."""
+    if x.dim() != 2 or x.requires_grad or not torch.is_grad_enabled():
+        return None
     key = (tuple(x.shape), x.dtype, x.device, len(model.layers))
     ws = _WORKSPACES.get(model)
-    if ws is None or ws[0] != key:
-        b, d = x.shape
-        layers = [(layer, LAYERS[type(layer)]) for layer in reversed(model.layers)]
-        ws = (key, [(layer, spec[2], spec[3], spec[1](layer, b, d, x)) for layer, spec in layers],
-              SimpleNamespace(gz=torch.empty_like(x), u=torch.empty_like(x)))
-        _WORKSPACES[model] = ws
-    return ws[1], ws[2]
+    if ws is None or ws.key != key:
+        if not _structure_covered(model, x):
+            return None
+        ws = _WORKSPACES[model] = _build(model, x, key)
+    for layer, _, _, _, layer_covers in ws.layers:  # e.g. a MADE block switched to IAF
+        if not layer_covers(layer):
+            return None
+    # gradient hooks (distributed.py averages gradients across ranks in one) only run under autograd
+    if not all(p.requires_grad and not p._backward_hooks and not getattr(p, "_post_accumulate_grad_hooks", None)
+               for p in ws.params):
+        return None
+    return ws
+
+
+def _build(model, x, key):
+    pool = {("one",): x.new_ones(()), ("inv_b",): x.new_full((), 1 / len(x))}
+    layers = []
+    for j, layer in enumerate(reversed(model.layers)):
+        def shared(b, d, hidden):
+            """Backward scratch shared by all layers (one set in cache instead of one per layer): the hidden
+            layers' gradients, and gx: layer j writes ∂loss/∂input into slot j % 2, never the slot its
+            ∂loss/∂output came in."""
+            get = lambda *k: pool.setdefault(k, x.new_empty(k[1:]))  # noqa: E731
+            return {"gh": [get(f"gh{i}", b, n) for i, n in enumerate(hidden)], "gx": get(f"gx{j % 2}", b, d),
+                    "one": get("one"), "inv_b": get("inv_b")}
+
+        layer_covers, alloc, forward, backward = LAYERS[type(layer)]
+        layers.append((layer, forward, backward, alloc(layer, *x.shape, x, shared), layer_covers))
+    return SimpleNamespace(key=key, layers=layers, params=tuple(model.parameters()),
+                           base=SimpleNamespace(gz=torch.empty_like(x), u=torch.empty_like(x)))
 
 
 def _base_backward(base, z, w, inv_b):
@@ -270,22 +299,28 @@ def _base_backward(base, z, w, inv_b):
     return w.gz
 
 
-@torch.no_grad()
-def nll_and_grads(model, x):
+def nll_and_grads(model, x, ws=None):
     """The mean NLL of x (a fresh scalar) with every parameter's gradient written into p.grad (set, not
-    accumulated: the caller has zeroed or dropped them). Only for a model and batch that `covers`."""
-    for p in model.parameters():
+    accumulated: the caller has zeroed or dropped them); ws = plan(model, x), which must not be None."""
+    ws = ws if ws is not None else plan(model, x)
+    if ws is None:
+        raise ValueError(f"fused_step does not cover this {type(model).__name__} and batch: use autograd")
+    with torch.no_grad():
+        return _run(model, x, ws)
+
+
+def _run(model, x, ws):
+    for p in ws.params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    layers, wb = _workspace(model, x)
-    inv_b = 1.0 / len(x)
     h, total = x, None
-    for layer, forward, _, w in layers:
+    for layer, forward, _, w, _ in ws.layers:
         h, total = forward(layer, w, h, total)
     if total is None:
         total = x.new_zeros(len(x))
     loss = -(model.base.log_prob(h) + total).mean()
-    g = _base_backward(model.base, h, wb, inv_b)
-    for layer, _, backward, w in reversed(layers):
-        g = backward(layer, w, g, inv_b)
+    g = _base_backward(model.base, h, ws.base, 1.0 / len(x))
+    for j in range(len(ws.layers) - 1, -1, -1):  # the first layer reads the data: no gradient wanted there
+        layer, _, backward, w, _ = ws.layers[j]
+        g = backward(layer, w, g, j > 0)
     return loss
