@@ -1,9 +1,10 @@
 """The VAE and MADE training fast path (#17, target 4) against the stock PyTorch path.
 
 fast_ops' ELU and Bernoulli log-likelihood evaluate expm1 / log1p in float64: the same function to one unit in
-the last place, with the closed-form gradients autograd uses. FlatAdam's in-place step is torch's for-loop Adam
-bit for bit, frozen parameters included (MADE's direct bias). A few training steps of both models match a
-plain copy trained with nn.ELU / binary_cross_entropy_with_logits and torch.optim.Adam.
+the last place, with the closed-form gradients autograd uses. Both models train with torch's fused Adam
+(fused_adam.py), frozen parameters left alone (MADE's direct bias): bit for bit a twin stepped by a fused
+torch.optim.Adam, and to float rounding a plain copy trained with nn.ELU / binary_cross_entropy_with_logits
+through autograd and torch's for-loop Adam.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import torch
 from torch.nn import functional as F
 
 from genviz.core import config, fast_ops, registry
-from genviz.core.flows.flat_adam import FlatAdam
 
 
 def _values():
@@ -78,13 +78,13 @@ def _batches(n, batch=32, d=784, seed=4):
             for _ in range(n)]
 
 
-def test_a_vae_step_with_flat_adam_is_torch_adams_bit_for_bit_and_the_stock_ops_to_rounding():
+def test_a_vae_step_is_fused_adams_bit_for_bit_and_the_stock_ops_to_rounding():
     model = registry.build("vae", data_shape=(1, 28, 28), seed=0, z_dim=20, hidden=64, depth=1)
     twin, stock = copy.deepcopy(model), copy.deepcopy(model)
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})
     opts = model.configure_optimizers(train)
-    assert isinstance(opts[0], FlatAdam)
-    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2, foreach=False)
+    assert opts[0].param_groups[0]["fused"]
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2, fused=True)
     stock_opt = torch.optim.Adam(stock.parameters(), lr=1e-2, foreach=False)
 
     def plain_step(m, opt, stock_ops):
@@ -103,7 +103,7 @@ def test_a_vae_step_with_flat_adam_is_torch_adams_bit_for_bit_and_the_stock_ops_
                 opt.step()
                 return loss.detach()
             # the same train_step (mlp_step's written-out backward, tests/core/test_vae_mlp_step.py) with
-            # torch's Adam in place of FlatAdam
+            # the optimizer made here
             return m.train_step(x, [opt], train)["loss"]
         return step
 
@@ -119,24 +119,24 @@ def test_a_vae_step_with_flat_adam_is_torch_adams_bit_for_bit_and_the_stock_ops_
         torch.testing.assert_close(p, r, rtol=1e-4, atol=1e-5)
 
 
-def test_made_trains_with_flat_adam_bit_for_bit_and_leaves_its_frozen_bias_alone():
+def test_made_trains_with_fused_adam_and_leaves_its_frozen_bias_alone():
     model = registry.build("made", data_shape=(1, 6, 6), seed=0, hidden=16)
     assert not model.direct.bias.requires_grad
     twin, stock = copy.deepcopy(model), copy.deepcopy(model)
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})
     opts = model.configure_optimizers(train)
-    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2, foreach=False)
+    assert opts[0].param_groups[0]["fused"]
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2, fused=True)
     stock_opt = torch.optim.Adam(stock.parameters(), lr=1e-2, foreach=False)
     for x in _batches(4, d=36):
         loss = model.train_step(x, opts, train)["loss"]
-        # the twin: the same staircase gradients (test_made_staircase.py) stepped by torch's Adam
+        # the twin: the same staircase gradients (test_made_staircase.py) stepped by a fused torch Adam
         assert torch.equal(loss, twin.train_step(x, [twin_opt], train)["loss"])
         stock_opt.zero_grad(set_to_none=True)
         plain = F.binary_cross_entropy_with_logits(stock.logits(x), x, reduction="none").sum(1).mean()
         plain.backward()
         stock_opt.step()
         torch.testing.assert_close(loss, plain.detach(), rtol=1e-6, atol=0)
-    assert opts[0]._flat is not None  # the flat path ran (the frozen bias did not send it to torch's step)
     for (name, p), q, r in zip(model.named_parameters(), twin.parameters(), stock.parameters()):
         assert torch.equal(p, q), name
         torch.testing.assert_close(p, r, rtol=1e-4, atol=1e-5)

@@ -109,3 +109,48 @@ def test_val_metrics_are_the_two_pass_values():
         again = model.val_metrics(ds)
         x = viz.fixed_val(ds, 1000, model.dtype)
         assert again["nelbo"] == float(model.negative_elbo_bound(x, model.fixed_generator())[0])
+
+
+def test_first_layer_over_the_batchs_nonzero_columns_only(monkeypatch):
+    """Sparse binary input (most columns 0 in the whole batch): the compact product gives autograd's numbers
+    and exactly zero gradient for the weights of the skipped columns."""
+    model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=7, depth=2).double()
+    ref = copy.deepcopy(model)
+    x = torch.bernoulli(torch.full((6, *SHAPE), 0.1, dtype=torch.float64), generator=torch.Generator().manual_seed(7))
+    skipped = (x.flatten(1) == 0).all(0)
+    assert skipped.numel() * (1 - mlp_step.COMPACT) <= int(skipped.sum()) < skipped.numel()  # compact path taken
+    seen = []
+    real = mlp_step._active_columns
+    monkeypatch.setattr(mlp_step, "_active_columns", lambda xf: seen.append(real(xf)) or seen[-1])
+    opt = Grabber(model)
+    for p in model.parameters():  # last step's gradients still there: every entry must be overwritten
+        p.grad = torch.full_like(p, 7.0)
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        out = model.train_step(x, [opt], TRAIN)
+    assert seen and seen[0] is not None and len(seen[0]) == int((~skipped).sum())
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        loss = ref.loss(x)[0]
+    loss.backward()
+    torch.testing.assert_close(out["loss"], loss.detach(), rtol=1e-10, atol=0)
+    for name, p in ref.named_parameters():
+        torch.testing.assert_close(opt.grads[name], p.grad, rtol=1e-10, atol=1e-12, msg=name)
+    assert torch.equal(opt.grads["enc.0.weight"][:, skipped], torch.zeros(7, int(skipped.sum()), dtype=torch.float64))
+
+
+def test_adam_is_torchs_fused_one_and_flat_adam_where_there_is_none(monkeypatch):
+    from genviz.core import fused_adam
+    from genviz.core.flows.flat_adam import FlatAdam
+
+    model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=7, depth=1)
+    assert model.configure_optimizers(TRAIN)[0].param_groups[0]["fused"]
+    real = torch.optim.Adam
+
+    def old_torch(params, lr, fused=None, **kw):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be CUDA tensors")  # torch < 2.4 on a CPU
+        return real(params, lr=lr, **kw)
+
+    monkeypatch.setattr(torch.optim, "Adam", old_torch)
+    assert type(fused_adam.adam(model.parameters(), 1e-3)) is FlatAdam

@@ -14,13 +14,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genviz.core import fast_ops
+from genviz.core import fast_ops, fused_adam
 from genviz.core.autoregressive import staircase
 from genviz.core.autoregressive.base import AutoregressiveModel
 from genviz.core.autoregressive.nade import parameter_counts
 from genviz.core.autoregressive.orders import ORDERS, make_order
 from genviz.core.config import param
-from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.masked import MADE, MaskedLinear
 
 
@@ -182,8 +181,8 @@ class MADEModel(AutoregressiveModel):
         return super().log_prob(x)
 
     def configure_optimizers(self, train):
-        # Adam once over flat buffers, in place: torch's for-loop Adam's numbers (see flows/flat_adam.py)
-        return [FlatAdam(self.parameters(), lr=train.lr)]
+        # one fused pass per weight matrix: ~1 ms a step where the for-loop's ten passes take ~3 (fused_adam.py)
+        return [fused_adam.adam(self.parameters(), lr=train.lr)]
 
     def val_metrics(self, data) -> dict[str, float]:
         """The base class's held-out NLL on the same fixed binarization, drawn once per data set and dtype

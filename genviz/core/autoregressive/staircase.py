@@ -30,6 +30,9 @@ class Layer:
     inv_cols: torch.Tensor | None
     mask_p: torch.Tensor  # (R, C), contiguous
     blocks: list[tuple[int, int, int]]  # (r0, r1, e): rows r0:r1 read columns :e
+    # the masked weight, rewritten every step: a fresh (R, C) tensor each time comes from fresh pages
+    # (the allocator maps large blocks anew), and touching them cost more than the products it feeds
+    wm: torch.Tensor | None = None
 
 
 def extents(mask_p: torch.Tensor) -> torch.Tensor:
@@ -100,7 +103,9 @@ def _gather(w: torch.Tensor, layer: Layer) -> torch.Tensor:
 def masked_weight(w: torch.Tensor, layer: Layer) -> torch.Tensor:
     """weight_p * mask_p on the blocks only (the rest is never read): (R, C)."""
     src = _gather(w, layer)
-    out = torch.empty_like(layer.mask_p)
+    if layer.wm is None:
+        layer.wm = torch.empty_like(layer.mask_p)
+    out = layer.wm
     for r0, r1, e in layer.blocks:
         if e:
             torch.mul(src[r0:r1, :e], layer.mask_p[r0:r1, :e], out=out[r0:r1, :e])

@@ -38,11 +38,26 @@ def _elu(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return h, neg.exp_()
 
 
-def _mlp_forward(lins, x):
-    """Activations [x, h1, ...] (inputs of every layer), ELU derivatives per hidden layer, and the output."""
+COMPACT = 0.9  # the first layer skips the input columns that are 0 in the whole batch when at most this share is left
+
+
+def _active_columns(x: torch.Tensor) -> torch.Tensor | None:
+    """The columns of x with a nonzero entry, when few enough that dropping the others pays (binarized MNIST:
+    ~490 of 784 at batch 128: the first layer's product and weight gradient over 63% of the columns; the
+    dropped terms are exact zeros)."""
+    idx = x.any(0).nonzero().squeeze(1)
+    return idx if len(idx) <= COMPACT * x.shape[1] else None
+
+
+def _mlp_forward(lins, x, cols=None):
+    """Activations [x, h1, ...] (inputs of every layer), ELU derivatives per hidden layer, and the output;
+    with `cols`, the first layer reads only those input columns (x's others are zero)."""
+    if cols is not None:
+        x = x.index_select(1, cols)
     ins, ders, h = [x], [], x
     for i, lin in enumerate(lins):
-        a = torch.addmm(lin.bias, h, lin.weight.t())
+        w = lin.weight if i or cols is None else lin.weight.index_select(1, cols)
+        a = torch.addmm(lin.bias, h, w.t())
         if i == len(lins) - 1:
             return ins, ders, a
         h, d = _elu(a)
@@ -50,12 +65,18 @@ def _mlp_forward(lins, x):
         ders.append(d)
 
 
-def _mlp_backward(lins, ins, ders, dout, need_input_grad: bool):
-    """Write every layer's weight and bias gradient into .grad; return d(input) when asked."""
+def _mlp_backward(lins, ins, ders, dout, need_input_grad: bool, cols=None):
+    """Write every layer's weight and bias gradient into .grad; return d(input) when asked (not with `cols`:
+    the first layer's weight gradient is then 0 outside those columns)."""
     g = dout
     for i in reversed(range(len(lins))):
         lin = lins[i]
-        torch.mm(g.t(), ins[i], out=lin.weight.grad)
+        if i == 0 and cols is not None:
+            grad_t = lin.weight.grad.t()  # the compact gradient's rows are the kept columns
+            grad_t.zero_()
+            grad_t.index_copy_(0, cols, ins[0].t().mm(g))
+        else:
+            torch.mm(g.t(), ins[i], out=lin.weight.grad)
         torch.sum(g, 0, out=lin.bias.grad)
         if i == 0 and not need_input_grad:
             return None
@@ -71,7 +92,8 @@ def train_step(model, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, ...]:
     xf = x.flatten(1)
     n = len(xf)
     with torch.no_grad():
-        e_ins, e_ders, e = _mlp_forward(enc, xf)
+        cols = _active_columns(xf)
+        e_ins, e_ders, e = _mlp_forward(enc, xf, cols)
         m, h = e.split(e.shape[1] // 2, 1)
         v = F.softplus(h) + 1e-8
         eps = torch.randn_like(m)  # nets.sample_gaussian's draw, same stream and shape
@@ -91,5 +113,5 @@ def train_step(model, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, ...]:
         # z = m + √v ε: dz ε / (2√v); KL: ½(1 − 1/v) per unit of β/n
         dv = (dz * eps).div_(sd).mul_(0.5).add_(torch.reciprocal(v).neg_().add_(1).mul_(0.5 * w_kl))
         dh = dv.mul_(torch.sigmoid(h))  # softplus' derivative
-        _mlp_backward(enc, e_ins, e_ders, torch.cat([dm, dh], 1), False)
+        _mlp_backward(enc, e_ins, e_ders, torch.cat([dm, dh], 1), False, cols)
     return loss, nelbo, kl_mean, rec_mean

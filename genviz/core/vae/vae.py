@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genviz.core import fast_ops
+from genviz.core import fast_ops, fused_adam
 from genviz.core.config import ConfigError, param
-from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.model import GenerativeModel
 from genviz.core.vae import ar_decoder, mlp_step, nets, viz
 
@@ -81,8 +80,8 @@ class VAE(GenerativeModel):
         """Adam; the autoregressive context at AR_LR_SCALE × the rate. Each of its weights sees one pixel pair's
         gradient, so at the MLP's rate it learns far slower than the z path; collapse is a race between
         explaining x through z and explaining it from x_<i, and this lets the decoder run it at full power."""
-        if self.ar is None:  # Adam once over flat buffers, in place: torch's for-loop Adam's numbers (flat_adam.py)
-            return [FlatAdam(self.parameters(), lr=train.lr)]
+        if self.ar is None:  # one fused pass per tensor instead of the for-loop's ten (fused_adam.py)
+            return [fused_adam.adam(self.parameters(), lr=train.lr)]
         rest = [p for n, p in self.named_parameters() if not n.startswith("ar.")]
         return [torch.optim.Adam([{"params": rest},
                                   {"params": list(self.ar.parameters()), "lr": train.lr * AR_LR_SCALE,
