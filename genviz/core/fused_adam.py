@@ -8,11 +8,25 @@ are Adam's; the fused kernel rounds some intermediate steps differently, so para
 for-loop's to float rounding, not bit for bit (tests/core/test_made_staircase.py and test_vae_mlp_step.py
 train both ways). Masked-out weights of a MADE get zero gradients, so their moments stay exactly zero and
 the weights unchanged, as with the for-loop. A torch without fused Adam for these parameters' device
-(before 2.4 on a CPU), and a float64 model, get FlatAdam. The state_dict is Adam's either way: checkpoints move between them.
+(before 2.4 on a CPU), and a float64 model, get FlatAdam. The state_dict is Adam's either way: checkpoints
+move between them.
 """
 from __future__ import annotations
 
 import torch
+
+
+class FusedAdam(torch.optim.Adam):
+    """Adam(fused=True) that stays fused when it loads a state saved by another Adam (an older run's
+    checkpoint from FlatAdam or the for-loop: their groups say fused=None, which would be taken over)."""
+
+    def __init__(self, params, lr: float = 1e-3, **kwargs):
+        super().__init__(params, lr=lr, fused=True, **kwargs)
+
+    def load_state_dict(self, state_dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["fused"], group["foreach"] = True, None
 
 
 def adam(params, lr: float) -> torch.optim.Adam:
@@ -22,6 +36,6 @@ def adam(params, lr: float) -> torch.optim.Adam:
     if any(p.dtype != torch.float32 for p in params):  # the fused kernel counts steps in a float32 tensor
         return FlatAdam(params, lr=lr)  # (a float64 model would mix dtypes: the float64 contract test)
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        return FusedAdam(params, lr=lr)
     except (RuntimeError, ValueError, TypeError):  # this torch has no fused Adam for these tensors
         return FlatAdam(params, lr=lr)

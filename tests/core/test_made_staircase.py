@@ -149,3 +149,45 @@ def test_several_mask_sets_fall_back_to_the_dense_step():
     opts = model.configure_optimizers(TRAIN)
     loss = model.train_step(_x(torch.float32), opts, TRAIN)["loss"]
     assert model._plan is None and torch.isfinite(loss)
+
+
+def test_a_run_saved_with_flat_adam_resumes_fused_on_the_same_trajectory():
+    """An older checkpoint's optimizer state (FlatAdam, groups saying fused=None) loads into the fused Adam,
+    which stays fused and continues as the for-loop Adam would."""
+    from genviz.core.flows.flat_adam import FlatAdam
+    from genviz.core.session import load_optimizer_states
+
+    model = _made(torch.float32, hidden=24)
+    old_opt = FlatAdam(model.parameters(), lr=1e-2)
+    for i in range(3):
+        model.train_step(_x(torch.float32, n=16, seed=i), [old_opt], TRAIN)
+    saved = copy.deepcopy(old_opt.state_dict())
+    ref = copy.deepcopy(model)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)
+    ref_opt.load_state_dict(copy.deepcopy(saved))
+    opts = model.configure_optimizers(TRAIN)
+    load_optimizer_states(opts, [saved])
+    assert opts[0].param_groups[0]["fused"]
+    for i in range(3, 6):
+        x = _x(torch.float32, n=16, seed=i)
+        ours = model.train_step(x, opts, TRAIN)["loss"]
+        theirs = GenerativeModel.train_step(ref, x, [ref_opt], TRAIN)["loss"]
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=0)
+    assert all(float(s["step"]) == 6 for s in opts[0].state.values())
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_the_default_mnist_made_trains_through_a_session_on_the_staircase():
+    from genviz.core import data as data_mod
+    from genviz.core.session import Session
+
+    g = torch.Generator().manual_seed(0)
+    ds = data_mod.Dataset("tiny", "image", *(torch.rand(n, 1, 28, 28, generator=g) for n in (64, 16, 8)),
+                          binarize=True)
+    session = Session("made", ds, None, {"steps": 2, "batch_size": 8, "snapshot_every": 1}, with_arrays=False)
+    snaps = list(session.run())
+    assert snaps[-1].status == "done"
+    model = session.model
+    assert model._plan is not None and all(pl.rows is None for pl in model._plan.hidden)  # sorted: no gather
+    assert session.optimizers[0].param_groups[0]["fused"]

@@ -145,12 +145,27 @@ def test_adam_is_torchs_fused_one_and_flat_adam_where_there_is_none(monkeypatch)
 
     model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=7, depth=1)
     assert model.configure_optimizers(TRAIN)[0].param_groups[0]["fused"]
-    real = torch.optim.Adam
 
-    def old_torch(params, lr, fused=None, **kw):
-        if fused:
-            raise RuntimeError("`fused=True` requires all the params to be CUDA tensors")  # torch < 2.4 on a CPU
-        return real(params, lr=lr, **kw)
+    def old_torch(params, lr):  # what torch < 2.4 says to fused=True on a CPU
+        raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
 
-    monkeypatch.setattr(torch.optim, "Adam", old_torch)
+    monkeypatch.setattr(fused_adam, "FusedAdam", old_torch)
     assert type(fused_adam.adam(model.parameters(), 1e-3)) is FlatAdam
+    monkeypatch.undo()
+    assert type(fused_adam.adam(model.double().parameters(), 1e-3)) is FlatAdam  # float64: no fused kernel
+
+
+def test_the_default_mnist_vae_trains_through_a_session_on_the_written_out_step(monkeypatch):
+    from genviz.core import data as data_mod
+    from genviz.core.session import Session
+
+    calls = []
+    real = mlp_step.train_step
+    monkeypatch.setattr(mlp_step, "train_step", lambda *a: calls.append(1) or real(*a))
+    g = torch.Generator().manual_seed(0)
+    ds = data_mod.Dataset("tiny", "image", *(torch.rand(n, 1, 28, 28, generator=g) for n in (64, 16, 8)),
+                          binarize=True)
+    session = Session("vae", ds, None, {"steps": 3, "batch_size": 8, "snapshot_every": 1}, with_arrays=False)
+    snaps = list(session.run())
+    assert snaps[-1].status == "done" and len(calls) == 3
+    assert session.optimizers[0].param_groups[0]["fused"]
