@@ -67,24 +67,23 @@ def _backward(model, x):
     return loss.detach()
 
 
-@pytest.mark.parametrize("batch", [1, 7, 256])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("name,dim,cfg", CASES)
-def test_fused_loss_and_gradients_are_autograds(name, dim, cfg, dtype, batch):
+def test_fused_loss_and_gradients_are_autograds(name, dim, cfg, dtype):
     model = _randomize(registry.build(name, data_dim=dim, seed=0, **cfg)).to(dtype)
     ref = copy.deepcopy(model)
-    x = torch.randn(batch, dim, generator=torch.Generator().manual_seed(1), dtype=dtype) * 1.5
-    x2 = torch.randn(batch, dim, generator=torch.Generator().manual_seed(2), dtype=dtype)
-    assert fused_step.covers(model, x)
-    for xi in (x, x2):  # buffers are reused: the second batch gets its own gradients, not a sum
-        for p in model.parameters():
-            p.grad = None
-        loss = fused_step.nll_and_grads(model, xi)
-        ref_loss = _backward(ref, xi)
-        if dim == 2:  # the forward is the model's ops in the model's order
-            assert torch.equal(loss, ref_loss)
-        torch.testing.assert_close(loss, ref_loss, rtol=TOL[dtype], atol=0)
-        _assert_grads_close(model, ref, TOL[dtype])
+    for batch in (1, 7, 256):  # one point, odd sizes; buffers reused: each batch gets its own gradients
+        for seed in (1, 2):
+            xi = torch.randn(batch, dim, generator=torch.Generator().manual_seed(seed), dtype=dtype) * 1.5
+            assert fused_step.covers(model, xi)
+            for p in model.parameters():
+                p.grad = None
+            loss = fused_step.nll_and_grads(model, xi)
+            ref_loss = _backward(ref, xi)
+            if dim == 2:  # the forward is the model's ops in the model's order
+                assert torch.equal(loss, ref_loss)
+            torch.testing.assert_close(loss, ref_loss, rtol=TOL[dtype], atol=0)
+            _assert_grads_close(model, ref, TOL[dtype])
 
 
 def test_a_wrong_gradient_is_caught():
@@ -182,3 +181,31 @@ def test_the_session_trains_the_default_flows_on_the_fused_path(fused_runs):
             pass
         assert s.step == 3 and len(fused_runs) == 3, name
         fused_runs.clear()
+
+
+@pytest.mark.parametrize("name,dim,cfg", CASES + [("iaf", 2, {}), ("nice", 3, {})])
+def test_no_grad_log_prob_and_sample_are_the_autograd_paths_numbers(name, dim, cfg):
+    for dtype in (torch.float64, torch.float32):
+        _check_no_grad_paths(name, dim, cfg, dtype)
+
+
+def _check_no_grad_paths(name, dim, cfg, dtype):
+    """Under no_grad, log_prob and sample run fused_eval (shared buffers) where it covers the model: the
+    same numbers, bit for bit, as the graph-building path; the rest (IAF, NICE, couplings summing a masked
+    log-det row) take the plain path."""
+    from genviz.core.flows import fused_eval
+
+    model = _randomize(registry.build(name, data_dim=dim, seed=0, **cfg)).to(dtype)
+    x = torch.randn(300, dim, generator=torch.Generator().manual_seed(1), dtype=dtype) * 1.5
+    graph_lp = model.log_prob(x).detach()  # grad mode: the plain path
+    z = model.base.sample(257, torch.Generator().manual_seed(2))
+    graph_x = model.forward_with_trace(z)[0][-1].detach()
+    with torch.no_grad():
+        lp, xs = model.log_prob(x), model.sample(257, torch.Generator().manual_seed(2))
+        covered = fused_eval.log_prob(model, x) is not None
+    assert torch.equal(lp, graph_lp) and torch.equal(xs, graph_x)
+    assert covered == (name in ("realnvp", "maf") and (dim <= 4 or name == "maf"))
+    if covered:  # fresh tensors: a second call does not overwrite the first's result
+        with torch.no_grad():
+            model.log_prob(x * 2), model.sample(257, torch.Generator().manual_seed(3))
+        assert torch.equal(lp, graph_lp) and torch.equal(xs, graph_x)

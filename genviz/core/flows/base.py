@@ -110,10 +110,22 @@ class FlowModel(GenerativeModel):
         return {"loss": loss, "nll": loss}
 
     def log_prob(self, x):
+        if not torch.is_grad_enabled():  # no graph: one set of buffers for all layers, the same numbers
+            from genviz.core.flows import fused_eval
+
+            out = fused_eval.log_prob(self, x)
+            if out is not None:
+                return out
         trace, ld = self.inverse_with_trace(x)
         return self.base.log_prob(trace[-1]) + ld
 
     def sample(self, n: int, generator=None):
+        if not torch.is_grad_enabled():
+            from genviz.core.flows import fused_eval
+
+            out = fused_eval.sample(self, n, generator)
+            if out is not None:
+                return out
         z = self.base.sample(n, generator)
         return self.forward_with_trace(z)[0][-1]
 

@@ -40,40 +40,53 @@ def _coupling_covers(layer) -> bool:
     return isinstance(layer._keep, slice) and isinstance(layer._out, slice) and isinstance(layer.net[-1], nn.Linear)
 
 
-def _coupling_alloc(layer, b, d, like, shared):
+def _coupling_alloc(layer, b, d, get):
     lins = [m for m in layer.net if isinstance(m, nn.Linear)]
     k, kk = len(range(d)[layer._out]), len(range(d)[layer._keep])
-    e = lambda *s: like.new_empty(s)  # noqa: E731
+    hidden = [lin.out_features for lin in lins[:-1]]
     return SimpleNamespace(
-        lins=lins, h=[e(b, d)] + [e(b, lin.out_features) for lin in lins[:-1]], o=e(b, 2 * d),
-        q=e(b, k), u=e(b, k), s=e(b, k), ex=e(b, k), y=e(b, k), ld=e(b), xn=e(b, d),
-        go=like.new_zeros(b, 2 * d),  # the kept coordinates' columns stay zero: only the others are written
-        gs=e(b, k), du=e(b, k), tmp=e(b, k), gh0=e(b, kk), **shared(b, d, [lin.out_features for lin in lins[:-1]]))
+        lins=lins, h=[get("h0", b, d)] + [get(f"h{i + 1}", b, n) for i, n in enumerate(hidden)],
+        o=get("o", b, 2 * d), q=get("q", b, k), u=get("u", b, k), s=get("s", b, k), ex=get("ex", b, k),
+        y=get("y", b, k), ld=get("ld", b), xn=get("out", b, d),
+        go=get("go", b, 2 * d),  # zeros: the kept coordinates' columns are never written
+        gs=get("gs", b, k), du=get("du", b, k), tmp=get("tmp", b, k), gh0=get("gk", b, kk),
+        gh=[get(f"gh{i}", b, n) for i, n in enumerate(hidden)], gx=get("gx", b, d), one=get("one"),
+        inv_b=get("inv_b"))
 
 
-def _coupling_forward(layer, w, x, total):
-    d, out = x.shape[1], layer._out
+def _coupling_net(layer, w, x):
+    """The conditioner on m⊙x: w.o = (raw s, t) at every coordinate, w.s = s at the transformed ones."""
     torch.mul(x, layer.mask, out=w.h[0])
     for i, lin in enumerate(w.lins):
         a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
         torch.addmm(lin.bias, w.h[i], lin.weight.t(), out=a)
         if a is not w.o:
             a.relu_()
-    scale = layer.scale[out]
-    torch.div(w.o[:, :d][:, out], scale, out=w.q)
+    scale = layer.scale[layer._out]
+    torch.div(w.o[:, :x.shape[1]][:, layer._out], scale, out=w.q)
     torch.tanh(w.q, out=w.u)
     torch.mul(scale, w.u, out=w.s)
+
+
+def _coupling_merge(layer, w, x):
+    """x with its transformed coordinates replaced by w.y, in w.xn."""
+    if layer._interleave:
+        pair = (x[:, layer._keep], w.y) if layer._keep_first else (w.y, x[:, layer._keep])
+        torch.stack(pair, 2, out=w.xn.view(len(x), x.shape[1] // 2, 2))
+    else:
+        w.xn.copy_(x)
+        w.xn[:, layer._out] = w.y
+    return w.xn
+
+
+def _coupling_forward(layer, w, x, total):
+    d, out = x.shape[1], layer._out
+    _coupling_net(layer, w, x)
     torch.neg(w.s, out=w.ex).exp_()
     torch.sub(x[:, out], w.o[:, d:][:, out], out=w.y).mul_(w.ex)
     torch.sum(w.s, 1, out=w.ld)
     total = torch.neg(w.ld, out=total) if total is None else total.sub_(w.ld)
-    if layer._interleave:
-        pair = (x[:, layer._keep], w.y) if layer._keep_first else (w.y, x[:, layer._keep])
-        torch.stack(pair, 2, out=w.xn.view(len(x), d // 2, 2))
-    else:
-        w.xn.copy_(x)
-        w.xn[:, out] = w.y
-    return w.xn, total
+    return _coupling_merge(layer, w, x), total
 
 
 def _coupling_backward(layer, w, gy, need_gx):
@@ -126,14 +139,16 @@ def _made_covers(layer) -> bool:
     return (layer.mode == "maf" and made.n_out == 2 and made.cond_dim == 0 and type(made.act) is nn.ReLU)
 
 
-def _made_alloc(layer, b, d, like, shared):
+def _made_alloc(layer, b, d, get):
     made = layer.made
     lins = [*made.layers, made.out]
-    e = lambda *s: like.new_empty(s)  # noqa: E731
     return SimpleNamespace(
-        lins=lins, wm=[e(*lin.weight.shape) for lin in lins], h=[None] + [e(b, n) for n in made.hidden],
-        o=e(b, 2 * d), q=e(b, d), u=e(b, d), a=e(b, d), ex=e(b, d), sp=None, z=e(b, d), ld=e(b), go=e(b, 2 * d),
-        gs=e(b, d), du=e(b, d), **shared(b, d, made.hidden))
+        lins=lins, wm=[get(f"wm{i}", *lin.weight.shape) for i, lin in enumerate(lins)],
+        h=[None] + [get(f"h{i + 1}", b, n) for i, n in enumerate(made.hidden)], o=get("o", b, 2 * d),
+        q=get("q", b, d), u=get("u", b, d), a=get("a", b, d), ex=get("ex", b, d), sp=None, z=get("out", b, d),
+        ld=get("ld", b), go=get("go", b, 2 * d), gs=get("gs", b, d), du=get("du", b, d),
+        gh=[get(f"gh{i}", b, n) for i, n in enumerate(made.hidden)], gx=get("gx", b, d), one=get("one"),
+        inv_b=get("inv_b"))
 
 
 def _made_forward(layer, w, x, total):
@@ -182,8 +197,8 @@ def _made_backward(layer, w, gz, need_gx):
 
 
 # -- permutation and ActNorm ----------------------------------------------------------------------------
-def _perm_alloc(layer, b, d, like, shared):
-    return SimpleNamespace(y=like.new_empty(b, d), **shared(b, d, ()))
+def _perm_alloc(layer, b, d, get):
+    return SimpleNamespace(y=get("out", b, d), gx=get("gx", b, d))
 
 
 def _perm_forward(layer, w, x, total):
@@ -194,8 +209,8 @@ def _perm_backward(layer, w, gy, need_gx):
     return torch.index_select(gy, 1, layer.perm, out=w.gx) if need_gx else None
 
 
-def _actnorm_alloc(layer, b, d, like, shared):
-    return SimpleNamespace(y=like.new_empty(b, d), ex=None, **shared(b, d, ()))
+def _actnorm_alloc(layer, b, d, get):
+    return SimpleNamespace(y=get("out", b, d), gx=get("gx", b, d), ex=None)
 
 
 def _actnorm_forward(layer, w, x, total):
@@ -269,22 +284,35 @@ def plan(model, x):
     return ws
 
 
-def _build(model, x, key):
-    pool = {("one",): x.new_ones(()), ("inv_b",): x.new_full((), 1 / len(x))}
-    layers = []
-    for j, layer in enumerate(reversed(model.layers)):
-        def shared(b, d, hidden):
-            """Backward scratch shared by all layers (one set in cache instead of one per layer): the hidden
-            layers' gradients, and gx: layer j writes ∂loss/∂input into slot j % 2, never the slot its
-            ∂loss/∂output came in."""
-            get = lambda *k: pool.setdefault(k, x.new_empty(k[1:]))  # noqa: E731
-            return {"gh": [get(f"gh{i}", b, n) for i, n in enumerate(hidden)], "gx": get(f"gx{j % 2}", b, d),
-                    "one": get("one"), "inv_b": get("inv_b")}
+def _train_slot(name, j):
+    """Backward scratch is shared by all layers (one set in cache instead of one per layer); "gx", ∂loss/∂input,
+    by every other layer: layer j writes it into slot j % 2, never the slot its ∂loss/∂output came in."""
+    if name == "gx":
+        return j % 2
+    return None if name.startswith("gh") or name in ("gk", "one", "inv_b") else j
 
+
+def _build(model, x, key):
+    layers, get = [], _pool(x, _train_slot, torch.Tensor.new_zeros)
+    for j, layer in enumerate(reversed(model.layers)):
         layer_covers, alloc, forward, backward = LAYERS[type(layer)]
-        layers.append((layer, forward, backward, alloc(layer, *x.shape, x, shared), layer_covers))
+        layers.append((layer, forward, backward, alloc(layer, *x.shape, lambda *k: get(j, *k)), layer_covers))
     return SimpleNamespace(key=key, layers=layers, params=tuple(model.parameters()),
                            base=SimpleNamespace(gz=torch.empty_like(x), u=torch.empty_like(x)))
+
+
+def _pool(x, slot, new):
+    """get(j, name, *shape): layer j's buffer `name`, shared by every layer with the same slot(name, j);
+    new(x, shape) makes one (zeros where a buffer is only partly written: the coupling's "go")."""
+    pool = {}
+
+    def get(j, name, *shape):
+        key = (name, slot(name, j), shape)
+        if key not in pool:
+            pool[key] = (x.new_ones(()) if name == "one" else x.new_full((), 1 / len(x)) if name == "inv_b"
+                         else new(x, shape))
+        return pool[key]
+    return get
 
 
 def _base_backward(base, z, w, inv_b):
