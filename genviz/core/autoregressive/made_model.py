@@ -127,18 +127,18 @@ class MADEModel(AutoregressiveModel):
             self._plan = staircase.Plan(net, direct)
         return self._plan
 
-    def _staircase_forward(self, plan: staircase.Plan, x: torch.Tensor):
+    def _staircase_forward(self, plan: staircase.Plan, x: torch.Tensor, training: bool = False):
         """(x_p, masked weights, activations [x_p, h1, ...], logits_p), in the plan's sorted coordinates."""
         st = staircase
         xp = x if plan.in_perm is None else x.index_select(1, plan.in_perm)
         wms, hs = [], [xp]
         for layer, pl in zip(self.net.layers, plan.hidden):
-            wms.append(st.masked_weight(layer.weight, pl))
+            wms.append(st.masked_weight(layer.weight, pl, training))
             hs.append(st.linear(hs[-1], wms[-1], layer.bias, pl).relu_())
-        wms.append(st.masked_weight(self.net.out.weight, plan.out))
+        wms.append(st.masked_weight(self.net.out.weight, plan.out, training))
         y = st.linear(hs[-1], wms[-1], self.net.out.bias, plan.out)
         if self.direct is not None:
-            wms.append(st.masked_weight(self.direct.weight, plan.direct))
+            wms.append(st.masked_weight(self.direct.weight, plan.direct, training))
             st.linear(xp, wms[-1], self.direct.bias, plan.direct, out=y)
         return xp, wms, hs, y
 
@@ -155,7 +155,7 @@ class MADEModel(AutoregressiveModel):
             if p.requires_grad and p.grad is None:
                 p.grad = torch.zeros_like(p)
         with torch.no_grad():
-            xp, wms, hs, y = self._staircase_forward(plan, x)
+            xp, wms, hs, y = self._staircase_forward(plan, x, training=True)
             nll = -fast_ops.log_bernoulli_with_logits(xp, y).mean()
             # d nll / d logits = -(x - σ(y)) / B, as autograd's mean and Bernoulli backward compute it
             dy = (xp - torch.sigmoid(y)).mul_(-1.0 / len(x))

@@ -30,8 +30,8 @@ class Layer:
     inv_cols: torch.Tensor | None
     mask_p: torch.Tensor  # (R, C), contiguous
     blocks: list[tuple[int, int, int]]  # (r0, r1, e): rows r0:r1 read columns :e
-    # the masked weight, rewritten every step: a fresh (R, C) tensor each time comes from fresh pages
-    # (the allocator maps large blocks anew), and touching them cost more than the products it feeds
+    # the masked weight, rewritten every training step: a fresh (R, C) tensor each time comes from fresh
+    # pages (the allocator maps large blocks anew), and touching them cost more than the products it feeds
     wm: torch.Tensor | None = None
 
 
@@ -100,12 +100,13 @@ def _gather(w: torch.Tensor, layer: Layer) -> torch.Tensor:
     return w
 
 
-def masked_weight(w: torch.Tensor, layer: Layer) -> torch.Tensor:
-    """weight_p * mask_p on the blocks only (the rest is never read): (R, C)."""
+def masked_weight(w: torch.Tensor, layer: Layer, reuse: bool = False) -> torch.Tensor:
+    """weight_p * mask_p on the blocks only (the rest is never read): (R, C); with `reuse`, written into the
+    layer's buffer (training steps: one thread, one step at a time), else into a fresh tensor."""
     src = _gather(w, layer)
-    if layer.wm is None:
+    if reuse and layer.wm is None:
         layer.wm = torch.empty_like(layer.mask_p)
-    out = layer.wm
+    out = layer.wm if reuse else torch.empty_like(layer.mask_p)
     for r0, r1, e in layer.blocks:
         if e:
             torch.mul(src[r0:r1, :e], layer.mask_p[r0:r1, :e], out=out[r0:r1, :e])
