@@ -102,10 +102,9 @@ class FlowModel(GenerativeModel):
         if ws is None:
             return super().train_step(x, optimizers, train)
         (opt,) = optimizers
-        opt.zero_grad(set_to_none=True)
-        loss = fused_step.nll_and_grads(self, x, ws)
+        loss = fused_step.nll_and_grads(self, x, ws)  # sets every entry of every grad: no zero_grad needed
         if train.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.parameters(), train.grad_clip)
+            nn.utils.clip_grad_norm_(ws.params, train.grad_clip)  # self.parameters(), in the same order
         opt.step()
         return {"loss": loss, "nll": loss}
 

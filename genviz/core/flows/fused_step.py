@@ -328,8 +328,8 @@ def _base_backward(base, z, w, inv_b):
 
 
 def nll_and_grads(model, x, ws=None):
-    """The mean NLL of x (a fresh scalar) with every parameter's gradient written into p.grad (set, not
-    accumulated: the caller has zeroed or dropped them); ws = plan(model, x), which must not be None."""
+    """The mean NLL of x (a fresh scalar) with every parameter's gradient written into p.grad: every entry
+    set, not accumulated (what zero_grad + backward leave); ws = plan(model, x), which must not be None."""
     ws = ws if ws is not None else plan(model, x)
     if ws is None:
         raise ValueError(f"fused_step does not cover this {type(model).__name__} and batch: use autograd")
