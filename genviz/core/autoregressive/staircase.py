@@ -4,7 +4,9 @@ With the inputs in generation order and the hidden units sorted by degree, every
 the rows of a block of consecutive units (hidden or output) see only a prefix of the previous layer's units,
 and the direct-connection mask is strictly lower triangular. So each layer is computed as K products
 (rows r0:r1) × (columns :e), e the largest prefix any row of the block needs: about 1/2 + 1/(2K) of the dense
-arithmetic, forward and backward. Entries inside a block that the mask zeroes are multiplied by their zero
+arithmetic, forward and backward (measured on MNIST's 784-500-784 at batch 100, one CPU thread: the six
+block products of a layer take ~70-75% of the dense product's time; smaller products run less efficiently).
+Entries inside a block that the mask zeroes are multiplied by their zero
 mask, as the dense path does, and entries outside every block are zero in the mask: the same function and
 the same gradients (masked weights get exactly zero), up to the summation order of the products.
 

@@ -7,6 +7,9 @@ backward needs, and the backward writes each weight's gradient straight into its
 gradients autograd computes for Rec + β·KL, in the same formulas (ELU's grad·exp(min(a, 0)), the Bernoulli
 likelihood's σ(l) − x, softplus' σ(h), the reparameterization's ε / (2√v)), up to the summation order of the
 products. The noise ε is the one nets.sample_gaussian draws (torch.randn_like on the global stream).
+The first layer reads only the input columns that are nonzero somewhere in the batch (binarized MNIST: ~490
+of 784), as the dropped terms are exact zeros. Profiled on MNIST's 784-400-20 at batch 128 (one CPU thread):
+the five 784x400-sized products are ~70% of this step, the rest is the elementwise work.
 tests/core/test_vae_mlp_step.py compares loss and gradients with autograd's.
 """
 from __future__ import annotations
