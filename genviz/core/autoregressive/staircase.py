@@ -6,9 +6,9 @@ and the direct-connection mask is strictly lower triangular. So each layer is co
 (rows r0:r1) × (columns :e), e the largest prefix any row of the block needs: about 1/2 + 1/(2K) of the dense
 arithmetic, forward and backward (measured on MNIST's 784-500-784 at batch 100, one CPU thread: the six
 block products of a layer take ~70-75% of the dense product's time; smaller products run less efficiently).
-Entries inside a block that the mask zeroes are multiplied by their zero
-mask, as the dense path does, and entries outside every block are zero in the mask: the same function and
-the same gradients (masked weights get exactly zero), up to the summation order of the products.
+Entries inside a block that the mask zeroes are multiplied by their zero mask, as the dense path does, and
+entries outside every block are zero in the mask: the same function and the same gradients (masked weights
+get exactly zero), up to the summation order of the products.
 
 Any mask works: a `Plan` reads each layer's row extents from the masks themselves, sorts the rows by them and
 gathers the weights in that order when the stored order is not already sorted (an old checkpoint whose hidden
