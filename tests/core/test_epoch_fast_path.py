@@ -141,3 +141,15 @@ def test_made_trains_with_fused_adam_and_leaves_its_frozen_bias_alone():
         assert torch.equal(p, q), name
         torch.testing.assert_close(p, r, rtol=1e-4, atol=1e-5)
     assert torch.equal(model.direct.bias, torch.zeros_like(model.direct.bias))
+
+
+def test_a_large_batch_is_summed_in_pieces_with_the_same_row_sums(monkeypatch):
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(50, 784, generator=g) * 5
+    x = torch.bernoulli(torch.full((50, 784), 0.2), generator=g)
+    whole = fast_ops.log_bernoulli_with_logits(x, logits)
+    monkeypatch.setattr(fast_ops, "CHUNK", 1000)  # 50 x 784 > 2 pieces: one row (784 elements) a piece
+    pieces = fast_ops.log_bernoulli_with_logits(x, logits)
+    assert torch.equal(pieces, whole)
+    ref = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+    torch.testing.assert_close(pieces, ref, rtol=2e-7, atol=0)
