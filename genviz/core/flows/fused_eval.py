@@ -80,7 +80,7 @@ def _coupling(layer, z, get):
     fused_step._coupling_net(layer, w, z)
     out = layer._out
     torch.exp(w.s, out=w.ex)
-    torch.mul(z[:, out], w.ex, out=w.y).add_(w.o[:, z.shape[1]:][:, out])
+    torch.mul(z[:, out], w.ex, out=w.y).add_(w.o_t)
     return fused_step._coupling_merge(layer, w, z)
 
 
