@@ -4,8 +4,12 @@ steps/s, log_prob and sampling throughput at the same architecture on 2D data, o
 Each repeat times every library on the same batches, interleaved (these machines are noisy), and the table
 prints median genviz ÷ peer ratios with the #17 targets: training ≥ 1.5×, log_prob and sample ≥ 1.0×.
 genviz trains with its own step (`configure_optimizers` + `train_step`: what `genviz train` and the GUI
-run, with FlatAdam); a peer trains with the loop its documentation shows (torch.optim.Adam with its
-defaults: a Python loop over the parameters on a CPU), or with `--peer-foreach`, torch's foreach Adam.
+run: FlatAdam, and for RealNVP and MAF fused_step's gradients without autograd); its log_prob and sample
+run under no_grad, as the bench calls them, through fused_eval. A peer trains with the loop its
+documentation shows (torch.optim.Adam with its defaults: a Python loop over the parameters on a CPU), or
+with `--peer-foreach`, torch's foreach Adam. `--clock cpu` times with the process's CPU time instead of
+the wall clock: on a machine shared with other jobs it leaves out the time the process waits for a core
+(both sides are timed the same way; cache contention still shows).
 The peers are an optional extra: `pip install -e '.[bench]'`; a missing peer is skipped.
 
 Equal architectures: RealNVP = 8 affine couplings on alternating halves, each conditioner an MLP 1 → 64 → 64
@@ -17,7 +21,7 @@ needs D passes for log_prob (its forward is nflows' one-pass transform), the rev
 normflows, genviz's MAF wins log_prob and loses sampling by about the factor D (2 here).
 
     python bench/bench_peers.py [--flows realnvp,maf] [--batches 256,1024] [--steps 200] [--repeats 5]
-                                [--peer-foreach]
+                                [--peer-foreach] [--clock wall|cpu]
 """
 from __future__ import annotations
 
@@ -137,22 +141,22 @@ def genviz_step(model):
     return lambda x: model.train_step(x, opts, train)
 
 
-def rates(model, step, batches, n_eval: int) -> dict[str, float]:
+def rates(model, step, batches, n_eval: int, clock=time.perf_counter) -> dict[str, float]:
     """Training steps/s, log_prob points/s and samples/s."""
-    t0 = time.perf_counter()
+    t0 = clock()
     for x in batches:
         step(x)
-    train = len(batches) / (time.perf_counter() - t0)
+    train = len(batches) / (clock() - t0)
     x = torch.cat(batches)[:n_eval]
     with torch.no_grad():
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(5):
             model.log_prob(x)
-        lp = 5 * len(x) / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        lp = 5 * len(x) / (clock() - t0)
+        t0 = clock()
         for _ in range(5):
             model.sample(n_eval)
-        smp = 5 * n_eval / (time.perf_counter() - t0)
+        smp = 5 * n_eval / (clock() - t0)
     return {"train": train, "log_prob": lp, "sample": smp}
 
 
@@ -163,7 +167,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--peer-foreach", action="store_true", help="give the peers torch's foreach Adam")
+    p.add_argument("--clock", default="wall", choices=("wall", "cpu"), help="wall clock or process CPU time")
     args = p.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(1)
     peers = {k: v for k, v in PEERS.items() if importlib.util.find_spec(v[0]) is not None}
     missing = sorted(set(PEERS) - set(peers))
@@ -180,11 +186,11 @@ def main() -> None:
             for _ in range(args.repeats):
                 torch.manual_seed(0)  # a bench script, not library code: peers initialise from the global stream
                 model = genviz_flow(kind)
-                ours = rates(model, genviz_step(model), batches, 4096)
+                ours = rates(model, genviz_step(model), batches, 4096, clock)
                 ms["genviz"].append(1e3 / ours["train"])
                 for name, (_, cls) in peers.items():
                     peer = cls(kind)
-                    theirs = rates(peer, plain_step(peer, args.peer_foreach), batches, 4096)
+                    theirs = rates(peer, plain_step(peer, args.peer_foreach), batches, 4096, clock)
                     ms[name].append(1e3 / theirs["train"])
                     for k in TARGET:
                         ratios[name][k].append(ours[k] / theirs[k])
@@ -195,7 +201,7 @@ def main() -> None:
                       f"{med['sample']:9.2f}   {verdict:7s} {statistics.median(ms['genviz']):6.2f} "
                       f"{statistics.median(ms[name]):6.2f}", flush=True)
     print(f"\nmedian genviz ÷ peer over {args.repeats} interleaved repeats, {args.steps} steps, one thread; "
-          f"peers' Adam: {'foreach' if args.peer_foreach else 'default'}"
+          f"peers' Adam: {'foreach' if args.peer_foreach else 'default'}; clock: {args.clock}"
           + (f"; not installed: {', '.join(missing)}" if missing else ""))
 
 

@@ -1,12 +1,13 @@
 """log_prob and sample under torch.no_grad(), through fused_step's layer functions (#17).
 
 Without a graph to build, a flow's density and sampling passes still allocated every activation afresh
-(a 4096-point batch: two (4096, 64) tensors per coupling, fresh pages each time) and ran the masked
-formulas' extra ops; here one set of buffers serves every layer of a call (a layer's output alternates
-between two slots, the next layer reads it from the other), kept for the next call of that shape. The ops are the model's own, in its order, so
-the numbers are the same bit for bit (tests/core/test_flows_fused_step.py). Where fused_step does not cover
-the model (or a coupling whose log-det the model sums over the masked row, more than 2 coordinates
-transformed), these return None and FlowModel takes its plain path.
+(a 4096-point batch: two (4096, 64) tensors per coupling, fresh pages each time: ~half of a RealNVP
+log_prob) and ran the masked formulas' extra ops. Here one set of buffers serves every layer of a call (a
+layer's output alternates between two slots, the next layer reads it from the other) and is kept for the
+next call of that shape. The ops are the model's own, in its order, so the numbers are the same bit for bit
+(tests/core/test_flows_fused_step.py). Where fused_step does not cover the model (or a coupling whose
+log-det the model sums over the masked row: more than 2 coordinates transformed), these return None and
+FlowModel takes its plain path.
 """
 from __future__ import annotations
 
