@@ -191,3 +191,26 @@ def test_the_default_mnist_made_trains_through_a_session_on_the_staircase():
     model = session.model
     assert model._plan is not None and all(pl.rows is None for pl in model._plan.hidden)  # sorted: no gather
     assert session.optimizers[0].param_groups[0]["fused"]
+
+
+def test_weight_decay_and_grad_clip_reach_the_fast_step_as_the_dense_one():
+    """Session writes TrainConfig.weight_decay into each group; the staircase step leaves the L2 term and the
+    clipping to the same optimizer step and clip as the dense path, so both follow one trajectory."""
+    train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.5, "weight_decay": 0.2})
+    model = _made(torch.float32, hidden=24, depth=2)
+    ref, undecayed = copy.deepcopy(model), copy.deepcopy(model)
+    opts = model.configure_optimizers(train)
+    opts[0].param_groups[0]["weight_decay"] = train.weight_decay  # what Session._set_lr does
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, weight_decay=train.weight_decay, foreach=False)
+    plain_opts = undecayed.configure_optimizers(train)
+    for i in range(4):
+        x = _x(torch.float32, n=16, seed=20 + i)
+        ours = model.train_step(x, opts, train)["loss"]
+        theirs = GenerativeModel.train_step(ref, x, [ref_opt], train)["loss"]
+        undecayed.train_step(x, plain_opts, train)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=0)
+    assert model._plan is not None and model._plan.hidden[0].wm is not None  # the fast step ran
+    for (name, p), q, r in zip(model.named_parameters(), ref.parameters(), undecayed.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
+    masked = model.net.out.mask == 0  # the L2 term moves masked weights too, as on the dense path
+    assert not torch.equal(model.net.out.weight[masked], undecayed.net.out.weight[masked])

@@ -169,3 +169,32 @@ def test_the_default_mnist_vae_trains_through_a_session_on_the_written_out_step(
     snaps = list(session.run())
     assert snaps[-1].status == "done" and len(calls) == 3
     assert session.optimizers[0].param_groups[0]["fused"]
+
+
+def test_weight_decay_and_grad_clip_reach_the_written_out_step_as_autograds(monkeypatch):
+    """Session writes TrainConfig.weight_decay into each group; the written-out step leaves the L2 term and the
+    clipping (active here: the gradient norm starts ~2.5) to the same optimizer step and clip as autograd's."""
+    train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.5, "weight_decay": 0.2})
+    model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=11, depth=1)
+    ref, undecayed = copy.deepcopy(model), copy.deepcopy(model)
+    opts = model.configure_optimizers(train)
+    opts[0].param_groups[0]["weight_decay"] = train.weight_decay  # what Session._set_lr does
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, weight_decay=train.weight_decay, foreach=False)
+    plain_opts = undecayed.configure_optimizers(train)
+    calls = []
+    real = mlp_step.train_step
+    monkeypatch.setattr(mlp_step, "train_step", lambda *a: calls.append(1) or real(*a))
+    for i in range(4):
+        x = _x(torch.float32, n=8, seed=20 + i)
+        with torch.random.fork_rng():
+            torch.manual_seed(i)
+            ours = model.train_step(x, opts, train)["loss"]
+            torch.manual_seed(i)
+            theirs = GenerativeModel.train_step(ref, x, [ref_opt], train)["loss"]
+            torch.manual_seed(i)
+            undecayed.train_step(x, plain_opts, train)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=0)
+    assert len(calls) == 8  # model's and undecayed's steps took the written-out path
+    for (name, p), q, r in zip(model.named_parameters(), ref.parameters(), undecayed.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
+        assert not torch.equal(p, r), name  # the decay made a difference
