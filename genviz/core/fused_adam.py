@@ -9,11 +9,13 @@ for-loop's to float rounding, not bit for bit (tests/core/test_made_staircase.py
 train both ways). Masked-out weights of a MADE get zero gradients, so their moments stay exactly zero and
 the weights unchanged, as with the for-loop. A torch without fused Adam for these parameters' device
 (before 2.4 on a CPU), and a float64 model, get FlatAdam. The state_dict is Adam's either way: checkpoints
-move between them.
+move between them (each class keeps its own fused setting when it loads the other's state).
 """
 from __future__ import annotations
 
 import torch
+
+from genviz.core.flows.flat_adam import FlatAdam
 
 
 class FusedAdam(torch.optim.Adam):
@@ -29,13 +31,21 @@ class FusedAdam(torch.optim.Adam):
             group["fused"], group["foreach"] = True, None
 
 
-def adam(params, lr: float) -> torch.optim.Adam:
-    from genviz.core.flows.flat_adam import FlatAdam
+class UnfusedAdam(FlatAdam):
+    """FlatAdam that stays unfused when it loads a fused run's state (its groups say fused=True): a run written
+    where torch has fused Adam and resumed under one without it (< 2.4) would otherwise call it and fail."""
 
+    def load_state_dict(self, state_dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group["fused"], group["foreach"] = None, False
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
     params = list(params)
     if any(p.dtype != torch.float32 for p in params):  # the fused kernel counts steps in a float32 tensor
-        return FlatAdam(params, lr=lr)  # (a float64 model would mix dtypes: the float64 contract test)
+        return UnfusedAdam(params, lr=lr)  # (a float64 model would mix dtypes: the float64 contract test)
     try:
         return FusedAdam(params, lr=lr)
     except (RuntimeError, ValueError, TypeError):  # this torch has no fused Adam for these tensors
-        return FlatAdam(params, lr=lr)
+        return UnfusedAdam(params, lr=lr)

@@ -150,9 +150,43 @@ def test_adam_is_torchs_fused_one_and_flat_adam_where_there_is_none(monkeypatch)
         raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
 
     monkeypatch.setattr(fused_adam, "FusedAdam", old_torch)
-    assert type(fused_adam.adam(model.parameters(), 1e-3)) is FlatAdam
+    assert type(fused_adam.adam(model.parameters(), 1e-3)) is fused_adam.UnfusedAdam
     monkeypatch.undo()
-    assert type(fused_adam.adam(model.double().parameters(), 1e-3)) is FlatAdam  # float64: no fused kernel
+    opt = fused_adam.adam(model.double().parameters(), 1e-3)  # float64: no fused kernel
+    assert type(opt) is fused_adam.UnfusedAdam and isinstance(opt, FlatAdam)
+
+
+def test_a_fused_runs_state_resumes_on_flat_adam_where_torch_has_no_fused_adam(monkeypatch):
+    """A run saved with the fused Adam (groups say fused=True), resumed where there is none (torch < 2.4):
+    FlatAdam's own step, not a call into the missing fused kernel, on the for-loop Adam's trajectory."""
+    from genviz.core import fused_adam
+
+    model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=7, depth=1)
+    opt = model.configure_optimizers(TRAIN)[0]
+    for i in range(2):
+        model.train_step(_x(torch.float32, seed=i), [opt], TRAIN)
+    saved = copy.deepcopy(opt.state_dict())
+    assert saved["param_groups"][0]["fused"]
+    ref = copy.deepcopy(model)
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)
+    ref_opt.load_state_dict(copy.deepcopy(saved))
+    ref_opt.param_groups[0]["fused"] = None
+    def old_torch(params, lr):
+        raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+
+    monkeypatch.setattr(fused_adam, "FusedAdam", old_torch)
+    opt = model.configure_optimizers(TRAIN)[0]
+    opt.load_state_dict(saved)
+    for i in range(2, 4):
+        x = _x(torch.float32, seed=i)
+        with torch.random.fork_rng():
+            torch.manual_seed(i)
+            model.train_step(x, [opt], TRAIN)
+            torch.manual_seed(i)
+            GenerativeModel.train_step(ref, x, [ref_opt], TRAIN)
+    assert not opt.param_groups[0]["fused"] and opt._flat is not None  # FlatAdam's flat path ran
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
 
 
 def test_the_default_mnist_vae_trains_through_a_session_on_the_written_out_step(monkeypatch):
