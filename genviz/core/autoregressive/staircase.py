@@ -72,21 +72,19 @@ class Plan:
     place (use_mask, load_state_dict) or a model moved or cast gives another key, and the caller builds anew.
     """
 
-    def __init__(self, net, direct, n_blocks: int | None = None):
-        n_blocks = n_blocks or BLOCKS
+    def __init__(self, net, direct):
         self.key = plan_key(net, direct)
         order = net.order
-        self.in_perm = _perm_or_none(order)
-        self.out_perm = self.in_perm  # outputs in generation order (n_out = 1)
+        self.in_perm = _perm_or_none(order)  # inputs, and outputs (n_out = 1), in generation order
         self.inv_out = None if self.in_perm is None else torch.argsort(order)
         self.hidden: list[Layer] = []
         cols = self.in_perm
         for layer in net.layers:
             rows = _perm_or_none(sorting_perm(layer.mask, cols))
-            self.hidden.append(make_layer(layer.mask, rows, cols, n_blocks))
+            self.hidden.append(make_layer(layer.mask, rows, cols))
             cols = rows
-        self.out = make_layer(net.out.mask, self.out_perm, cols, n_blocks)
-        self.direct = None if direct is None else make_layer(direct.mask, self.out_perm, self.in_perm, n_blocks)
+        self.out = make_layer(net.out.mask, self.in_perm, cols)
+        self.direct = None if direct is None else make_layer(direct.mask, self.in_perm, self.in_perm)
 
 
 def plan_key(net, direct) -> tuple:
