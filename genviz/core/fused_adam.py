@@ -6,8 +6,8 @@ ten passes. For a model of a few large weight matrices that is most of the optim
 (1.4M weights) ~3.4 -> ~1.0 ms a step, the 784-400-20 VAE ~1.0 -> ~0.35 ms (one CPU thread). The formulas
 are Adam's; the fused kernel rounds some intermediate steps differently, so parameters agree with the
 for-loop's to float rounding, not bit for bit (tests/core/test_made_staircase.py and test_vae_mlp_step.py
-train both ways). Masked-out weights of a MADE get zero gradients, so their moments stay exactly zero and
-the weights unchanged, as with the for-loop. A torch without fused Adam for these parameters' device
+train both ways). Masked-out weights of a MADE get zero gradients, so with weight_decay 0 their moments stay
+exactly zero and the weights unchanged, as with the for-loop (Adam's L2 term moves them on both paths). A torch without fused Adam for these parameters' device
 (before 2.4 on a CPU), and a float64 model, get FlatAdam. The state_dict is Adam's either way: checkpoints
 move between them (each class keeps its own fused setting when it loads the other's state).
 """
