@@ -4,7 +4,7 @@ The plain path is written here as the formulas read (and as the code was before 
 their mask and allocate every activation, every layer's log-det is added to a running zero, MAF negates α
 twice, Adam loops over the parameters. The models' code drops those zeros and ones and trains with FlatAdam
 (one update over flat buffers); log_prob, samples, a training step's loss and the updated weights must come
-out identical.
+out identical (the autograd step; train_step's fused one is held to it in test_flows_fused_step.py).
 """
 import copy
 

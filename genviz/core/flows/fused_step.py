@@ -1,12 +1,16 @@
 """A flow's training step without autograd: the mean NLL and its parameter gradients, by hand (#17).
 
 Profiled on one thread (bench/profile_flow_step.py), a RealNVP step (8 couplings, 64 hidden, batch 256)
-spent ~6 ms on ~55 MFLOP: the matmuls are ~0.6 ms of it, the rest is autograd's graph (≈70 nodes per
-coupling, each with its bookkeeping, gradient accumulation and fresh (batch, hidden) tensors) and the ops
-that only exist for it (slice_backward's zeros + copy, mask multiplies of zero gradients). Here each layer
-runs its density-direction map once into buffers kept between steps (`out=`), then its backward by the
-chain rule written out: ~40 ops per coupling instead of ~110, no graph, no allocation of activations, and
-parameter gradients written straight into `p.grad` (FlatAdam's flat buffer once it is bound).
+took ~6 ms on ~55 MFLOP: the matmuls are ~0.6 ms of it, the rest is autograd's graph (≈70 nodes per
+coupling, each with its bookkeeping, gradient accumulation and fresh (batch, hidden) tensors), the ops that
+only exist for it (slice_backward's zeros + copy, mask multiplies of zero gradients) and narrow products
+((hidden, batch) @ (batch, 2): MKL runs them 6x slower than their transpose). Here each layer runs its
+density-direction map once into buffers kept between steps (`out=`), then its backward by the chain rule
+written out: ~40 ops per coupling instead of ~110, no graph, no allocation of activations, narrow products
+transposed or as matrix-vector products, and parameter gradients written straight into `p.grad`
+(FlatAdam's flat buffer once it is bound). Same machine, loaded: RealNVP 256 ~2.0 ms a step (was ~6),
+1024 ~4.5 ms (was ~14); MAF 256 ~0.8 ms (was ~2). At batch 1024 two thirds of what is left is the three
+(batch, 64) x (64, 64) products per coupling that every library computes.
 
 The forward numbers are the model's own ops in the model's order, so the loss is the plain path's bit for
 bit for 2-D data; the gradients are the same formulas as autograd's, summed in another order (last-bit
