@@ -216,3 +216,16 @@ def test_weight_decay_and_grad_clip_reach_the_fast_step_as_the_dense_one():
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
     masked = model.net.out.mask == 0  # the L2 term moves masked weights too, as on the dense path
     assert not torch.equal(model.net.out.weight[masked], undecayed.net.out.weight[masked])
+
+
+def test_gradient_hooks_send_the_step_through_autograd():
+    """distributed.py averages gradients across torchrun ranks in post-accumulate hooks, which only autograd
+    runs: with a hook on a parameter the step is the dense one and every hook sees its gradient."""
+    model = _made(torch.float32, hidden=12)
+    seen = []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            p.register_post_accumulate_grad_hook(lambda q, name=name: seen.append(name))
+    model.train_step(_x(torch.float32), model.configure_optimizers(TRAIN), TRAIN)
+    assert sorted(seen) == sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    assert model._plan is None or model._plan.hidden[0].wm is None  # the staircase did not train

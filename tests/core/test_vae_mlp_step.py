@@ -232,3 +232,15 @@ def test_weight_decay_and_grad_clip_reach_the_written_out_step_as_autograds(monk
     for (name, p), q, r in zip(model.named_parameters(), ref.parameters(), undecayed.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
         assert not torch.equal(p, r), name  # the decay made a difference
+
+
+def test_gradient_hooks_send_the_step_through_autograd(monkeypatch):
+    """distributed.py averages gradients across torchrun ranks in post-accumulate hooks, which only autograd
+    runs: with a hook on a parameter the step is autograd's and every hook sees its gradient."""
+    model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=7, depth=1)
+    monkeypatch.setattr(mlp_step, "train_step", lambda *a: pytest.fail("written-out step used"))
+    seen = []
+    for name, p in model.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda q, name=name: seen.append(name))
+    model.train_step(_x(torch.float32), model.configure_optimizers(TRAIN), TRAIN)
+    assert sorted(seen) == sorted(n for n, _ in model.named_parameters())

@@ -146,7 +146,9 @@ class MADEModel(AutoregressiveModel):
         """One step of the NLL; with one mask set on a CPU, forward and backward by hand over the staircase's
         blocks (the gradients autograd would give, written into .grad), else the dense autograd step."""
         x = x.flatten(1)
-        plan = self._fast_plan(x) if torch.is_grad_enabled() and len(optimizers) == 1 else None
+        # gradient hooks (distributed.py averages gradients across torchrun ranks in one) only run under autograd
+        hooked = any(p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None) for p in self.parameters())
+        plan = self._fast_plan(x) if torch.is_grad_enabled() and len(optimizers) == 1 and not hooked else None
         if plan is None:
             return super().train_step(x, optimizers, train)
         st, net = staircase, self.net
