@@ -26,9 +26,11 @@ class FusedAdam(torch.optim.Adam):
         super().__init__(params, lr=lr, fused=True, **kwargs)
 
     def load_state_dict(self, state_dict) -> None:
-        super().load_state_dict(state_dict)
-        for group in self.param_groups:
-            group["fused"], group["foreach"] = True, None
+        # marked fused before loading: the saved groups decide where torch puts each `step`, and the fused kernel
+        # needs it as a float32 on the parameter's device (a for-loop state's stays on the CPU, which the CUDA
+        # kernel refuses: "found at least two devices ... state_steps", pytorch/pytorch#104767)
+        groups = [{**g, "fused": True, "foreach": None} for g in state_dict["param_groups"]]
+        super().load_state_dict({**state_dict, "param_groups": groups})
 
 
 class UnfusedAdam(FlatAdam):
