@@ -229,3 +229,19 @@ def test_gradient_hooks_send_the_step_through_autograd():
     model.train_step(_x(torch.float32), model.configure_optimizers(TRAIN), TRAIN)
     assert sorted(seen) == sorted(n for n, p in model.named_parameters() if p.requires_grad)
     assert model._plan is None or model._plan.hidden[0].wm is None  # the staircase did not train
+
+
+@pytest.mark.parametrize("kw", [dict(hidden=16, depth=2), dict(hidden=13, order="random", order_seed=2)])
+def test_sorting_the_hidden_units_keeps_the_drawn_function(kw, monkeypatch):
+    """The model built with its hidden units sorted by degree computes what the same seed drew unsorted
+    (an older build's model): the sort moves every unit's weights, bias, mask row and outgoing column together."""
+    from genviz.core.autoregressive.made_model import MADEModel
+
+    model = _made(torch.float64, **kw)
+    monkeypatch.setattr(MADEModel, "_sort_hidden_units", lambda self: None)
+    drawn = _made(torch.float64, **kw)
+    assert not torch.equal(model.net.layers[0].mask, drawn.net.layers[0].mask)  # the sort did move units
+    x = _x(torch.float64, n=5).flatten(1)
+    with torch.enable_grad():  # the dense path on both
+        torch.testing.assert_close(model.logits(x), drawn.logits(x), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(model.connectivity(), drawn.connectivity(), rtol=0, atol=0)
