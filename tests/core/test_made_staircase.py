@@ -245,3 +245,17 @@ def test_sorting_the_hidden_units_keeps_the_drawn_function(kw, monkeypatch):
     with torch.enable_grad():  # the dense path on both
         torch.testing.assert_close(model.logits(x), drawn.logits(x), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(model.connectivity(), drawn.connectivity(), rtol=0, atol=0)
+
+
+def test_val_metrics_keep_the_held_out_binarization_and_its_values():
+    """MADE draws the fixed held-out binarization once per data set (not at every snapshot): the values are
+    the base class's, and a held-out set changed in place is drawn again."""
+    from genviz.core import data as data_mod
+
+    g = torch.Generator().manual_seed(0)
+    ds = data_mod.Dataset("tiny", "image", *(torch.rand(n, *SHAPE, generator=g) for n in (20, 30, 5)), binarize=True)
+    model = _made(torch.float32, hidden=16)
+    assert model.val_metrics(ds) == GenerativeModel.val_metrics(model, ds)
+    assert model.val_metrics(ds) == GenerativeModel.val_metrics(model, ds)  # from the kept batch
+    ds.val.mul_(0.5)
+    assert model.val_metrics(ds) == GenerativeModel.val_metrics(model, ds)
