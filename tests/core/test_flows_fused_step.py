@@ -229,3 +229,20 @@ def test_fused_gradients_on_cuda(name, cfg):
     graph = ref.log_prob(x).detach()
     with torch.no_grad():  # fused_eval
         torch.testing.assert_close(model.log_prob(x), graph, rtol=1e-12, atol=0)
+
+
+def test_no_grad_after_inference_mode_on_the_same_shape():
+    """Buffers made under torch.inference_mode() are inference tensors (no in-place writes outside it): a later
+    no_grad call of the same shape must not reuse them (it raised "Inplace update to inference tensor")."""
+    for name in ("realnvp", "maf"):
+        model = _randomize(registry.build(name, data_dim=2, seed=0))
+        x = torch.randn(50, 2, generator=torch.Generator().manual_seed(1))
+        graph_lp, graph_x = model.log_prob(x).detach(), model.sample(40, torch.Generator().manual_seed(2)).detach()
+        with torch.inference_mode():
+            lp, xs = model.log_prob(x), model.sample(40, torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            lp2, xs2 = model.log_prob(x), model.sample(40, torch.Generator().manual_seed(2))
+        for a in (lp, lp2):
+            assert torch.equal(a, graph_lp), name
+        for a in (xs, xs2):
+            assert torch.equal(a, graph_x), name

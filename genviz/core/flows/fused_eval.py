@@ -32,23 +32,27 @@ def _covered(model, like) -> bool:
                for layer in model.layers)
 
 
-# model -> {(batch shape, dtype, device, thread): pool}: kept between calls (fresh buffers cost their pages'
-# first touch: ~1.4 ms of a 4096-point RealNVP log_prob), per thread (a call never shares buffers with a
-# call running elsewhere), the last few shapes only (a GUI alternates grids, samples and held-out batches)
+# model -> {(batch shape, dtype, device, thread, inference mode): pool}: kept between calls (fresh buffers
+# cost their pages' first touch: ~1.4 ms of a 4096-point RealNVP log_prob), per thread (a call never shares
+# buffers with a call running elsewhere), the last few shapes only (a GUI alternates grids, samples and
+# held-out batches). Buffers made under torch.inference_mode() are inference tensors, which refuse in-place
+# writes outside it: they get their own pool. The lock: two threads evicting at once would pop the same key.
 _POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _KEEP = 4
+_LOCK = threading.Lock()
 
 
 def _get(model, x):
     """Buffers shared by every layer of a call; a layer's output ("out") in slot j % 2."""
-    pools = _POOLS.setdefault(model, {})
-    key = (tuple(x.shape), x.dtype, x.device, threading.get_ident())
-    get = pools.pop(key, None)
-    if get is None:
-        get = fused_step._pool(x, lambda name, j: j % 2 if name == "out" else None, torch.Tensor.new_empty)
-        while len(pools) >= _KEEP:
-            pools.pop(next(iter(pools)))
-    pools[key] = get  # most recently used last
+    key = (tuple(x.shape), x.dtype, x.device, threading.get_ident(), torch.is_inference_mode_enabled())
+    with _LOCK:
+        pools = _POOLS.setdefault(model, {})
+        get = pools.pop(key, None)
+        if get is None:
+            get = fused_step._pool(x, lambda name, j: j % 2 if name == "out" else None, torch.Tensor.new_empty)
+            while len(pools) >= _KEEP:
+                pools.pop(next(iter(pools)))
+        pools[key] = get  # most recently used last
     return lambda j: (lambda *k: get(j, *k))
 
 
