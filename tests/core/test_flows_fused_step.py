@@ -246,3 +246,29 @@ def test_no_grad_after_inference_mode_on_the_same_shape():
             assert torch.equal(a, graph_lp), name
         for a in (xs, xs2):
             assert torch.equal(a, graph_x), name
+
+
+@pytest.mark.parametrize("name,cfg", [("realnvp", {}), ("maf", {"actnorm": True})])
+def test_weight_decay_and_grad_clip_reach_the_fused_step_as_torchs_adam(name, cfg, fused_runs):
+    """Session writes TrainConfig.weight_decay into each group (FlatAdam then runs torch's adam over its flat
+    buffer); the fused step with an active clip follows autograd + torch.optim.Adam(weight_decay), and the
+    decay is felt (a run without it ends elsewhere)."""
+    train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.5, "weight_decay": 0.2})
+    model = registry.build(name, data_dim=2, seed=0, **cfg).double()
+    ref, undecayed = copy.deepcopy(model), copy.deepcopy(model)
+    opts = model.configure_optimizers(train)
+    opts[0].param_groups[0]["weight_decay"] = train.weight_decay  # what Session._set_lr does
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=train.lr, weight_decay=train.weight_decay, foreach=False)
+    plain_opts = undecayed.configure_optimizers(train)
+    g = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        x = torch.randn(64, 2, generator=g, dtype=torch.float64) * 1.5
+        ours = model.train_step(x, opts, train)["loss"]
+        theirs = GenerativeModel.train_step(ref, x, [ref_opt], train)["loss"]
+        undecayed.train_step(x, plain_opts, train)
+        torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=0)
+    assert len(fused_runs) == 40  # model and undecayed; ref's step is autograd's
+    for p, q in zip(model.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-9)
+    with torch.no_grad():
+        assert max(float((p - q).abs().max()) for p, q in zip(model.parameters(), undecayed.parameters())) > 1e-4
