@@ -102,6 +102,8 @@ class FlowModel(GenerativeModel):
         if ws is None:
             return super().train_step(x, optimizers, train)
         (opt,) = optimizers
+        if isinstance(opt, FlatAdam) and any(p.grad is None for p in ws.params):  # a run's (or resume's) first step
+            opt.bind()  # the gradients at the addresses of every later step: the same rounding (see bind)
         loss = fused_step.nll_and_grads(self, x, ws)  # sets every entry of every grad: no zero_grad needed
         if train.grad_clip > 0:
             nn.utils.clip_grad_norm_(ws.params, train.grad_clip)  # self.parameters(), in the same order

@@ -107,6 +107,18 @@ class FlatAdam(torch.optim.Adam):
         sd["state"] = {k: {**v, "step": v["step"].clone()} if "step" in v else v for k, v in sd["state"].items()}
         return sd
 
+    @torch.no_grad()
+    def bind(self) -> None:
+        """Make the gradients the flat buffer's views now, before a step writes into them (fused_step writes
+        its products straight into p.grad, and MKL rounds a product by its output's address: a resumed run's
+        first step, written into fresh tensors, differed in the last bits from the straight run's, written into
+        the views). Where the flat path does not apply, the gradients are left as zeros."""
+        for p in self._params():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        if not self._is_bound() and self._supported():
+            self._bind()
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the flat gradient in one op (the views stay: the next backward adds into them)."""
         if self._is_bound():
