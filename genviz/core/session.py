@@ -196,12 +196,7 @@ class Session:
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))
 
     def _set_lr(self, factor: float) -> None:
-        """The config owns every group's lr and weight decay (a loaded optimizer state brings its own)."""
-        for opt in self.optimizers:
-            for g in opt.param_groups:  # lr_scale keeps per-group ratios (e.g. a GAN's D/G rates)
-                g["lr"] = self.train.lr * factor * g.get("lr_scale", 1.0)
-                if "weight_decay" in g:
-                    g["weight_decay"] = self.train.weight_decay
+        apply_optimizer_settings(self.optimizers, self.train, factor)
 
     def _drain(self, block: bool = False) -> None:
         """Apply queued commands; with `block`, first wait (in short slices) until one arrives."""
@@ -475,6 +470,16 @@ class Session:
 
     def optimizer_state(self) -> list[dict]:
         return [o.state_dict() for o in self.optimizers]
+
+
+def apply_optimizer_settings(optimizers, train: config_mod.TrainConfig, lr_factor: float = 1.0) -> None:
+    """The config owns every group's lr (times the schedule's factor) and weight decay; a loaded optimizer state
+    brings its own, and a model's configure_optimizers sets only lr."""
+    for opt in optimizers:
+        for g in opt.param_groups:  # lr_scale keeps per-group ratios (e.g. a GAN's D/G rates)
+            g["lr"] = train.lr * lr_factor * g.get("lr_scale", 1.0)
+            if "weight_decay" in g:
+                g["weight_decay"] = train.weight_decay
 
 
 def load_optimizer_states(optimizers, states) -> None:

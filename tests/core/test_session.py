@@ -228,3 +228,14 @@ def test_weight_decay_shrinks_the_weights_and_is_a_live_setting(moons):
     assert all(g["weight_decay"] == 0.0 for o in decayed.optimizers for g in o.param_groups)
     with pytest.raises(ConfigError):
         _session(moons, weight_decay=-1.0)
+
+
+def test_train_steps_applies_weight_decay_as_a_session_does(moons):
+    """The labs' in-memory trainer takes the same optimizer settings as a Session (one function owns them)."""
+    from genviz.core.train import train_steps
+
+    def norm(**over):
+        m = train_steps("realnvp", moons, 40, train_overrides={"batch_size": 64, **over}, hidden=16, n_layers=4)
+        return torch.cat([p.detach().flatten() for p in m.parameters()]).norm().item()
+
+    assert norm(weight_decay=0.05) < 0.9 * norm()
