@@ -107,6 +107,12 @@ class GenerativeModel(nn.Module):
         return p.dtype if p is not None else torch.get_default_dtype()
 
 
+def has_grad_hooks(params) -> bool:
+    """Whether any parameter has gradient hooks (distributed.py averages gradients across torchrun ranks in
+    one). They run only under autograd, so a backward written by hand must not be used for such a model."""
+    return any(p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None) for p in params)
+
+
 def grid(bbox, res: int, device="cpu", dtype: torch.dtype | None = None) -> torch.Tensor:
     """(res*res, 2) points of a row-major grid over bbox = (xmin, xmax, ymin, ymax): row i is y, column j is x."""
     xs = torch.linspace(bbox[0], bbox[1], res, device=device, dtype=dtype)

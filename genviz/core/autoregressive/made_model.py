@@ -21,6 +21,7 @@ from genviz.core.autoregressive.nade import parameter_counts
 from genviz.core.autoregressive.orders import ORDERS, make_order
 from genviz.core.config import param
 from genviz.core.masked import MADE, MaskedLinear
+from genviz.core.model import has_grad_hooks
 
 
 @dataclass
@@ -146,9 +147,8 @@ class MADEModel(AutoregressiveModel):
         """One step of the NLL; with one mask set on a CPU, forward and backward by hand over the staircase's
         blocks (the gradients autograd would give, written into .grad), else the dense autograd step."""
         x = x.flatten(1)
-        # gradient hooks (distributed.py averages gradients across torchrun ranks in one) only run under autograd
-        hooked = any(p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None) for p in self.parameters())
-        plan = self._fast_plan(x) if torch.is_grad_enabled() and len(optimizers) == 1 and not hooked else None
+        fast = torch.is_grad_enabled() and len(optimizers) == 1 and not has_grad_hooks(self.parameters())
+        plan = self._fast_plan(x) if fast else None
         if plan is None:
             return super().train_step(x, optimizers, train)
         st, net = staircase, self.net

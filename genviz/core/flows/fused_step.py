@@ -34,7 +34,7 @@ from genviz.core.flows.base import DiagGaussian, FlowModel, StandardNormal
 from genviz.core.flows.coupling import AffineCoupling
 from genviz.core.flows.maf import SOFTPLUS_SHIFT, MaskedAffine
 from genviz.core.flows.permute import Permutation
-from genviz.core.model import GenerativeModel
+from genviz.core.model import GenerativeModel, has_grad_hooks
 
 _threshold_backward = torch.ops.aten.threshold_backward.grad_input  # relu's backward, written in place
 
@@ -294,9 +294,7 @@ def plan(model, x):
     for layer, _, _, _, layer_covers in ws.layers:  # e.g. a MADE block switched to IAF
         if not layer_covers(layer):
             return None
-    # gradient hooks (distributed.py averages gradients across ranks in one) only run under autograd
-    if not all(p.requires_grad and not p._backward_hooks and not getattr(p, "_post_accumulate_grad_hooks", None)
-               for p in ws.params):
+    if not all(p.requires_grad for p in ws.params) or has_grad_hooks(ws.params):
         return None
     return ws
 

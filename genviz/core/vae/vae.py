@@ -17,7 +17,7 @@ import torch
 
 from genviz.core import fast_ops, fused_adam
 from genviz.core.config import ConfigError, param
-from genviz.core.model import GenerativeModel
+from genviz.core.model import GenerativeModel, has_grad_hooks
 from genviz.core.vae import ar_decoder, mlp_step, nets, viz
 
 
@@ -167,9 +167,7 @@ class VAE(GenerativeModel):
                 and x.dtype == p.dtype and p.dtype in (torch.float32, torch.float64) and not x.requires_grad
                 and mlp_step.linears(self.enc) is not None and mlp_step.linears(self.dec) is not None
                 and all(q.requires_grad and q.dtype == p.dtype for q in self.parameters())
-                # gradient hooks (distributed.py averages gradients across torchrun ranks in one) need autograd
-                and not any(q._backward_hooks or getattr(q, "_post_accumulate_grad_hooks", None)
-                            for q in self.parameters()))
+                and not has_grad_hooks(self.parameters()))
 
     def train_step(self, x, optimizers, train):
         """One step on Rec + β·KL; the MLP VAE with a Bernoulli decoder on a CPU takes mlp_step's backward
