@@ -247,15 +247,22 @@ def test_sorting_the_hidden_units_keeps_the_drawn_function(kw, monkeypatch):
     torch.testing.assert_close(model.connectivity(), drawn.connectivity(), rtol=0, atol=0)
 
 
-def test_val_metrics_keep_the_held_out_binarization_and_its_values():
-    """MADE draws the fixed held-out binarization once per data set (not at every snapshot): the values are
-    the base class's, and a held-out set changed in place is drawn again."""
+def test_the_held_out_binarization_is_drawn_once_per_data_set_and_again_when_it_changes():
+    """Every model's snapshot evaluates model.held_out_batch: the fixed seed-0 Bernoulli draw of the first n
+    held-out examples, drawn once (not at every snapshot), and drawn again when the held-out set changes."""
     from genviz.core import data as data_mod
+    from genviz.core.model import held_out_batch
 
     g = torch.Generator().manual_seed(0)
     ds = data_mod.Dataset("tiny", "image", *(torch.rand(n, *SHAPE, generator=g) for n in (20, 30, 5)), binarize=True)
+
+    def fresh():
+        return torch.bernoulli(ds.val[:2048], generator=torch.Generator().manual_seed(0))
+
+    x = held_out_batch(ds, 2048, torch.float32)
+    assert torch.equal(x, fresh()) and held_out_batch(ds, 2048, torch.float32) is x
     model = _made(torch.float32, hidden=16)
-    assert model.val_metrics(ds) == GenerativeModel.val_metrics(model, ds)
-    assert model.val_metrics(ds) == GenerativeModel.val_metrics(model, ds)  # from the kept batch
+    assert model.val_metrics(ds) == model.evaluate(fresh())
     ds.val.mul_(0.5)
-    assert model.val_metrics(ds) == GenerativeModel.val_metrics(model, ds)
+    assert torch.equal(held_out_batch(ds, 2048, torch.float32), fresh())
+    assert model.val_metrics(ds) == model.evaluate(fresh())

@@ -54,7 +54,6 @@ class MADEModel(AutoregressiveModel):
         self.register_buffer("mask_index", torch.tensor(-1))
         self.use_mask(0)
         self._plan: staircase.Plan | None = None
-        self._val: tuple | None = None  # (key, the held-out batch val_metrics evaluates)
         if cfg.num_masks == 1:  # the masks never change: store the hidden units by degree (staircase.py)
             self._sort_hidden_units()
 
@@ -185,18 +184,6 @@ class MADEModel(AutoregressiveModel):
     def configure_optimizers(self, train):
         # one fused pass per weight matrix: ~1 ms a step where the for-loop's ten passes take ~3 (fused_adam.py)
         return [fused_adam.adam(self.parameters(), lr=train.lr)]
-
-    def val_metrics(self, data) -> dict[str, float]:
-        """The base class's held-out NLL on the same fixed binarization, drawn once per data set and dtype
-        rather than at every snapshot (a 2048 x 784 Bernoulli draw is a sixth of MADE's snapshot)."""
-        val = data.val
-        key = (id(data), val.data_ptr(), val._version, data.binarize, self.dtype)
-        if self._val is None or self._val[0] != key:
-            x = val[:2048]
-            if data.binarize:
-                x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
-            self._val = (key, x.to(self.dtype))
-        return self.evaluate(self._val[1])
 
     def ensemble_size(self) -> int:
         return self.cfg.num_masks if self.cfg.ensemble else 1

@@ -74,7 +74,6 @@ class VAE(GenerativeModel):
             self.ar = ar_decoder.ARContext(self.data_dim, out // self.data_dim, hidden)
         self._viz_calls = 0
         self._iwae_cache: dict = {}
-        self._val: tuple | None = None  # (key, val_metrics' held-out batch)
 
     def configure_optimizers(self, train):
         """Adam; the autoregressive context at AR_LR_SCALE × the rate. Each of its weights sees one pixel pair's
@@ -263,11 +262,7 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def val_metrics(self, data) -> dict[str, float]:
         """ELBO terms on a fixed 1k validation slice with a fixed binarization (no IW: it runs every snapshot)."""
-        val = data.val  # the fixed binarization drawn once per data set and dtype, not at every snapshot
-        key = (id(data), val.data_ptr(), val._version, self.dtype)
-        if self._val is None or self._val[0] != key:
-            self._val = (key, viz.fixed_val(data, 1000, self.dtype))
-        x = self._val[1]
+        x = viz.fixed_val(data, 1000, self.dtype)  # drawn once per data set, not at every snapshot
         # the one reparameterized sample from a fixed seed, so the curve does not jitter from sampling alone
         if type(self).negative_elbo_bound is VAE.negative_elbo_bound:  # its encoder means: no second pass
             nelbo, kl, rec, qm = self._nelbo_terms(x, self.fixed_generator())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genviz.core.model import density_on_grid
+from genviz.core.model import density_on_grid, held_out_batch
 from genviz.core.vae import nets
 
 N_LATENT = 1000  # held-out points in the latent scatter
@@ -27,11 +27,9 @@ IWAE_EVERY = 10  # recompute the IWAE curve on every 10th snapshot (it costs ~0.
 
 
 def fixed_val(data, n: int, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """The first n validation examples, binarized with a fixed seed when the data is binarized, in `dtype`."""
-    x = data.val[:n]
-    if data.binarize:
-        x = torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(0))
-    return x if dtype is None else x.to(dtype)
+    """The first n validation examples, binarized with a fixed seed when the data is binarized, in `dtype`
+    (model.held_out_batch: drawn once per data set; never modify it)."""
+    return held_out_batch(data, n, dtype)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
