@@ -21,7 +21,7 @@ CASES = [
     ("realnvp", 2, {}), ("realnvp", 2, {"depth": 1, "hidden": 1, "n_layers": 1}),
     ("realnvp", 2, {"base": "diag", "depth": 3, "hidden": 8}), ("realnvp", 3, {"n_layers": 3, "hidden": 16}),
     ("realnvp", 6, {"hidden": 16, "depth": 1, "base": "diag"}), ("realnvp", 10, {"hidden": 8, "n_layers": 2}),
-    ("maf", 2, {}), ("maf", 2, {"scale": "softplus"}), ("maf", 2, {"depth": 2, "hidden": 7, "n_blocks": 1}),
+    ("maf", 2, {}), ("maf", 2, {"scale": "softplus"}), ("maf", 1, {"n_blocks": 2}), ("maf", 2, {"depth": 2, "hidden": 7, "n_blocks": 1}),
     ("maf", 3, {"actnorm": True, "permute": "random", "depth": 2, "hidden": 16}),
     ("maf", 4, {"scale": "softplus", "actnorm": True, "base": "diag", "hidden": 16}),
     ("maf", 3, {"scale": "softplus", "permute": "random", "depth": 1, "hidden": 5, "base": "diag"}),

@@ -90,20 +90,30 @@ def _coupling(layer, z, get):
 
 
 def _made(layer, y, get):
-    """MAF sampling: D passes, after pass k the first k coordinates in the ordering are final."""
+    """MAF sampling: D passes, after pass k the first k coordinates in the ordering are final. The first pass
+    reads u = 0, and the only coordinate it fixes, the first in the ordering, reads no hidden unit through
+    the masks (for D ≥ 2): its (μ, r) is the output bias, exactly. So that pass is not run: its outputs are
+    the bias, and the coordinates it does not fix are overwritten later. In 2D that is one network pass
+    instead of two, with the same numbers bit for bit (restricting later passes to the units they read would
+    not be: a product of another shape rounds differently)."""
     w = fused_step._made_alloc(layer, *y.shape, get)
     d = y.shape[1]
     for i, lin in enumerate(w.lins):
         torch.mul(lin.weight, lin.mask, out=w.wm[i])
-    u = torch.zeros_like(y)
-    for _ in range(d):
-        h = u
-        for i, lin in enumerate(w.lins):
-            a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
-            torch.addmm(lin.bias, h, w.wm[i].t(), out=a)
-            if a is not w.o:
-                a.relu_()
-            h = a
+    u = torch.zeros_like(y)  # the first pass's input (masked out, but 0·NaN from empty memory would not be)
+    o = layer.made.order[0]
+    bias_only = not w.lins[-1].mask[o::d].any()  # always in 2+ dimensions; in 1 the output reads constant units
+    for k in range(d):
+        if k == 0 and bias_only:
+            w.o.copy_(w.lins[-1].bias.expand_as(w.o))
+        else:
+            h = u
+            for i, lin in enumerate(w.lins):
+                a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
+                torch.addmm(lin.bias, h, w.wm[i].t(), out=a)
+                if a is not w.o:
+                    a.relu_()
+                h = a
         first, raw = w.o[:, :d], w.o[:, d:]
         if layer.scale == "tanh":  # u = y·exp(α) + μ
             torch.mul(torch.tanh(torch.div(raw, layer.bound, out=w.q), out=w.u), layer.bound, out=w.a)
