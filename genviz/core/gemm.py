@@ -1,0 +1,57 @@
+"""Matrix products for the hand-written training steps, through oneDNN where torch has it (#17).
+
+torch computes a float32 CPU product with MKL's sgemm. On the AMD EPYC machines genviz is measured on, MKL
+keeps a slower code path, and oneDNN (torch's other CPU library, which torch.compile's CPU backend calls for
+linear layers) computes the VAE's 128x784x400 products and a flow's 4096x64x64 ones 2.1-2.3x faster; on
+small products the two are about even (`bench/bench_gemm.py` prints the table). The sums are the same in
+another order, so results agree with torch.mm to float rounding (tests/core/test_gemm.py). oneDNN is used for
+float32 CPU tensors outside autograd (its op has no derivative: the callers write their backward by hand);
+anything else, a torch built without it, or `ENABLED = False` (the bench's baseline), gets torch's own.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+ENABLED = True
+
+
+@functools.cache
+def _onednn():
+    """torch's oneDNN linear (x @ wᵀ + b), or None where this torch lacks it or it disagrees on a probe."""
+    try:
+        if not torch.backends.mkldnn.is_available():
+            return None
+        op = torch.ops.mkldnn._linear_pointwise
+        x = torch.arange(6.0).view(2, 3)
+        w = torch.arange(12.0).view(4, 3)
+        return op if torch.equal(op(x, w, torch.ones(4), "none", [], ""), x @ w.t() + 1) else None
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _fast(x: torch.Tensor, w: torch.Tensor):
+    if not (ENABLED and x.dtype == w.dtype == torch.float32 and x.device.type == w.device.type == "cpu"
+            and x.numel() and w.numel()):
+        return None
+    if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
+        return None
+    return _onednn()
+
+
+def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, out=None) -> torch.Tensor:
+    """x @ wᵀ (+ b): x (n, k), w (m, k), b (m,); either may be a transposed view. Written into `out` when
+    given (oneDNN has no out= form: its result is copied there, ~5% of a 4096x64x64 product)."""
+    op = _fast(x, w)
+    if op is None:
+        if b is None:
+            return torch.mm(x, w.t(), out=out)
+        return torch.addmm(b, x, w.t(), out=out)
+    y = op(x, w, b, "none", [], "")
+    return y if out is None else out.copy_(y)
+
+
+def mm(a: torch.Tensor, b: torch.Tensor, out=None) -> torch.Tensor:
+    """a @ b."""
+    return linear(a, b.t(), out=out)

@@ -1,0 +1,56 @@
+"""core/gemm.py: oneDNN's product where it applies (float32 CPU, no autograd), torch's elsewhere; same sums."""
+import pytest
+import torch
+
+from genviz.core import gemm
+
+
+def _args(dtype, n=37, k=53, m=29):
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(n, k, generator=g, dtype=dtype), torch.randn(m, k, generator=g, dtype=dtype),
+            torch.randn(m, generator=g, dtype=dtype))
+
+
+def test_linear_and_mm_are_torchs_products_to_float_rounding():
+    x, w, b = _args(torch.float32)
+    ref = torch.addmm(b, x, w.t())
+    torch.testing.assert_close(gemm.linear(x, w, b), ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gemm.linear(x, w), x @ w.t(), rtol=1e-5, atol=1e-5)
+    # transposed views on either side, as the hand-written backwards pass them
+    g = torch.randn(37, 29, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(gemm.mm(g.t(), x), g.t() @ x, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gemm.mm(g, w), g @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_out_is_written_also_when_strided():
+    x, w, b = _args(torch.float32)
+    big = torch.full((37, 40), 7.0)
+    out = big[:, 5:34]  # a column slice: not contiguous
+    r = gemm.linear(x, w, b, out=out)
+    assert r.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(big[:, 5:34], torch.addmm(b, x, w.t()), rtol=1e-5, atol=1e-5)
+    assert (big[:, :5] == 7).all() and (big[:, 34:] == 7).all()
+
+
+def test_float64_and_autograd_take_torchs_own_product():
+    x, w, b = _args(torch.float64)
+    assert torch.equal(gemm.linear(x, w, b), torch.addmm(b, x, w.t()))  # bit for bit: torch's path
+    x, w, b = _args(torch.float32)
+    w.requires_grad_(True)
+    y = gemm.linear(x, w, b)
+    assert y.grad_fn is not None  # differentiable: oneDNN's op has no derivative, so it is not used here
+    y.sum().backward()
+    torch.testing.assert_close(w.grad, torch.ones(37, 29).t() @ x)
+
+
+@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
+def test_float32_cpu_goes_through_onednn_and_the_switch_turns_it_off(monkeypatch):
+    x, w, b = _args(torch.float32)
+    calls = []
+    real = gemm._onednn()
+    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
+    gemm.linear(x, w, b)
+    assert calls == [1]
+    monkeypatch.setattr(gemm, "ENABLED", False)
+    assert torch.equal(gemm.linear(x, w, b), torch.addmm(b, x, w.t()))
+    assert calls == [1]
