@@ -6,10 +6,11 @@ CPU, autograd's bookkeeping around them (graph nodes, a fresh tensor per gradien
 backward needs, and the backward writes each weight's gradient straight into its .grad with `out=`: the
 gradients autograd computes for Rec + β·KL, in the same formulas (ELU's grad·exp(min(a, 0)), the Bernoulli
 likelihood's σ(l) − x, softplus' σ(h), the reparameterization's ε / (2√v)), up to the summation order of the
-products. The noise ε is the one nets.sample_gaussian draws (torch.randn_like on the global stream).
+products (core/gemm.py's: oneDNN's, ~2x MKL's on AMD CPUs). The noise ε is the one nets.sample_gaussian draws
+(torch.randn_like on the global stream).
 The first layer reads only the input columns that are nonzero somewhere in the batch (binarized MNIST: ~490
 of 784), as the dropped terms are exact zeros. Profiled on MNIST's 784-400-20 at batch 128 (one CPU thread):
-the five 784x400-sized products are ~70% of this step, the rest is the elementwise work.
+the five 784x400-sized products were ~70% of this step with MKL, ~40% through oneDNN.
 tests/core/test_vae_mlp_step.py compares loss and gradients with autograd's.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genviz.core import fast_ops
+from genviz.core import fast_ops, gemm
 
 
 def linears(seq: nn.Sequential) -> list[nn.Linear] | None:
@@ -60,7 +61,7 @@ def _mlp_forward(lins, x, cols=None):
     ins, ders, h = [x], [], x
     for i, lin in enumerate(lins):
         w = lin.weight if i or cols is None else lin.weight.index_select(1, cols)
-        a = torch.addmm(lin.bias, h, w.t())
+        a = gemm.linear(h, w, lin.bias)
         if i == len(lins) - 1:
             return ins, ders, a
         h, d = _elu(a)
@@ -77,13 +78,13 @@ def _mlp_backward(lins, ins, ders, dout, need_input_grad: bool, cols=None):
         if i == 0 and cols is not None:
             grad_t = lin.weight.grad.t()  # the compact gradient's rows are the kept columns
             grad_t.zero_()
-            grad_t.index_copy_(0, cols, ins[0].t().mm(g))
+            grad_t.index_copy_(0, cols, gemm.mm(ins[0].t(), g))
         else:
-            torch.mm(g.t(), ins[i], out=lin.weight.grad)
+            lin.weight.grad.copy_(gemm.mm(g.t(), ins[i]))
         torch.sum(g, 0, out=lin.bias.grad)
         if i == 0 and not need_input_grad:
             return None
-        g = g.mm(lin.weight)
+        g = gemm.mm(g, lin.weight)
         if i:
             g.mul_(ders[i - 1])
     return g
