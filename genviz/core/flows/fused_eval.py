@@ -16,6 +16,7 @@ import weakref
 
 import torch
 
+from genviz.core import gemm
 from genviz.core.flows import fused_step
 from genviz.core.flows.actnorm import ActNorm
 from genviz.core.flows.base import _log_det_tensor
@@ -110,7 +111,7 @@ def _made(layer, y, get):
             h = u
             for i, lin in enumerate(w.lins):
                 a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
-                torch.addmm(lin.bias, h, w.wm[i].t(), out=a)
+                gemm.linear(h, w.wm[i], lin.bias, out=a)
                 if a is not w.o:
                     a.relu_()
                 h = a

@@ -29,6 +29,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from genviz.core import gemm
 from genviz.core.flows.actnorm import ActNorm
 from genviz.core.flows.base import DiagGaussian, FlowModel, StandardNormal
 from genviz.core.flows.coupling import AffineCoupling
@@ -69,7 +70,7 @@ def _coupling_net(layer, w, x):
     torch.mul(x, layer.mask, out=w.h[0])
     for i, lin in enumerate(w.lins):
         a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
-        torch.addmm(lin.bias, w.h[i], lin.weight.t(), out=a)
+        gemm.linear(w.h[i], lin.weight, lin.bias, out=a)
         if a is not w.o:
             a.relu_()
     scale = layer.scale[layer._out]
@@ -139,13 +140,13 @@ def _mlp_backward(lins, h, g, gh, masked=None):
         if i == 0:  # (hidden, batch) @ (batch, d) with d = 2 is 6x slower in MKL than its transpose
             lin.weight.grad.t().copy_(torch.mm(h[0].t(), g))
         else:
-            torch.mm(g.t(), h[i], out=lin.weight.grad)
+            gemm.mm(g.t(), h[i], out=lin.weight.grad)
         if masked is not None:
             lin.weight.grad.mul_(lin.mask)
         torch.sum(g, 0, out=lin.bias.grad)
         if i > 0:
             weight = lin.weight if masked is None else masked[i]
-            torch.mm(g, weight, out=gh[i - 1])
+            gemm.mm(g, weight, out=gh[i - 1])
             g = _threshold_backward(gh[i - 1], h[i], 0, grad_input=gh[i - 1])
     return g
 
@@ -174,7 +175,7 @@ def _made_forward(layer, w, x, total):
     for i, lin in enumerate(w.lins):
         torch.mul(lin.weight, lin.mask, out=w.wm[i])
         a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
-        torch.addmm(lin.bias, w.h[i], w.wm[i].t(), out=a)
+        gemm.linear(w.h[i], w.wm[i], lin.bias, out=a)
         if a is not w.o:
             a.relu_()
     first, raw = w.o[:, :d], w.o[:, d:]  # (μ, r) with tanh, (t, r) with softplus
