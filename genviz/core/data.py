@@ -193,14 +193,19 @@ class Dataset:
         n = len(self.train)
         idx = torch.randint(0, n, (batch_size,), generator=generator, device="cpu").to(self.train.device)
         x = self.train[idx]
-        if self.binarize:
-            x = torch.bernoulli(x, generator=generator if x.device.type == "cpu" else None)
-        return x
+        return binarize(x, generator) if self.binarize else x
 
     def labeled_batch(self, batch_size: int, generator: torch.Generator):
         n = len(self.train)
         idx = torch.randint(0, n, (batch_size,), generator=generator, device="cpu").to(self.train.device)
         return self.train[idx], self.labels["train"][idx]
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A fresh draw of Bernoulli(x) pixels as uniform < x: the same law as torch.bernoulli, ~4x faster on a
+    CPU (1.0 vs 0.22 ms for a 128x784 batch), ~0.8 ms of every binarized-MNIST training step (#17). The held-out
+    sets keep torch.bernoulli's fixed draws, so their numbers stay comparable across versions."""
+    return torch.empty_like(x).uniform_(generator=generator if x.device.type == "cpu" else None).lt_(x)
 
 
 def split(x: np.ndarray, name: str, fractions=(0.8, 0.1, 0.1)) -> Dataset:

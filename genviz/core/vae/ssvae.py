@@ -21,7 +21,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from genviz.core import fast_ops
 from genviz.core.config import param
-from genviz.core.data import DataError
+from genviz.core.data import DataError, binarize
 from genviz.core.vae import course, nets, viz
 from genviz.core.vae.vae import VAE, VAEConfig
 
@@ -180,8 +180,7 @@ class SSVAE(VAE):
         pick = torch.randint(0, len(unl), (batch_size,), generator=generator).to(unl.device)
         xu, (xl, yl) = self.pool(data, unl[pick])[0], self.pool(data, lab)
         if data.binarize:
-            g = generator if xu.device.type == "cpu" else None
-            xu, xl = torch.bernoulli(xu, generator=g), torch.bernoulli(xl, generator=g)
+            xu, xl = binarize(xu, generator), binarize(xl, generator)
         return xu.to(self.dtype), xl.to(self.dtype), yl
 
     # -- the model's pieces -----------------------------------------------------------------------
