@@ -111,3 +111,18 @@ def test_truncated_idx_file_is_a_data_error(tmp_path):
     p.write_bytes(p.read_bytes()[:1000])
     with pytest.raises(DataError):
         images.load_images("fashion-mnist", root=tmp_path, offline=True)
+
+
+def test_binarize_draws_bernoulli_pixels_from_its_generator_only():
+    from genviz.core.data import binarize
+
+    p = torch.tensor([0.0, 1.0, 0.25, 0.9]).repeat(20000, 1)
+    torch.manual_seed(123)
+    global_before = torch.get_rng_state()
+    x = binarize(p, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), global_before)  # torch's global stream untouched
+    assert x.dtype == p.dtype and set(x.unique().tolist()) <= {0.0, 1.0}
+    assert (x[:, 0] == 0).all() and (x[:, 1] == 1).all()  # p = 0 never, p = 1 always
+    torch.testing.assert_close(x[:, 2:].mean(0), torch.tensor([0.25, 0.9]), atol=0.01, rtol=0)  # ±4 sd
+    assert torch.equal(x, binarize(p, torch.Generator().manual_seed(0)))  # the generator decides the draw
+    assert not torch.equal(x, binarize(p, torch.Generator().manual_seed(1)))
