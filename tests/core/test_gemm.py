@@ -54,3 +54,16 @@ def test_float32_cpu_goes_through_onednn_and_the_switch_turns_it_off(monkeypatch
     monkeypatch.setattr(gemm, "ENABLED", False)
     assert torch.equal(gemm.linear(x, w, b), torch.addmm(b, x, w.t()))
     assert calls == [1]
+
+
+@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
+def test_a_sub_block_view_takes_torchs_product(monkeypatch):
+    """oneDNN runs a reference kernel, ~300x slower, on a view whose rows are longer than its width."""
+    h, w = torch.randn(100, 784), torch.randn(500, 784)
+    calls = []
+    real = gemm._onednn()
+    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
+    assert torch.equal(gemm.linear(h[:, :130], w[:83, :130]), torch.mm(h[:, :130], w[:83, :130].t()))
+    assert calls == []
+    gemm.linear(h[:, :130].contiguous(), w[:83, :130].t().contiguous().t())  # dense: transposed is fine
+    assert calls == [1]
