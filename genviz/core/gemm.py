@@ -2,8 +2,8 @@
 
 torch computes a float32 CPU product with MKL's sgemm. On the AMD EPYC machines genviz is measured on, MKL
 keeps a slower code path, and oneDNN (torch's other CPU library, which torch.compile's CPU backend calls for
-linear layers) computes the VAE's 128x784x400 products and a flow's 4096x64x64 ones 2.1-2.3x faster; on
-small products the two are about even (`bench/bench_gemm.py` prints the table). The sums are the same in
+linear layers) computes the VAE's 128x784x400 products and a flow's 4096x64x64 ones 2.1-2.3x faster; below
+~2M multiply-adds its per-call cost loses (MIN_MACS) (`bench/bench_gemm.py` prints the table). The sums are the same in
 another order, so results agree with torch.mm to float rounding (tests/core/test_gemm.py). oneDNN is used for
 float32 CPU tensors outside autograd (its op has no derivative: the callers write their backward by hand);
 anything else (a strided sub-block view among them: `_dense`), a torch built without it, or `ENABLED = False`
@@ -38,9 +38,14 @@ def _dense(t: torch.Tensor) -> bool:
     return t.is_contiguous() or t.t().is_contiguous()
 
 
+# below this many multiply-adds oneDNN's per-call cost eats its gain: a flow's training step at batch 256
+# (256x64x64 products) ran 0.65x as fast through it as through torch's, 4096x64x64 products 2.2x faster
+MIN_MACS = 2**21
+
+
 def _fast(x: torch.Tensor, w: torch.Tensor):
     if not (ENABLED and x.dtype == w.dtype == torch.float32 and x.device.type == w.device.type == "cpu"
-            and x.numel() and w.numel() and _dense(x) and _dense(w)):
+            and x.shape[0] * x.shape[1] * w.shape[0] >= MIN_MACS and _dense(x) and _dense(w)):
         return None
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
         return None

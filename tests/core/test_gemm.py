@@ -5,6 +5,12 @@ import torch
 from genviz.core import gemm
 
 
+@pytest.fixture(autouse=True)
+def every_size(monkeypatch):
+    """These tests' small products go to oneDNN too (the size gate has its own test)."""
+    monkeypatch.setattr(gemm, "MIN_MACS", 0)
+
+
 def _args(dtype, n=37, k=53, m=29):
     g = torch.Generator().manual_seed(0)
     return (torch.randn(n, k, generator=g, dtype=dtype), torch.randn(m, k, generator=g, dtype=dtype),
@@ -66,4 +72,17 @@ def test_a_sub_block_view_takes_torchs_product(monkeypatch):
     assert torch.equal(gemm.linear(h[:, :130], w[:83, :130]), torch.mm(h[:, :130], w[:83, :130].t()))
     assert calls == []
     gemm.linear(h[:, :130].contiguous(), w[:83, :130].t().contiguous().t())  # dense: transposed is fine
+    assert calls == [1]
+
+
+@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
+def test_small_products_take_torchs_product(monkeypatch):
+    """Below MIN_MACS multiply-adds oneDNN's per-call cost loses (a flow's batch-256 step ran 0.65x as fast)."""
+    monkeypatch.undo()
+    calls = []
+    real = gemm._onednn()
+    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
+    gemm.linear(torch.randn(256, 64), torch.randn(64, 64))
+    assert calls == []
+    gemm.linear(torch.randn(4096, 64), torch.randn(64, 64))
     assert calls == [1]
