@@ -148,16 +148,23 @@ def rates(model, step, batches, n_eval: int, clock=time.perf_counter) -> dict[st
         step(x)
     train = len(batches) / (clock() - t0)
     x = torch.cat(batches)[:n_eval]
-    with torch.no_grad():
-        t0 = clock()
-        for _ in range(5):
-            model.log_prob(x)
-        lp = 5 * len(x) / (clock() - t0)
-        t0 = clock()
-        for _ in range(5):
-            model.sample(n_eval)
-        smp = 5 * n_eval / (clock() - t0)
+    with torch.no_grad():  # a call takes ~1-10 ms: the median of EVALS single calls, steadier than one total
+        lp = len(x) / _median_call(lambda: model.log_prob(x), clock)
+        smp = n_eval / _median_call(lambda: model.sample(n_eval), clock)
     return {"train": train, "log_prob": lp, "sample": smp}
+
+
+EVALS = 15
+
+
+def _median_call(f, clock) -> float:
+    f()  # first call: buffers, caches
+    times = []
+    for _ in range(EVALS):
+        t0 = clock()
+        f()
+        times.append(clock() - t0)
+    return statistics.median(times)
 
 
 def main() -> None:
