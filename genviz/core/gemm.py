@@ -3,11 +3,11 @@
 torch computes a float32 CPU product with MKL's sgemm. On the AMD EPYC machines genviz is measured on, MKL
 keeps a slower code path, and oneDNN (torch's other CPU library, which torch.compile's CPU backend calls for
 linear layers) computes the VAE's 128x784x400 products and a flow's 4096x64x64 ones 2.1-2.3x faster; below
-~2M multiply-adds its per-call cost loses (MIN_MACS) (`bench/bench_gemm.py` prints the table). The sums are the same in
-another order, so results agree with torch.mm to float rounding (tests/core/test_gemm.py). oneDNN is used for
-float32 CPU tensors outside autograd (its op has no derivative: the callers write their backward by hand);
-anything else (a strided sub-block view among them: `_dense`), a torch built without it, or `ENABLED = False`
-(the bench's baseline), gets torch's own.
+~2M multiply-adds its per-call cost loses (MIN_MACS). `bench/bench_gemm.py` prints the table. The sums are the
+same in another order, so results agree with torch.mm to float rounding (tests/core/test_gemm.py). oneDNN is
+used for float32 CPU tensors outside autograd (its op has no derivative: the callers write their backward by
+hand); anything else (a strided sub-block view among them: `_dense`), a torch built without it, or
+`ENABLED = False` (the bench's baseline), gets torch's own.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _onednn():
         x = torch.arange(6.0).view(2, 3)
         w = torch.arange(12.0).view(4, 3)
         return op if torch.equal(op(x, w, torch.ones(4), "none", [], ""), x @ w.t() + 1) else None
-    except (AttributeError, RuntimeError):
+    except (AttributeError, RuntimeError, TypeError):  # absent, or another signature in another torch
         return None
 
 

@@ -80,7 +80,7 @@ def _mlp_backward(lins, ins, ders, dout, need_input_grad: bool, cols=None):
             grad_t.zero_()
             grad_t.index_copy_(0, cols, gemm.mm(ins[0].t(), g))
         else:
-            lin.weight.grad.copy_(gemm.mm(g.t(), ins[i]))
+            gemm.mm(g.t(), ins[i], out=lin.weight.grad)
         torch.sum(g, 0, out=lin.bias.grad)
         if i == 0 and not need_input_grad:
             return None
