@@ -1,6 +1,6 @@
-"""torch's float32 CPU product (MKL) against oneDNN's (what core/gemm.py picks), at the sizes genviz's
-hand-written steps run, one thread, interleaved in one process: time ratio MKL ÷ oneDNN (> 1: oneDNN faster)
-and the largest relative difference of the results (the same sums in another order).
+"""torch's float32 CPU product (MKL) against oneDNN's, at the sizes genviz's hand-written steps run, one thread,
+interleaved in one process: time ratio MKL ÷ oneDNN (> 1: oneDNN faster), the largest relative difference of
+the results (the same sums in another order), and which one core/gemm.py uses at that size (MIN_MACS).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_gemm.py [--repeats 5]
 """
@@ -50,7 +50,8 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"load avg {os.getloadavg()[0]:.2f}; median over {args.repeats} interleaved repeats")
-    print(f"{'product':38s} {'MKL µs':>8s} {'oneDNN µs':>10s} {'MKL ÷ oneDNN':>13s} {'max rel diff':>13s}")
+    print(f"{'product':38s} {'MKL µs':>8s} {'oneDNN µs':>10s} {'MKL ÷ oneDNN':>13s} {'max rel diff':>13s}  genviz uses")
+    gate, gemm.MIN_MACS = gemm.MIN_MACS, 0  # time oneDNN at every size
     g = torch.Generator().manual_seed(0)
     for name, n, k, m in SHAPES:
         x, w, b = torch.randn(n, k, generator=g), torch.randn(m, k, generator=g), torch.randn(m, generator=g)
@@ -68,7 +69,7 @@ def main() -> None:
         gemm.ENABLED = True
         diff = float(((gemm.linear(x, w, b) - ref).abs().max() / ref.abs().max()))
         print(f"{name:38s} {statistics.median(t_mkl) * 1e6:8.1f} {statistics.median(t_dnn) * 1e6:10.1f} "
-              f"{statistics.median(ratios):13.2f} {diff:13.1e}")
+              f"{statistics.median(ratios):13.2f} {diff:13.1e}  {'oneDNN' if n * k * m >= gate else 'torch'}")
 
 
 if __name__ == "__main__":
