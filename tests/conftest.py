@@ -61,3 +61,16 @@ def spawn():
         if p.poll() is None:
             p.kill()
             p.wait(timeout=30)
+
+
+@pytest.fixture
+def onednn_calls(monkeypatch):
+    """A list that grows by one per product core/gemm.py sends to oneDNN (skips where torch has no oneDNN)."""
+    from genviz.core import gemm
+
+    real = gemm._onednn()
+    if real is None:
+        pytest.skip("this torch has no oneDNN linear")
+    calls = []
+    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
+    return calls

@@ -304,13 +304,10 @@ def test_a_resumed_run_continues_the_straight_run_bit_for_bit(name, cfg):
     assert all(torch.equal(p, q) for p, q in zip(straight.parameters(), resumed.parameters()))
 
 
-@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
-def test_large_float32_batches_run_onednn_and_keep_the_numbers(monkeypatch):
+def test_large_float32_batches_run_onednn_and_keep_the_numbers(onednn_calls, monkeypatch):
     """At 1024 and 4096 points the 64x64 products pass core/gemm.MIN_MACS and run through oneDNN: the loss,
     gradients, log_prob and samples still agree with the autograd path's to float32 rounding."""
-    calls = []
-    real = gemm._onednn()
-    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
+    calls = onednn_calls
     model = _randomize(registry.build("realnvp", data_dim=2, seed=0), size=0.1)
     ref = copy.deepcopy(model)
     x = torch.randn(1024, 2, generator=torch.Generator().manual_seed(1))

@@ -4,6 +4,8 @@ import torch
 
 from genviz.core import gemm
 
+REAL_MIN_MACS = gemm.MIN_MACS
+
 
 @pytest.fixture(autouse=True)
 def every_size(monkeypatch):
@@ -49,12 +51,9 @@ def test_float64_and_autograd_take_torchs_own_product():
     torch.testing.assert_close(w.grad, torch.ones(37, 29).t() @ x)
 
 
-@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
-def test_float32_cpu_goes_through_onednn_and_the_switch_turns_it_off(monkeypatch):
+def test_float32_cpu_goes_through_onednn_and_the_switch_turns_it_off(onednn_calls, monkeypatch):
+    calls = onednn_calls
     x, w, b = _args(torch.float32)
-    calls = []
-    real = gemm._onednn()
-    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
     gemm.linear(x, w, b)
     assert calls == [1]
     monkeypatch.setattr(gemm, "ENABLED", False)
@@ -62,26 +61,20 @@ def test_float32_cpu_goes_through_onednn_and_the_switch_turns_it_off(monkeypatch
     assert calls == [1]
 
 
-@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
-def test_a_sub_block_view_takes_torchs_product(monkeypatch):
+def test_a_sub_block_view_takes_torchs_product(onednn_calls, monkeypatch):
     """oneDNN runs a reference kernel, ~300x slower, on a view whose rows are longer than its width."""
+    calls = onednn_calls
     h, w = torch.randn(100, 784), torch.randn(500, 784)
-    calls = []
-    real = gemm._onednn()
-    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
     assert torch.equal(gemm.linear(h[:, :130], w[:83, :130]), torch.mm(h[:, :130], w[:83, :130].t()))
     assert calls == []
     gemm.linear(h[:, :130].contiguous(), w[:83, :130].t().contiguous().t())  # dense: transposed is fine
     assert calls == [1]
 
 
-@pytest.mark.skipif(gemm._onednn() is None, reason="this torch has no oneDNN linear")
-def test_small_products_take_torchs_product(monkeypatch):
+def test_small_products_take_torchs_product(onednn_calls, monkeypatch):
     """Below MIN_MACS multiply-adds oneDNN's per-call cost loses (a flow's batch-256 step ran 0.65x as fast)."""
-    monkeypatch.undo()
-    calls = []
-    real = gemm._onednn()
-    monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
+    calls = onednn_calls
+    monkeypatch.setattr(gemm, "MIN_MACS", REAL_MIN_MACS)
     gemm.linear(torch.randn(256, 64), torch.randn(64, 64))
     assert calls == []
     gemm.linear(torch.randn(4096, 64), torch.randn(64, 64))
