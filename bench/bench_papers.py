@@ -43,8 +43,10 @@ ROWS = {
                           "direct": True},
                  {"lr": 1e-3, "batch_size": 100, "steps": 400_000}, 86.64, 87.5, "MADE paper, best ensemble"),
     "vae": ("vae", {}, {"lr": 1e-3, "batch_size": 97, "steps": 200_000}, None, None, "report −IWAE k=5000"),
-    "nade": ("nade", {"hidden": 500}, {"lr": 1e-3, "batch_size": 100, "steps": 200_000}, 88.86, 89.0,
-             "NADE paper"),
+    # NADE: the FVSBN/MADE-1 recipe (cosine, weight_decay 1e-4) over 80 epochs; at a constant rate (1e-3, no
+    # decay) it was at 90.05 after 13.7 epochs with training 88.4 and validation 90.7 nats, the gap widening
+    "nade": ("nade", {"hidden": 500}, {"lr": 1e-3, "batch_size": 100, "steps": 40_000, "lr_schedule": "cosine",
+                                       "weight_decay": 1e-4}, 88.86, 89.0, "NADE paper"),
 }
 EARLY_STOP = 20_000  # steps without a better validation NLL (checked every SNAPSHOT_EVERY steps)
 SNAPSHOT_EVERY = 1000

@@ -7,7 +7,8 @@ One hidden layer whose input weights are shared by every conditional: with varia
 so all D conditionals cost O(D·H) (the recurrence, a running sum) instead of O(D²·H) (each h_t recomputed
 from scratch, `logits_naive`). Parameters: W (H, D), c (H), V (D, H), b (D): 2·D·H + D + H. W, V and b are
 stored by generation step (column t of W belongs to variable order[t]). Training takes the recurrence BLOCK
-steps at a time (`hidden_blocks`); sampling takes it one step at a time.
+steps at a time (`hidden_blocks`); sampling takes it one step at a time. log p(x) and its gradient are written
+by hand (`_LogLikelihood`): ~1.6x faster a training step than autograd through the same blocks.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from genviz.core import gemm
 from genviz.core.autoregressive.base import AutoregressiveModel
 from genviz.core.autoregressive.orders import ORDERS, make_order, positions
 from genviz.core.config import param
@@ -39,6 +42,59 @@ def parameter_counts(n: int, hidden: int) -> dict[str, float]:
     return {"count_hidden": float(hidden), "n_parameters_fvsbn": float(n * (n + 1) // 2),
             "n_parameters_nade": float(2 * n * hidden + n + hidden), "n_parameters_made": float(made),
             "n_parameters_made_direct": float(made + n * n)}
+
+
+def _block_hidden(xb, wT, start, before):
+    """h for one block, (B, k, H): σ(a_t0 + Σ_{t0≤s<t} W[:, s] x_s), the masked sum as one product."""
+    n, k = xb.shape
+    m = (xb.unsqueeze(1) * before[:k, :k]).reshape(n * k, k)
+    return m, gemm.mm(m, wT).view(n, k, -1).add_(start.unsqueeze(1)).sigmoid_()
+
+
+class _LogLikelihood(torch.autograd.Function):
+    """log p(x), (B,), from x in generation order (B, D) and NADE's W (H, D), c, V (D, H), b.
+
+    Why by hand: autograd keeps every block's (B, k, H) intermediates alive and adds passes over them; here the
+    forward keeps only each block's start a_t0 (B, H) and the backward recomputes the block's h from it while
+    the block is in cache. Per block, with dz = ∂log p/∂logit: dV_t = Σ_b dz h_t, dA = dz V_t ⊙ h(1 − h), and
+    a_t0 carries Σ of the later blocks' dA back to W and c. The block products go through `gemm` (oneDNN on a
+    CPU, 2x MKL at these shapes). x gets no gradient (data)."""
+
+    @staticmethod
+    def forward(ctx, xo, W, c, V, b):
+        n, d = xo.shape
+        before = torch.ones(BLOCK, BLOCK, dtype=xo.dtype, device=xo.device).tril(-1)
+        wT = W.T.contiguous()  # (D, H): a block's weights are contiguous rows (a strided view is slow in oneDNN)
+        z = torch.empty(n, d, dtype=xo.dtype, device=xo.device)
+        starts = torch.empty((d + BLOCK - 1) // BLOCK, n, W.shape[0], dtype=xo.dtype, device=xo.device)
+        a0 = c.expand(n, -1).clone()
+        for i, t0 in enumerate(range(0, d, BLOCK)):
+            xb, wbT = xo[:, t0:t0 + BLOCK], wT[t0:t0 + BLOCK]
+            starts[i] = a0
+            _, h = _block_hidden(xb, wbT, a0, before)
+            torch.sum(h.mul_(V[t0:t0 + BLOCK]), -1, out=z[:, t0:t0 + BLOCK])
+            a0.addmm_(xb, wbT)
+        z += b
+        ctx.save_for_backward(xo, wT, V, z, starts)
+        return xo.mul(z).sub_(F.softplus(z)).sum(1)  # Σ_t x_t log σ(z_t) + (1 − x_t) log σ(−z_t)
+
+    @staticmethod
+    def backward(ctx, g):
+        xo, wT, V, z, starts = ctx.saved_tensors
+        n, d = xo.shape
+        before = torch.ones(BLOCK, BLOCK, dtype=xo.dtype, device=xo.device).tril(-1)
+        dz = (xo - torch.sigmoid(z)).mul_(g.unsqueeze(1))
+        dwT, dV = torch.empty_like(wT), torch.empty_like(V)
+        later = torch.zeros_like(starts[0])  # ∂/∂a_t0 from the blocks after this one
+        for i in reversed(range(len(starts))):
+            t0 = i * BLOCK
+            xb, dzb = xo[:, t0:t0 + BLOCK], dz[:, t0:t0 + BLOCK]
+            m, h = _block_hidden(xb, wT[t0:t0 + BLOCK], starts[i], before)
+            torch.bmm(dzb.T.unsqueeze(1), h.transpose(0, 1), out=dV[t0:t0 + BLOCK].unsqueeze(1))
+            da = torch.ops.aten.sigmoid_backward(dzb.unsqueeze(2) * V[t0:t0 + BLOCK], h)
+            dwT[t0:t0 + BLOCK] = gemm.mm(m.T, da.view(-1, da.shape[2])).addmm_(xb.T, later)
+            later += da.sum(1)
+        return None, dwT.T, later.sum(0), dV, dz.sum(0)
 
 
 class NADE(AutoregressiveModel):
@@ -78,6 +134,14 @@ class NADE(AutoregressiveModel):
         out = torch.empty_like(z)
         out[:, self.order] = z
         return out
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log p(x), (B,): the hand-written pass (`_LogLikelihood`); through `logits` when x itself needs
+        a gradient."""
+        x = x.flatten(1)
+        if x.requires_grad:
+            return super().log_prob(x)
+        return _LogLikelihood.apply(x[:, self.order].to(self.W.dtype), self.W, self.c, self.V, self.b)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         # logit t = h_t · V[t]: a product and a sum over H; einsum ran it as a batch of matrix-vector products
