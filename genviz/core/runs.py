@@ -337,16 +337,13 @@ def write_previews(model, data, view, folder) -> None:
 
 
 def read_metrics(folder) -> dict[str, np.ndarray]:
-    """metrics.csv as columns of floats (empty cells are NaN)."""
-    path = Path(folder) / "metrics.csv"
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
+    """metrics.csv as columns of floats, parsed as the runs dock's reader parses them (run_reader.parse_rows):
+    an empty cell is NaN, a damaged row (a line half-written by a killed writer, then appended after by a resume)
+    is skipped rather than costing the whole history."""
+    lines = (Path(folder) / "metrics.csv").read_text().splitlines()
+    if not lines:
         return {}
-    header, body = rows[0], rows[1:]
-    cols = {h: np.array([float(r[i]) if i < len(r) and r[i] != "" else math.nan for r in body])
-            for i, h in enumerate(header)}
-    return cols
+    return run_reader.parse_rows(lines[0].split(","), [line for line in lines[1:] if line])
 
 
 def read_config(folder) -> dict:

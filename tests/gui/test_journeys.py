@@ -196,6 +196,24 @@ def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tin
     assert panel_share(w) >= 0.5
 
 
+def test_a_damaged_metrics_row_costs_that_row_not_the_loss_curve(qtbot, shown, tiny_run, monkeypatch):
+    """A writer killed mid-line and then resumed leaves a broken row inside metrics.csv: opening the run shows
+    every other step of its loss curve (it used to show none)."""
+    folder = tiny_run
+    path = folder / "metrics.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    lines[5] = lines[5][: len(lines[5]) // 2] + "x"  # step 5's row, cut and damaged
+    path.write_text("\r\n".join(lines) + "\r\n")
+    w = shown
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    action(w, "Open run folder…").trigger()
+    steps, values = w.loss.history()["loss"]
+    assert steps.tolist() == [s for s in range(1, 13) if s != 5]
+    kept = [line.split(",") for i, line in enumerate(lines[1:], 1) if i != 5]
+    assert np.allclose(values, [float(r[header.index("loss")]) for r in kept])
+
+
 def test_a_run_folder_another_process_writes_opens_to_look_but_takes_no_export(qtbot, shown, tiny_run, monkeypatch):
     import os
 
