@@ -84,6 +84,16 @@ class MetricsTail:
         return {h: np.empty(0) for h in self.header} if self.header else {}
 
 
+def read_metrics(folder) -> dict[str, np.ndarray]:
+    """metrics.csv as columns of floats ({} for an empty file): an empty cell is NaN, a damaged row (a line
+    half-written by a killed writer, then appended after by a resume) is skipped rather than costing the whole
+    history."""
+    lines = (Path(folder) / "metrics.csv").read_text().splitlines()
+    if not lines:
+        return {}
+    return parse_rows(lines[0].split(","), [line for line in lines[1:] if line])
+
+
 def parse_rows(header: list[str], rows: list[str]) -> dict[str, np.ndarray]:
     """CSV rows of numbers as float columns; an empty or missing cell is NaN, a damaged row is skipped."""
     width = len(header)

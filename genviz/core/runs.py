@@ -336,14 +336,7 @@ def write_previews(model, data, view, folder) -> None:
         model.train()
 
 
-def read_metrics(folder) -> dict[str, np.ndarray]:
-    """metrics.csv as columns of floats, parsed as the runs dock's reader parses them (run_reader.parse_rows):
-    an empty cell is NaN, a damaged row (a line half-written by a killed writer, then appended after by a resume)
-    is skipped rather than costing the whole history."""
-    lines = (Path(folder) / "metrics.csv").read_text().splitlines()
-    if not lines:
-        return {}
-    return run_reader.parse_rows(lines[0].split(","), [line for line in lines[1:] if line])
+read_metrics = run_reader.read_metrics  # one parser for the dock, the window and TensorBoard's backfill
 
 
 def read_config(folder) -> dict:

@@ -7,10 +7,12 @@ for, and `require()` lets a run refuse to start without it rather than fail mid-
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
+import numpy as np
+
 from genviz.core.config import ConfigError
+from genviz.core.run_reader import read_metrics
 
 TB_DIR = "tb"
 FLUSH_SECS = 5  # TensorBoard re-reads the folder every few seconds: keep a live run's curves current
@@ -44,16 +46,13 @@ class TensorBoardLog:
 
     def _backfill(self, metrics_csv: Path) -> None:
         try:
-            with open(metrics_csv, newline="") as fh:
-                rows = list(csv.reader(fh))
+            cols = read_metrics(metrics_csv.parent)
         except OSError:
             return
-        if not rows:
-            return
-        header = rows[0]
-        for r in rows[1:]:
-            if r and r[0].isdigit():
-                self.add_row(int(r[0]), {h: float(v) for h, v in zip(header[1:], r[1:]) if v != ""})
+        steps = cols.pop("step", np.zeros(0))
+        for i, step in enumerate(steps):
+            if np.isfinite(step):
+                self.add_row(int(step), {h: float(v[i]) for h, v in cols.items() if not np.isnan(v[i])})
 
     def add_row(self, step: int, values: dict[str, float]) -> None:
         """One metrics.csv row: {column: value} at `step`, as one event holding every value (what add_scalar

@@ -73,6 +73,20 @@ def test_tensorboard_turned_on_when_resuming_gets_the_earlier_rows(tmp_path):
     assert runs.read_config(out)["train"]["tensorboard"] is True
 
 
+def test_a_damaged_metrics_row_is_skipped_when_tensorboard_backfills(tmp_path):
+    """A row damaged by a killed writer must not stop `--resume --tensorboard` (it raised ValueError): the
+    backfill skips that row and logs every other one."""
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "run"
+    assert cli.main(["train", "realnvp", "--steps", "20", "--until", "10", "--out", str(out), *TINY]) == 0
+    path = out / "metrics.csv"
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4][:-3] + "x"  # step 4: its last value cut and damaged
+    path.write_text("\r\n".join(lines) + "\r\n")
+    assert cli.main(["train", "--resume", str(out), "--tensorboard", "-q"]) == 0
+    assert sorted(_scalars(out / "tb")["loss"]) == [s for s in range(1, 21) if s != 4]
+
+
 class _NoTensorBoard(importlib.abc.MetaPathFinder):
     """Imports as if the tensorboard package were not installed."""
 
