@@ -17,14 +17,8 @@ from genviz.core.flows.coupling import AdditiveCoupling, AffineCoupling, mlp
 from genviz.core.flows.flat_adam import FlatAdam
 from genviz.core.flows.maf import SOFTPLUS_SHIFT, MaskedAffine
 from genviz.core.model import GenerativeModel
+from same_numbers import same
 
-
-
-def _same(a, b, rtol=1e-4):
-    """Bit for bit in float64. In float32 to rounding: its products run through core/gemm.py (oneDNN's, whose
-    sums run in another order than the plain path's MKL), and these randomized flows amplify a last-bit
-    difference (NLLs ~1e5, samples ~1e3: a sample's rtol is 2e-3)."""
-    return torch.equal(a, b) if a.dtype == torch.float64 else torch.allclose(a, b, rtol=rtol, atol=1e-5)
 
 def plain_net(net, h):
     """The coupling's MLP with out-of-place activations (the model's ReLUs run in place)."""
@@ -89,11 +83,11 @@ CASES = [("realnvp", 2, {}), ("realnvp", 3, {"n_layers": 4, "hidden": 16}), ("re
 def test_log_prob_and_samples_are_the_plain_formulas(name, dim, cfg, dtype):
     model = _randomize(registry.build(name, data_dim=dim, seed=0, **cfg)).to(dtype)
     x = torch.randn(300, dim, generator=torch.Generator().manual_seed(1), dtype=dtype) * 1.5
-    assert _same(model.log_prob(x), plain_log_prob(model, x))
+    assert same(model.log_prob(x), plain_log_prob(model, x))
     with torch.no_grad():
         a = model.sample(257, generator=torch.Generator().manual_seed(2))
         b = plain_sample(model, 257, generator=torch.Generator().manual_seed(2))
-    assert _same(a, b, 2e-3)
+    assert same(a, b, 2e-3)
     trace, ld = model.forward_with_trace(b[:5])
     assert ld.shape == (5,) and ld.is_contiguous() and len(trace) == len(model.layers) + 1
 
@@ -165,7 +159,7 @@ def test_an_old_realnvp_state_dict_loads_and_gives_the_same_log_prob(dim):
     model = registry.build("realnvp", data_dim=dim, seed=1, n_layers=4, hidden=16, depth=2)
     model.load_state_dict(state)  # strict: same keys, same shapes
     x = torch.randn(200, dim, generator=torch.Generator().manual_seed(5))
-    assert _same(model.log_prob(x), plain_log_prob(model, x))
+    assert same(model.log_prob(x), plain_log_prob(model, x))
     assert torch.isfinite(model.log_prob(x)).all()
 
 
@@ -176,7 +170,7 @@ def test_an_old_nice_state_dict_with_other_random_masks_loads():
     assert any(not torch.equal(a.mask, b.mask) for a, b in zip(model.layers[1:], old.layers[1:]))
     model.load_state_dict(old.state_dict())
     x = torch.randn(200, 5, generator=torch.Generator().manual_seed(7))
-    assert _same(model.log_prob(x), plain_log_prob(model, x))
+    assert same(model.log_prob(x), plain_log_prob(model, x))
     twin = copy.deepcopy(model).double()  # copies and casts keep the split
     assert torch.equal(twin.log_prob(x.double()), plain_log_prob(twin, x.double()))
 

@@ -15,6 +15,7 @@ import torch
 from genviz.core import config, gemm, registry
 from genviz.core.flows import fused_step
 from genviz.core.model import GenerativeModel
+from same_numbers import same
 
 # every option the registry's RealNVP and MAF configs allow, each with depths, widths and dims around it
 CASES = [
@@ -29,13 +30,6 @@ CASES = [
 ]
 # float32: gradients of ~1e6 in these randomized flows, products through oneDNN (see _same)
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
-
-
-def _same(a, b, rtol=1e-4):
-    """Bit for bit in float64. In float32 to rounding: its products run through core/gemm.py (oneDNN's, whose
-    sums run in another order than the plain path's MKL), and these randomized flows amplify a last-bit
-    difference (NLLs ~1e5, samples ~1e3: a sample's rtol is 2e-3)."""
-    return torch.equal(a, b) if a.dtype == torch.float64 else torch.allclose(a, b, rtol=rtol, atol=1e-5)
 
 
 @pytest.fixture
@@ -95,7 +89,7 @@ def _check_gradients(name, dim, cfg, dtype):
             loss = fused_step.nll_and_grads(model, xi)
             ref_loss = _backward(ref, xi)
             if dim == 2:  # the forward is the model's ops in the model's order
-                assert _same(loss, ref_loss)
+                assert same(loss, ref_loss)
             torch.testing.assert_close(loss, ref_loss, rtol=TOL[dtype], atol=0)
             _assert_grads_close(model, ref, TOL[dtype])
 
@@ -217,12 +211,12 @@ def _check_no_grad_paths(name, dim, cfg, dtype):
     with torch.no_grad():
         lp, xs = model.log_prob(x), model.sample(257, torch.Generator().manual_seed(2))
         covered = fused_eval.log_prob(model, x) is not None
-    assert _same(lp, graph_lp) and _same(xs, graph_x, 2e-3)
+    assert same(lp, graph_lp) and same(xs, graph_x, 2e-3)
     assert covered == (name in ("realnvp", "maf") and (dim <= 4 or name == "maf"))
     if covered:  # fresh tensors: a second call does not overwrite the first's result
         with torch.no_grad():
             model.log_prob(x * 2), model.sample(257, torch.Generator().manual_seed(3))
-        assert _same(lp, graph_lp) and _same(xs, graph_x, 2e-3)
+        assert same(lp, graph_lp) and same(xs, graph_x, 2e-3)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -251,9 +245,9 @@ def test_no_grad_after_inference_mode_on_the_same_shape():
         with torch.no_grad():
             lp2, xs2 = model.log_prob(x), model.sample(40, torch.Generator().manual_seed(2))
         for a in (lp, lp2):
-            assert _same(a, graph_lp), name
+            assert same(a, graph_lp), name
         for a in (xs, xs2):
-            assert _same(a, graph_x, 2e-3), name
+            assert same(a, graph_x, 2e-3), name
 
 
 @pytest.mark.parametrize("name,cfg", [("realnvp", {}), ("maf", {"actnorm": True})])
