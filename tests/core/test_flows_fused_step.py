@@ -28,7 +28,7 @@ CASES = [
     ("maf", 3, {"scale": "softplus", "permute": "random", "depth": 1, "hidden": 5, "base": "diag"}),
     ("maf", 6, {"hidden": 16, "n_blocks": 2}),
 ]
-# float32: gradients of ~1e6 in these randomized flows, products through oneDNN (see _same)
+# float32: gradients of ~1e6 in these randomized flows, products through oneDNN (see same_numbers.same)
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 
 
