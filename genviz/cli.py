@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop at this step and checkpoint (the plan, and its schedule, stay --steps): train "
                         "a long run in legs, each continued with --resume")
     t.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
-                   help="write a checkpoint at least this often (default 10 s; also at the end, on Ctrl-C, "
-                        "SIGTERM and divergence)")
+                   help="write a checkpoint at least this often (default 10 s; longer where the held-out "
+                        "evaluation that verifies it would take over 5%% of training time; also at the end, on "
+                        "Ctrl-C, SIGTERM and divergence)")
     t.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard scalars (every metrics.csv column) into <out>/tb; needs "
                         "pip install 'genviz[tensorboard]'")

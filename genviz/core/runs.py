@@ -25,7 +25,8 @@ from genviz.core import checkpoint, raster, rng, run_reader
 from genviz.core import config as config_mod
 from genviz.core.run_reader import OWNER_NAME  # one name for the writer that leaves it and the readers
 
-CHECKPOINT_EVERY_S = 10.0  # a kill -9 loses at most this much training
+CHECKPOINT_EVERY_S = 10.0  # a kill -9 loses at most this much training (more where held-out metrics are
+# costly: session.CHECKPOINT_BUDGET)
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt")
 LOCK_NAME = ".genviz.lock"
 

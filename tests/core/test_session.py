@@ -158,6 +158,38 @@ def test_panel_arrays_stay_within_their_time_budget(moons):
     assert all("log_density" in x.arrays for x in paused)  # a user stepping by hand sees every step
 
 
+def test_checkpoints_wait_while_their_held_out_evaluation_would_cost_too_much(moons, tmp_path, monkeypatch):
+    """A run folder asks for a checkpoint at every step here (checkpoint_every ~0); each one comes with a
+    held-out evaluation, made slow (20 ms) as NADE's on 10,000 digits is. They are spaced so those evaluations
+    stay within CHECKPOINT_BUDGET of training time, and checkpoints are still written during the run."""
+    import time
+
+    from genviz.core import runs
+    from genviz.core.session import CHECKPOINT_BUDGET
+
+    writer = runs.RunWriter(tmp_path / "run", "moons", checkpoint_every=1e-9)
+    saved = []
+    real_save = writer.save_checkpoint
+    monkeypatch.setattr(writer, "save_checkpoint", lambda session, *a: saved.append(session.step)
+                        or real_save(session, *a))
+    s = Session("realnvp", moons, {"hidden": 16, "n_layers": 2},
+                {"steps": 3000, "batch_size": 64, "snapshot_every": 10**5}, with_arrays=False, writer=writer)
+    real_metrics, evaluated = s.model.val_metrics, []
+
+    def slow_metrics(data):
+        time.sleep(0.02)
+        evaluated.append(s.step)
+        return real_metrics(data)
+
+    monkeypatch.setattr(s.model, "val_metrics", slow_metrics)
+    for _ in s.run():
+        pass
+    mid_run = [step for step in saved if 0 < step < 3000]
+    assert len(mid_run) >= 2  # still checkpointing while it trains
+    # each evaluation costs ≥ 20 ms: their count bounds their time (the first and last aside); it was every step
+    assert len(evaluated) - 2 <= CHECKPOINT_BUDGET * s.seconds["train"] / 0.02 + 1
+
+
 def test_a_seeded_build_on_another_thread_never_disturbs_a_run(moons):
     """The GUI builds models (seeded) while a worker trains: the run's losses must not change."""
     import threading
