@@ -8,7 +8,8 @@ so all D conditionals cost O(D·H) (the recurrence, a running sum) instead of O(
 from scratch, `logits_naive`). Parameters: W (H, D), c (H), V (D, H), b (D): 2·D·H + D + H. W, V and b are
 stored by generation step (column t of W belongs to variable order[t]). Training takes the recurrence BLOCK
 steps at a time (`hidden_blocks`); sampling takes it one step at a time. log p(x) and its gradient are written
-by hand (`_LogLikelihood`): ~1.6x faster a training step than autograd through the same blocks.
+by hand (`_LogLikelihood`): a training step at B = 100, H = 500 takes 0.10-0.11 s of one CPU thread against
+autograd's 0.12-0.14 s through the same blocks (same process).
 """
 from __future__ import annotations
 
