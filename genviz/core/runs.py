@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import getpass
 import json
-import math
 import os
 import shutil
 import socket
