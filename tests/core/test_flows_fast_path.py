@@ -3,8 +3,10 @@
 The plain path is written here as the formulas read (and as the code was before #17): couplings multiply by
 their mask and allocate every activation, every layer's log-det is added to a running zero, MAF negates α
 twice, Adam loops over the parameters. The models' code drops those zeros and ones and trains with FlatAdam
-(one update over flat buffers); log_prob, samples, a training step's loss and the updated weights must come
-out identical (the autograd step; train_step's fused one is held to it in test_flows_fused_step.py).
+(one update over flat buffers); log_prob, a training step's loss and the updated weights must come out
+identical (the autograd step; train_step's fused one is held to it in test_flows_fused_step.py). Samples are
+drawn under no_grad, through fused_eval, whose conditioner products have other shapes than the formulas':
+they agree to rounding (float64: rtol 1e-10).
 """
 import copy
 
@@ -87,7 +89,7 @@ def test_log_prob_and_samples_are_the_plain_formulas(name, dim, cfg, dtype):
     with torch.no_grad():
         a = model.sample(257, generator=torch.Generator().manual_seed(2))
         b = plain_sample(model, 257, generator=torch.Generator().manual_seed(2))
-    assert same(a, b, 2e-3)
+    assert same(a, b, 2e-3, exact64=False)
     trace, ld = model.forward_with_trace(b[:5])
     assert ld.shape == (5,) and ld.is_contiguous() and len(trace) == len(model.layers) + 1
 

@@ -4,10 +4,12 @@ Without a graph to build, a flow's density and sampling passes still allocated e
 (a 4096-point batch: two (4096, 64) tensors per coupling, fresh pages each time: ~half of a RealNVP
 log_prob) and ran the masked formulas' extra ops. Here one set of buffers serves every layer of a call (a
 layer's output alternates between two slots, the next layer reads it from the other) and is kept for the
-next call of that shape. The ops are the model's own, in its order, so the numbers are the same bit for bit
-(tests/core/test_flows_fused_step.py). Where fused_step does not cover the model (or a coupling whose
-log-det the model sums over the masked row: more than 2 coordinates transformed), these return None and
-FlowModel takes its plain path.
+next call of that shape. The conditioners compute only what the formulas read, in the shapes MKL runs
+fastest (_rows; MAF sampling fixes one coordinate per step, _made): the elementwise formulas are the
+model's own, op for op, and the products' sums run in another order, so the numbers agree with the plain
+path to rounding (float64: 1e-10; tests/core/test_flows_fused_step.py). Where fused_step does not cover
+the model (or a coupling whose log-det the model sums over the masked row: more than 2 coordinates
+transformed), these return None and FlowModel takes its plain path.
 """
 from __future__ import annotations
 
@@ -63,8 +65,12 @@ def log_prob(model, x):
         return None
     get, h, total = _get(model, x), x, None
     for j, layer in enumerate(reversed(model.layers)):
-        _, alloc, forward, _ = fused_step.LAYERS[type(layer)]
-        h, total = forward(layer, alloc(layer, *x.shape, get(j)), h, total)
+        density = DENSITY.get(type(layer))
+        if density is not None:
+            h, total = density(layer, h, get(j), total)
+        else:
+            _, alloc, forward, _ = fused_step.LAYERS[type(layer)]
+            h, total = forward(layer, alloc(layer, *x.shape, get(j)), h, total)
     return model.base.log_prob(h) + _log_det_tensor(total, h)
 
 
@@ -80,49 +86,158 @@ def sample(model, n: int, generator=None):
     return z.clone()  # the last layer's output is a kept buffer
 
 
+def _rows(lins, weights, x, col, h, get):
+    """An MLP's output transposed, (n_out, B), for these conditioners' narrow outputs (n_out = 2D ≤ ~8):
+    MKL computes the last product as (n_out × H)·(H × B) in ~0.6x the time of (B × H)·(H × n_out), and the
+    affine maps read its rows. Where one input column is all the first layer reads (`col`: a 2D coupling's
+    kept coordinate, a 2D MADE's first one), that layer is a rank-1 update, b + x_col·w_col (addcmul),
+    not a K-wide product. Both sum in another order than the plain path: equal to rounding."""
+    a = x
+    for j, lin in enumerate(lins[:-1]):
+        if j == 0 and col is not None:
+            # the weight column made contiguous: strided, addcmul's loop over H is scalar (~5x slower)
+            a = torch.addcmul(lin.bias, x[:, col:col + 1], weights[0][:, col].contiguous()[None], out=h[1])
+        else:
+            a = gemm.linear(a, weights[j], lin.bias, out=h[j + 1])
+        a.relu_()
+    last = lins[-1]
+    return torch.addmm(last.bias[:, None], weights[-1], a.t(), out=get("o_t", last.out_features, len(x)))
+
+
+def _coupling_s_t(layer, x, get):
+    """The coupling's workspace and its (s, t) at the transformed coordinates, as rows (k, B)."""
+    b, d = x.shape
+    w = fused_step._coupling_alloc(layer, b, d, get)
+    keep = range(d)[layer._keep]
+    col = keep[0] if len(keep) == 1 else None  # m⊙x is x in that column and 0 elsewhere
+    inp = x if col is not None else torch.mul(x, layer.mask, out=w.h[0])
+    o_t = _rows(w.lins, [lin.weight for lin in w.lins], inp, col, w.h, get)
+    out = layer._out
+    scale = layer.scale[out][:, None]
+    s = get("s_t", len(range(d)[out]), b)
+    torch.div(o_t[:d][out], scale, out=s)
+    torch.tanh(s, out=s)
+    return w, torch.mul(scale, s, out=s), o_t[d:][out]
+
+
 def _coupling(layer, z, get):
     """x = merge(z_keep, z_out·exp(s) + t)."""
-    w = fused_step._coupling_alloc(layer, *z.shape, get)
-    fused_step._coupling_net(layer, w, z)
-    out = layer._out
-    torch.exp(w.s, out=w.ex)
-    torch.mul(z[:, out], w.ex, out=w.y).add_(w.o_t)
+    w, s, t = _coupling_s_t(layer, z, get)
+    torch.mul(z[:, layer._out].t(), s.exp_(), out=w.y.t()).add_(t)
     return fused_step._coupling_merge(layer, w, z)
 
 
-def _made(layer, y, get):
-    """MAF sampling: D passes, after pass k the first k coordinates in the ordering are final. The first pass
-    reads u = 0, and the only coordinate it fixes, the first in the ordering, reads no hidden unit through
-    the masks (for D ≥ 2): its (μ, r) is the output bias, exactly. So that pass is not run: its outputs are
-    the bias, and the coordinates it does not fix are overwritten later. In 2D that is one network pass
-    instead of two, with the same numbers bit for bit (restricting later passes to the units they read would
-    not be: a product of another shape rounds differently)."""
-    w = fused_step._made_alloc(layer, *y.shape, get)
-    d = y.shape[1]
+def _coupling_density(layer, x, get, total):
+    """z = merge(x_keep, (x_out - t)·exp(-s)), log|det| = -Σs."""
+    w, s, t = _coupling_s_t(layer, x, get)
+    torch.sum(s, 0, out=w.ld)
+    torch.sub(x[:, layer._out].t(), t, out=w.y.t()).mul_(s.neg_().exp_())
+    total = torch.neg(w.ld, out=total) if total is None else total.sub_(w.ld)
+    return fused_step._coupling_merge(layer, w, x), total
+
+
+def _made_density(layer, x, get, total):
+    """MAF's density pass, x -> z, the plain formulas on the output's rows (_rows)."""
+    b, d = x.shape
+    w = fused_step._made_alloc(layer, b, d, get)
     for i, lin in enumerate(w.lins):
         torch.mul(lin.weight, lin.mask, out=w.wm[i])
-    u = torch.zeros_like(y)  # the first pass's input (masked out, but 0·NaN from empty memory would not be)
-    o = layer.made.order[0]
-    bias_only = not w.lins[-1].mask[o::d].any()  # always in 2+ dimensions; in 1 the output reads constant units
-    for k in range(d):
-        if k == 0 and bias_only:
-            w.o.copy_(w.lins[-1].bias.expand_as(w.o))
+    o_t = _rows(w.lins, w.wm, x, _structure(layer)[2], w.h, get)
+    first, raw, xt, zt, e = o_t[:d], o_t[d:], x.t(), w.z.t(), get("e_t", d, b)
+    if layer.scale == "tanh":  # z = (x - μ)·exp(-α), log|det| = Σ(-α) = -Σα bit for bit
+        torch.div(raw, layer.bound, out=e)
+        torch.tanh(e, out=e)
+        torch.sum(e.mul_(layer.bound), 0, out=w.ld)
+        torch.sub(xt, first, out=zt).mul_(e.neg_().exp_())
+        return w.z, torch.neg(w.ld, out=total) if total is None else total.sub_(w.ld)
+    sp = torch.nn.functional.softplus(torch.add(raw, fused_step.SOFTPLUS_SHIFT, out=e)).add_(1e-3)
+    torch.mul(sp, xt, out=zt).add_(first)  # z = s·x + t, log|det| = Σ log s
+    torch.sum(torch.log(sp), 0, out=w.ld)
+    return w.z, total.add_(w.ld) if total is not None else w.ld.clone()
+
+
+def _made(layer, y, get):
+    """MAF sampling, z -> x: coordinate order[k] is fixed at step k from the ones fixed before it. The plain
+    path (MaskedAffine._solve) runs the whole network D times; here each step computes only what it reads:
+    - the first layer's pre-activation a₁ grows by one rank-1 update per fixed coordinate (its masked
+      weights see nothing else), an elementwise a₁ += x_i·w_i (addcmul: at 4096 × 100 ~0.7x the time of
+      a K = 1 addmm), instead of a (B × D)·(D × H) product per step;
+    - the output layer computes the 2 rows (μ or t, r) of the coordinate being fixed, as (2 × H)·(H × B):
+      that product's shape runs ~2x faster in MKL than (B × H)·(H × 2D) (its sums run in another order:
+      the samples agree with the plain path's to rounding, tests/core/test_flows_fused_step.py);
+    - a coordinate whose (μ, r) read no hidden unit through the masks (the first in the ordering, for
+      D ≥ 2) takes them from the output bias, with no network pass at all.
+    The elementwise formulas are the plain path's, op for op. In 2D a block costs one rank-1 update, one
+    ReLU, one 2-row product and the affine map: ~half of a full pass (bench/bench_peers.py)."""
+    b, d = y.shape
+    w = fused_step._made_alloc(layer, b, d, get)
+    for i, lin in enumerate(w.lins):
+        torch.mul(lin.weight, lin.mask, out=w.wm[i])
+    first, wo = w.lins[0], w.wm[-1].view(2, d, -1)  # wo[:, i]: the rows (μ_i or t_i, r_i)
+    bo = w.lins[-1].bias.view(2, d)
+    a1 = w.h[1]
+    w1t = get("w1t", d, a1.shape[1]).copy_(w.wm[0].t())  # row i: what fixing coordinate i adds to a₁
+    col, e, small, o_t = get("col", b), get("e", b), get("small", 2, _SMALL), get("o_t", 2, b)
+    order, reads, _ = _structure(layer)
+    started = False
+    for k, i in enumerate(order):
+        if not reads[i]:  # (μ, r) is the bias: the chain runs on a row of it, then broadcasts
+            small.copy_(bo[:, i:i + 1].expand(2, _SMALL))
+            mu, ex = _affine_parts(layer, small[0], small[1], small[1])
+            mu, ex = mu[:1], ex[:1]
         else:
-            h = u
-            for i, lin in enumerate(w.lins):
-                a = w.h[i + 1] if i + 1 < len(w.lins) else w.o
-                gemm.linear(h, w.wm[i], lin.bias, out=a)
-                if a is not w.o:
-                    a.relu_()
-                h = a
-        first, raw = w.o[:, :d], w.o[:, d:]
-        if layer.scale == "tanh":  # u = y·exp(α) + μ
-            torch.mul(torch.tanh(torch.div(raw, layer.bound, out=w.q), out=w.u), layer.bound, out=w.a)
-            torch.mul(y, torch.exp(w.a, out=w.ex), out=u).add_(first)
-        else:  # u = (y - t)/s
-            s = torch.nn.functional.softplus(torch.add(raw, fused_step.SOFTPLUS_SHIFT, out=w.q)).add_(1e-3)
-            torch.sub(y, first, out=u).div_(s)
-    return u
+            if not started:  # nothing fixed yet, and still a hidden pass (not in 2+ dims: see `reads`)
+                a1.copy_(first.bias.expand_as(a1))
+                started = True
+            h = a1.relu_() if k == d - 1 else torch.clamp_min(a1, 0, out=get("h_relu", *a1.shape))
+            for j, lin in enumerate(w.lins[1:-1], start=1):
+                h = gemm.linear(h, w.wm[j], lin.bias, out=w.h[j + 1]).relu_()
+            torch.addmm(bo[:, i:i + 1], wo[:, i], h.t(), out=o_t)
+            mu, ex = _affine_parts(layer, o_t[0], o_t[1], e)
+        if layer.scale == "tanh":  # x = z·exp(α) + μ
+            torch.mul(y[:, i], ex, out=col).add_(mu)
+        else:  # x = (z - t)/s
+            torch.sub(y[:, i], mu, out=col).div_(ex)
+        w.z[:, i] = col
+        if k < d - 1:
+            if started:
+                a1.addcmul_(col[:, None], w1t[i:i + 1])
+            else:
+                torch.addcmul(first.bias, col[:, None], w1t[i:i + 1], out=a1)
+                started = True
+    return w.z
+
+
+# the bias-only chain runs on this many copies: a whole number of any CPU's vector widths, so torch's
+# vectorized tanh/exp compute it as they do the full batch's (a short tail takes the scalar functions)
+_SMALL = 64
+
+
+def _affine_parts(layer, first, raw, buf):
+    """(μ, exp α) with tanh, (t, s) with softplus, from the output rows; `buf` may be `raw` itself."""
+    if layer.scale == "tanh":
+        torch.div(raw, layer.bound, out=buf)
+        torch.tanh(buf, out=buf)
+        return first, buf.mul_(layer.bound).exp_()
+    return first, torch.nn.functional.softplus(torch.add(raw, fused_step.SOFTPLUS_SHIFT, out=buf)).add_(1e-3)
+
+
+def _structure(layer):
+    """A MADE block's ordering; per coordinate, whether its outputs read any hidden unit; and the one input
+    column the first layer reads, if only one (else None). Cached until the order or a mask changes (a
+    load_state_dict writes them in place: their versions move)."""
+    made = layer.made
+    first, out = made.layers[0].mask, made.out.mask
+    key = tuple((t._version, t.data_ptr()) for t in (made.order, first, out))
+    hit = _READS.get(layer)
+    if hit is None or hit[0] != key:
+        cols = first.ne(0).any(0).nonzero()[:, 0].tolist()
+        hit = _READS[layer] = (key, (made.order.tolist(), out.view(2, made.dim, -1).ne(0).any(2).any(0).tolist(),
+                                     cols[0] if len(cols) == 1 else None))
+    return hit[1]
+
+
+_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _perm(layer, z, get):
@@ -134,3 +249,4 @@ def _actnorm(layer, z, get):
 
 
 GENERATE = {AffineCoupling: _coupling, MaskedAffine: _made, Permutation: _perm, ActNorm: _actnorm}
+DENSITY = {AffineCoupling: _coupling_density, MaskedAffine: _made_density}  # the rest: fused_step's forward
