@@ -17,8 +17,10 @@ Equal architectures: RealNVP = 8 affine couplings on alternating halves, each co
 one hidden layer of 100 units and a reversal between consecutive blocks (nflows' and normflows' MADE with
 num_blocks=0 is input → 100 → output, as genviz's with depth=1 and zuko's with hidden_features=(100,)).
 One difference in direction remains: normflows' MaskedAffineAutoregressive samples in one MADE pass and
-needs D passes for log_prob (its forward is nflows' one-pass transform), the reverse of MAF's; so against
-normflows, genviz's MAF wins log_prob and loses sampling by about the factor D (2 here).
+needs D passes for log_prob (its forward is nflows' one-pass transform), the reverse of MAF's. genviz's MAF
+samples through fused_eval._made, which in 2D costs about one pass too (the first coordinate reads only the
+output bias; the second needs one rank-1 update, a ReLU and a 2-row product).
+log_prob and sample ratios time the two sides' calls alternately (eval_ratios).
 
     python bench/bench_peers.py [--flows realnvp,maf] [--batches 256,1024] [--steps 200] [--repeats 5]
                                 [--peer-foreach] [--clock wall|cpu]
@@ -141,30 +143,36 @@ def genviz_step(model):
     return lambda x: model.train_step(x, opts, train)
 
 
-def rates(model, step, batches, n_eval: int, clock=time.perf_counter) -> dict[str, float]:
-    """Training steps/s, log_prob points/s and samples/s."""
+def train_rate(step, batches, clock=time.perf_counter) -> float:
+    """Training steps/s."""
     t0 = clock()
     for x in batches:
         step(x)
-    train = len(batches) / (clock() - t0)
+    return len(batches) / (clock() - t0)
+
+
+def eval_ratios(ours, theirs, batches, n_eval: int, clock=time.perf_counter) -> dict[str, float]:
+    """genviz ÷ peer throughput of log_prob and sample. A call takes ~1-10 ms: the calls alternate, ours then
+    theirs, EVALS times, and the ratio is of the two medians. Timing all of one side's calls and then all of
+    the other's let a burst of load on this shared machine land on one side only (sample ratios of one
+    build swung 0.78-1.10 between rows of the same table)."""
     x = torch.cat(batches)[:n_eval]
-    with torch.no_grad():  # a call takes ~1-10 ms: the median of EVALS single calls, steadier than one total
-        lp = len(x) / _median_call(lambda: model.log_prob(x), clock)
-        smp = n_eval / _median_call(lambda: model.sample(n_eval), clock)
-    return {"train": train, "log_prob": lp, "sample": smp}
+    out = {}
+    with torch.no_grad():
+        for name, call in (("log_prob", lambda m: m.log_prob(x)), ("sample", lambda m: m.sample(n_eval))):
+            times = {id(ours): [], id(theirs): []}
+            for m in (ours, theirs):
+                call(m)  # first call: buffers, caches
+            for _ in range(EVALS):
+                for m in (ours, theirs):
+                    t0 = clock()
+                    call(m)
+                    times[id(m)].append(clock() - t0)
+            out[name] = statistics.median(times[id(theirs)]) / statistics.median(times[id(ours)])
+    return out
 
 
-EVALS = 15
-
-
-def _median_call(f, clock) -> float:
-    f()  # first call: buffers, caches
-    times = []
-    for _ in range(EVALS):
-        t0 = clock()
-        f()
-        times.append(clock() - t0)
-    return statistics.median(times)
+EVALS = 31
 
 
 def main() -> None:
@@ -193,14 +201,15 @@ def main() -> None:
             for _ in range(args.repeats):
                 torch.manual_seed(0)  # a bench script, not library code: peers initialise from the global stream
                 model = genviz_flow(kind)
-                ours = rates(model, genviz_step(model), batches, 4096, clock)
-                ms["genviz"].append(1e3 / ours["train"])
+                ours = train_rate(genviz_step(model), batches, clock)
+                ms["genviz"].append(1e3 / ours)
                 for name, (_, cls) in peers.items():
                     peer = cls(kind)
-                    theirs = rates(peer, plain_step(peer, args.peer_foreach), batches, 4096, clock)
-                    ms[name].append(1e3 / theirs["train"])
-                    for k in TARGET:
-                        ratios[name][k].append(ours[k] / theirs[k])
+                    theirs = train_rate(plain_step(peer, args.peer_foreach), batches, clock)
+                    ms[name].append(1e3 / theirs)
+                    ratios[name]["train"].append(ours / theirs)
+                    for k, r in eval_ratios(model, peer, batches, 4096, clock).items():
+                        ratios[name][k].append(r)
             for name in peers:
                 med = {k: statistics.median(v) for k, v in ratios[name].items()}
                 verdict = "met" if all(med[k] >= TARGET[k] for k in TARGET) else "missed"
