@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from contextlib import contextmanager
 
 import torch
 
@@ -27,9 +28,25 @@ from genviz.core.flows.maf import MaskedAffine
 from genviz.core.flows.permute import Permutation
 
 
+_PLAIN = threading.local()
+
+
+@contextmanager
+def plain():
+    """In this block (this thread), log_prob and sample take the model's plain formulas: the MAF vs IAF speed
+    lesson times both directions' algorithms (D passes against one) with the same implementation, where
+    this module's MAF sampling (~one pass in 2D) would hide the difference."""
+    was = getattr(_PLAIN, "on", False)
+    _PLAIN.on = True
+    try:
+        yield
+    finally:
+        _PLAIN.on = was
+
+
 def _covered(model, like) -> bool:
     """No graph wanted, and every layer one fused_step computes as the model does; `like`: the dtype/device."""
-    if torch.is_grad_enabled() or not fused_step._structure_covered(model, like):
+    if torch.is_grad_enabled() or getattr(_PLAIN, "on", False) or not fused_step._structure_covered(model, like):
         return False
     return all(fused_step.LAYERS[type(layer)][0](layer) and getattr(layer, "_sum_out", True)
                for layer in model.layers)
