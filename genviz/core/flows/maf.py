@@ -193,7 +193,7 @@ def rates(model, n: int = 4096, repeats: int = 5, generator: torch.Generator | N
     was = model.training
     model.eval()
     best_s = best_d = float("inf")
-    with torch.no_grad(), fused_eval.plain():
+    with fused_eval.plain():
         for _ in range(repeats):
             t0 = time.perf_counter()
             x = model.sample(n, g)
