@@ -12,6 +12,7 @@ its own step (FlatAdam), a peer with torch.optim.Adam. Target: genviz's mean ≤
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/bench_flows_quality.py [--quick] [--jobs 3]
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_flows_quality.py --peers [--steps 5000] [--seeds 3] [--jobs 2]
+                                                                     [--set maf.scale=softplus] [--cases maf:moons]
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def train_and_score(model: str, dataset: str, steps: int | None, seed: int) -> t
 PEER_CASES = (("maf", "8gaussians"), ("realnvp", "moons"))
 
 
-def peer_nll(kind: str, dataset: str, lib: str, seed: int, steps: int) -> float:
+def peer_nll(kind: str, dataset: str, lib: str, seed: int, steps: int, genviz_cfg: dict | None = None) -> float:
     """Test NLL after `steps` steps of the recipe; every library sees the same batches for a given seed."""
     import bench_peers  # noqa: PLC0415 (a sibling script: bench/ is on sys.path when this file runs)
 
@@ -63,7 +64,7 @@ def peer_nll(kind: str, dataset: str, lib: str, seed: int, steps: int) -> float:
     test = torch.from_numpy(data.toy2d(dataset, 20000, seed=10_000 + seed))
     torch.manual_seed(seed)  # a bench script: the peers initialise from the global stream
     if lib == "genviz":
-        model = bench_peers.genviz_flow(kind, seed)
+        model = bench_peers.genviz_flow(kind, seed, **(genviz_cfg or {}).get(kind, {}))
         step = bench_peers.genviz_step(model)
     else:
         model = bench_peers.PEERS[lib][1](kind)
@@ -75,17 +76,17 @@ def peer_nll(kind: str, dataset: str, lib: str, seed: int, steps: int) -> float:
         return float(-model.log_prob(test).mean())
 
 
-def peers_table(steps: int, seeds: int, jobs: int) -> None:
+def peers_table(steps: int, seeds: int, jobs: int, genviz_cfg: dict | None = None, cases=PEER_CASES) -> None:
     import bench_peers  # noqa: PLC0415
 
     libs = ["genviz"] + [k for k, (mod, _) in bench_peers.PEERS.items() if importlib.util.find_spec(mod)]
-    runs = [(k, d, lib, s) for k, d in PEER_CASES for lib in libs for s in range(seeds)]
+    runs = [(k, d, lib, s) for k, d in cases for lib in libs for s in range(seeds)]
     print(f"flows vs peers: {steps} steps, batch 256, Adam 1e-3, same batches, {seeds} seeds, NLL on 20k fresh "
-          f"points; load avg {os.getloadavg()[0]:.2f} at start")
+          f"points; load avg {os.getloadavg()[0]:.2f} at start" + (f"; genviz with {genviz_cfg}" if genviz_cfg else ""))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {r: pool.submit(peer_nll, *r, steps) for r in runs}
+        futures = {r: pool.submit(peer_nll, *r, steps, genviz_cfg) for r in runs}
         nll = {r: f.result() for r, f in futures.items()}
-    for kind, dataset in PEER_CASES:
+    for kind, dataset in cases:
         stats = {}
         for lib in libs:
             v = [nll[(kind, dataset, lib, s)] for s in range(seeds)]
@@ -104,6 +105,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--peers", action="store_true", help="the #17 table: genviz vs zuko / nflows / normflows")
     ap.add_argument("--seeds", type=int, default=3, help="with --peers: seeds per library")
+    ap.add_argument("--cases", default=",".join(f"{k}:{d}" for k, d in PEER_CASES),
+                    help="with --peers: flow:dataset pairs (the #17 table's by default)")
+    ap.add_argument("--set", action="append", default=[], metavar="FLOW.KEY=VALUE",
+                    help="with --peers: a genviz option, e.g. maf.scale=softplus (repeatable)")
     ap.add_argument("--quick", action="store_true", help="300 steps per run: a smoke test, not the figures")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--datasets", default=",".join(DATASETS))
@@ -112,7 +117,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (1 thread each)")
     args = ap.parse_args()
     if args.peers:
-        peers_table(300 if args.quick else (args.steps or 5000), args.seeds, args.jobs)
+        cfg = {}
+        for item in args.set:
+            key, value = item.split("=", 1)
+            kind, opt = key.split(".", 1)
+            cfg.setdefault(kind, {})[opt] = int(value) if value.lstrip("-").isdigit() else value
+        cases = tuple(tuple(c.split(":")) for c in args.cases.split(","))
+        peers_table(300 if args.quick else (args.steps or 5000), args.seeds, args.jobs, cfg, cases)
         return
     steps = 300 if args.quick else (args.steps or None)
     load = os.getloadavg()[0]

@@ -39,10 +39,11 @@ from genviz.core import config, data, registry
 TARGET = {"train": 1.5, "log_prob": 1.0, "sample": 1.0}
 
 
-def genviz_flow(kind: str, seed: int = 0):
+def genviz_flow(kind: str, seed: int = 0, **cfg):
+    """genviz's flow at the peers' architecture; `cfg` sets other options (e.g. scale="softplus")."""
     if kind == "realnvp":
-        return registry.build("realnvp", data_dim=2, seed=seed, n_layers=8, hidden=64, depth=2)
-    return registry.build("maf", data_dim=2, seed=seed, n_blocks=5, hidden=100, depth=1)
+        return registry.build("realnvp", data_dim=2, seed=seed, **{"n_layers": 8, "hidden": 64, "depth": 2, **cfg})
+    return registry.build("maf", data_dim=2, seed=seed, **{"n_blocks": 5, "hidden": 100, "depth": 1, **cfg})
 
 
 class _Zuko(torch.nn.Module):
