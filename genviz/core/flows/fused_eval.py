@@ -13,6 +13,7 @@ transformed), these return None and FlowModel takes its plain path.
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from contextlib import contextmanager
@@ -183,8 +184,9 @@ def _made(layer, y, get):
       that product's shape runs ~2x faster in MKL than (B × H)·(H × 2D) (its sums run in another order:
       the samples agree with the plain path's to rounding, tests/core/test_flows_fused_step.py);
     - a coordinate whose (μ, r) read no hidden unit through the masks (the first in the ordering, for
-      D ≥ 2) takes them from the output bias, with no network pass at all.
-    The elementwise formulas are the plain path's, op for op. In 2D a block costs one rank-1 update, one
+      D ≥ 2) takes them from the output bias, with no network pass at all (its affine map's two numbers
+      computed in Python: _bias_parts).
+    The other elementwise formulas are the plain path's, op for op. In 2D a block costs one rank-1 update, one
     ReLU, one 2-row product and the affine map: ~half of a full pass (bench/bench_peers.py)."""
     b, d = y.shape
     w = fused_step._made_alloc(layer, b, d, get)
@@ -194,14 +196,12 @@ def _made(layer, y, get):
     bo = w.lins[-1].bias.view(2, d)
     a1 = w.h[1]
     w1t = get("w1t", d, a1.shape[1]).copy_(w.wm[0].t())  # row i: what fixing coordinate i adds to a₁
-    col, e, small, o_t = get("col", b), get("e", b), get("small", 2, _SMALL), get("o_t", 2, b)
+    col, e, o_t = get("col", b), get("e", b), get("o_t", 2, b)
     order, reads, _ = _structure(layer)
     started = False
     for k, i in enumerate(order):
-        if not reads[i]:  # (μ, r) is the bias: the chain runs on a row of it, then broadcasts
-            small.copy_(bo[:, i:i + 1].expand(2, _SMALL))
-            mu, ex = _affine_parts(layer, small[0], small[1], small[1])
-            mu, ex = mu[:1], ex[:1]
+        if not reads[i]:  # (μ, r) is the bias: two numbers, not a batch's worth of ops
+            mu, ex = _bias_parts(layer, *bo[:, i].tolist())
         else:
             if not started:  # nothing fixed yet, and still a hidden pass (not in 2+ dims: see `reads`)
                 a1.copy_(first.bias.expand_as(a1))
@@ -225,11 +225,6 @@ def _made(layer, y, get):
     return w.z
 
 
-# the bias-only chain runs on this many copies: a whole number of any CPU's vector widths, so torch's
-# vectorized tanh/exp compute it as they do the full batch's (a short tail takes the scalar functions)
-_SMALL = 64
-
-
 def _affine_parts(layer, first, raw, buf):
     """(μ, exp α) with tanh, (t, s) with softplus, from the output rows; `buf` may be `raw` itself."""
     if layer.scale == "tanh":
@@ -237,6 +232,15 @@ def _affine_parts(layer, first, raw, buf):
         torch.tanh(buf, out=buf)
         return first, buf.mul_(layer.bound).exp_()
     return first, torch.nn.functional.softplus(torch.add(raw, fused_step.SOFTPLUS_SHIFT, out=buf)).add_(1e-3)
+
+
+def _bias_parts(layer, first: float, raw: float) -> tuple[float, float]:
+    """_affine_parts for outputs that are the bias alone, in Python floats (double precision; the tensor op
+    that uses them rounds them to the batch's dtype): ~2 µs where the same chain as tensor ops took ~25."""
+    if layer.scale == "tanh":
+        return first, math.exp(layer.bound * math.tanh(raw / layer.bound))
+    v = raw + fused_step.SOFTPLUS_SHIFT
+    return first, (v if v > 20 else math.log1p(math.exp(v))) + 1e-3  # torch's softplus: linear above 20
 
 
 def _structure(layer):
