@@ -161,15 +161,15 @@ def eval_ratios(ours, theirs, batches, n_eval: int, clock=time.perf_counter) -> 
     out = {}
     with torch.no_grad():
         for name, call in (("log_prob", lambda m: m.log_prob(x)), ("sample", lambda m: m.sample(n_eval))):
-            times = {id(ours): [], id(theirs): []}
+            times = ([], [])  # ours, theirs
             for m in (ours, theirs):
                 call(m)  # first call: buffers, caches
             for _ in range(EVALS):
-                for m in (ours, theirs):
+                for m, t in zip((ours, theirs), times):
                     t0 = clock()
                     call(m)
-                    times[id(m)].append(clock() - t0)
-            out[name] = statistics.median(times[id(theirs)]) / statistics.median(times[id(ours)])
+                    t.append(clock() - t0)
+            out[name] = statistics.median(times[1]) / statistics.median(times[0])
     return out
 
 

@@ -54,6 +54,8 @@ def test_panel_draws_real_maf_snapshots(qtbot, moons):
     assert panel.logdet_img.image is not None and np.isfinite(panel.logdet_img.image).all()
     heights = panel.speed_bars.opts["height"]
     assert len(heights) == 4 and (np.asarray(heights) > 0).all()
+    # a MAF run has no teacher and student (those roles are the distillation model's)
+    assert panel.speed_text.text().startswith("live, from this model: IAF samples")
     assert {"density", "warp", "log_det", "lab_planar", "speed"} <= set(panel.plots())
 
 

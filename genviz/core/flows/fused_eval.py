@@ -185,7 +185,7 @@ def _made(layer, y, get):
       the samples agree with the plain path's to rounding, tests/core/test_flows_fused_step.py);
     - a coordinate whose (μ, r) read no hidden unit through the masks (the first in the ordering, for
       D ≥ 2) takes them from the output bias, with no network pass at all (its affine map's two numbers
-      computed in Python: _bias_parts).
+      computed in Python: _bias_scale).
     The other elementwise formulas are the plain path's, op for op. In 2D a block costs one rank-1 update, one
     ReLU, one 2-row product and the affine map: ~half of a full pass (bench/bench_peers.py)."""
     b, d = y.shape
@@ -201,7 +201,8 @@ def _made(layer, y, get):
     started = False
     for k, i in enumerate(order):
         if not reads[i]:  # (μ, r) is the bias: two numbers, not a batch's worth of ops
-            mu, ex = _bias_parts(layer, *bo[:, i].tolist())
+            mu, raw = bo[:, i].tolist()
+            ex = _bias_scale(layer, raw)
         else:
             if not started:  # nothing fixed yet, and still a hidden pass (not in 2+ dims: see `reads`)
                 a1.copy_(first.bias.expand_as(a1))
@@ -210,7 +211,7 @@ def _made(layer, y, get):
             for j, lin in enumerate(w.lins[1:-1], start=1):
                 h = gemm.linear(h, w.wm[j], lin.bias, out=w.h[j + 1]).relu_()
             torch.addmm(bo[:, i:i + 1], wo[:, i], h.t(), out=o_t)
-            mu, ex = _affine_parts(layer, o_t[0], o_t[1], e)
+            mu, ex = o_t[0], _scale(layer, o_t[1], e)
         if layer.scale == "tanh":  # x = z·exp(α) + μ
             torch.mul(y[:, i], ex, out=col).add_(mu)
         else:  # x = (z - t)/s
@@ -225,22 +226,22 @@ def _made(layer, y, get):
     return w.z
 
 
-def _affine_parts(layer, first, raw, buf):
-    """(μ, exp α) with tanh, (t, s) with softplus, from the output rows; `buf` may be `raw` itself."""
+def _scale(layer, raw, buf):
+    """The sampling map's factor from the raw output row: exp α with tanh, s with softplus (in `buf`)."""
     if layer.scale == "tanh":
         torch.div(raw, layer.bound, out=buf)
         torch.tanh(buf, out=buf)
-        return first, buf.mul_(layer.bound).exp_()
-    return first, torch.nn.functional.softplus(torch.add(raw, fused_step.SOFTPLUS_SHIFT, out=buf)).add_(1e-3)
+        return buf.mul_(layer.bound).exp_()
+    return torch.nn.functional.softplus(torch.add(raw, fused_step.SOFTPLUS_SHIFT, out=buf)).add_(1e-3)
 
 
-def _bias_parts(layer, first: float, raw: float) -> tuple[float, float]:
-    """_affine_parts for outputs that are the bias alone, in Python floats (double precision; the tensor op
+def _bias_scale(layer, raw: float) -> float:
+    """_scale for an output that is the bias alone, in Python floats (double precision; the tensor op
     that uses them rounds them to the batch's dtype): ~2 µs where the same chain as tensor ops took ~25."""
     if layer.scale == "tanh":
-        return first, math.exp(layer.bound * math.tanh(raw / layer.bound))
+        return math.exp(layer.bound * math.tanh(raw / layer.bound))
     v = raw + fused_step.SOFTPLUS_SHIFT
-    return first, (v if v > 20 else math.log1p(math.exp(v))) + 1e-3  # torch's softplus: linear above 20
+    return (v if v > 20 else math.log1p(math.exp(v))) + 1e-3  # torch's softplus: linear above 20
 
 
 def _structure(layer):
@@ -250,15 +251,15 @@ def _structure(layer):
     made = layer.made
     first, out = made.layers[0].mask, made.out.mask
     key = tuple((t._version, t.data_ptr()) for t in (made.order, first, out))
-    hit = _READS.get(layer)
+    hit = _STRUCTURES.get(layer)
     if hit is None or hit[0] != key:
         cols = first.ne(0).any(0).nonzero()[:, 0].tolist()
-        hit = _READS[layer] = (key, (made.order.tolist(), out.view(2, made.dim, -1).ne(0).any(2).any(0).tolist(),
+        hit = _STRUCTURES[layer] = (key, (made.order.tolist(), out.view(2, made.dim, -1).ne(0).any(2).any(0).tolist(),
                                      cols[0] if len(cols) == 1 else None))
     return hit[1]
 
 
-_READS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_STRUCTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _perm(layer, z, get):

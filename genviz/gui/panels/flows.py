@@ -204,8 +204,8 @@ class FlowsPanel(Density2DPanel):
             self.logdet_map.show(ld, self.bbox, (-lim, lim))
         if a.get("speed") is not None:
             self.tabs.setTabVisible(self.speed_tab, True)
-            self.show_speed(np.asarray(a["speed"]), "live, from this model (distillation: MAF = teacher, "
-                                                     "IAF = student)")
+            roles = " (MAF = teacher, IAF = student)" if "teacher_log_density" in a else ""  # distillation
+            self.show_speed(np.asarray(a["speed"]), f"live, from this model{roles}")
 
     def _show_reference(self, a: dict) -> None:
         key = "target_log_density" if "target_log_density" in a else "teacher_log_density"
