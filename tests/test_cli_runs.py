@@ -222,7 +222,7 @@ def test_weight_decay_is_recorded_and_kept_on_resume(tmp_path):
     out = tmp_path / "wd"
     assert _train("realnvp", "--steps", "20", "--set", "weight_decay=1e-3", "--out", str(out), *TINY) == 0
     assert json.loads((out / "config.json").read_text())["train"]["weight_decay"] == 1e-3
-    assert checkpoint.read(out / "checkpoint.pt")["optimizers"][0]["param_groups"][0]["weight_decay"] == 1e-3
+    assert checkpoint.read(out / "checkpoint.pt")["optimizers"][0]["param_groups"][0]["l2"] == 1e-3
     assert _train("--resume", str(out), "--steps", "30", "--set", "weight_decay=0", "-q") == 0  # a live setting
     assert json.loads((out / "config.json").read_text())["train"]["weight_decay"] == 0
     assert _train("realnvp", "--steps", "5", "--set", "weight_decay=-1", "--out", str(tmp_path / "bad"), *TINY) == 2

@@ -121,9 +121,9 @@ class TrainConfig:
                                 help="how often the session copies plot data out of the model")
     grad_clip: float = param(0.0, lo=0.0, hi=1e6, help="clip the gradient norm to this (0 = off)")
     weight_decay: float = param(0.0, lo=0.0, hi=1.0, advanced=True,
-                                help="L2 penalty: weight_decay · w is added to each gradient (Adam's own "
-                                     "weight_decay; 0 = off); the regularizer the likelihood papers tune on "
-                                     "the validation split")
+                                help="L2 penalty: weight_decay · w is added to the gradient of each weight (not "
+                                     "the biases or scales; 0 = off); the regularizer the likelihood papers tune "
+                                     "on the validation split")
     lr_schedule: str = param("constant", choices=("constant", "cosine"),
                              help="learning rate over the run: constant, or cosine decay to 2% of lr at the last step")
     early_stop: int = param(0, lo=0, hi=10_000_000, unit="steps", advanced=True,

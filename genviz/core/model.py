@@ -29,6 +29,11 @@ class GenerativeModel(nn.Module):
         self.data_dim = int(np.prod(self.data_shape))
 
     # -- training ---------------------------------------------------------------------------------
+    def decayed_parameters(self) -> list[nn.Parameter]:
+        """The weights TrainConfig.weight_decay pulls towards 0 (weight_decay.py): tensors of two or more
+        dimensions, not biases or normalisation scales; a model whose weights have another shape overrides."""
+        return [p for p in self.parameters() if p.dim() >= 2]
+
     def fetch_batch(self, data, batch_size: int, generator: torch.Generator):
         """What one train_step consumes, in the model's dtype (the data are float32); override for labels
         (SSVAE) or a second domain (CycleGAN)."""

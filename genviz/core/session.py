@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from genviz.core import config as config_mod
-from genviz.core import registry, rng
+from genviz.core import registry, rng, weight_decay
 from genviz.core.checkpoint import cpu_copy
 from genviz.core.data import Dataset
 
@@ -89,7 +89,7 @@ class Session:
             model = registry.build(model_name, data_shape=data.shape, seed=self.train.seed, **(model_config or {}))
         self.model = model.to(self.device)
         self.data = data.to(self.device)
-        self.optimizers = self.model.configure_optimizers(self.train)
+        self.optimizers = build_optimizers(self.model, self.train)
         self.step = int(start_step)
         self._loss_level: dict[str, float] = {}  # each loss term's running level of |value| (explosion checks)
         # early stopping: the best held-out objective so far and its step
@@ -485,14 +485,25 @@ class Session:
         return [o.state_dict() for o in self.optimizers]
 
 
+def build_optimizers(model, train: config_mod.TrainConfig) -> list:
+    """The model's optimizers, with weight decay's pull on its weights attached (weight_decay.py)."""
+    optimizers = model.configure_optimizers(train)
+    weight_decay.attach(model, optimizers)
+    return optimizers
+
+
 def apply_optimizer_settings(optimizers, train: config_mod.TrainConfig, lr_factor: float = 1.0) -> None:
-    """The config owns every group's lr (times the schedule's factor) and weight decay; a loaded optimizer state
-    brings its own, and a model's configure_optimizers sets only lr."""
+    """The config owns every group's lr (times the schedule's factor) and weight decay ("l2": the pull on the
+    model's weights, not its biases; Adam's own weight_decay stays 0); a loaded optimizer state brings its
+    own, and a model's configure_optimizers sets only lr."""
     for opt in optimizers:
+        if train.weight_decay and not getattr(opt, "decays_weights", False):
+            raise RuntimeError("weight_decay needs the optimizers from build_optimizers (weight_decay.attach)")
         for g in opt.param_groups:  # lr_scale keeps per-group ratios (e.g. a GAN's D/G rates)
             g["lr"] = train.lr * lr_factor * g.get("lr_scale", 1.0)
             if "weight_decay" in g:
-                g["weight_decay"] = train.weight_decay
+                g["weight_decay"] = 0.0  # a state saved before the pull brings Adam's decay on every tensor
+            g["l2"] = train.weight_decay
 
 
 def load_optimizer_states(optimizers, states) -> None:

@@ -23,7 +23,7 @@ from genviz.core import config as config_mod
 from genviz.core import data as data_mod
 from genviz.core.config import ConfigError
 from genviz.core.distributed import Dist
-from genviz.core.session import LIVE_TRAIN_FIELDS, Session, apply_optimizer_settings
+from genviz.core.session import LIVE_TRAIN_FIELDS, Session, apply_optimizer_settings, build_optimizers
 
 # Exit statuses of `genviz train` (README: "What the CLI promises").
 EXIT = {"done": 0, "error": 1, "bad_input": 2, "diverged": 3, "peer_lost": 4, "SIGINT": 130, "SIGTERM": 143}
@@ -312,7 +312,7 @@ def train_steps(name: str, data, steps: int, seed: int = 0, callback=None, train
 
     model = registry.build(name, data_shape=data.shape, seed=seed, **model_overrides)
     cfg = registry.train_config(name, {"steps": max(steps, 1), **(train_overrides or {})})
-    opts = model.configure_optimizers(cfg)
+    opts = build_optimizers(model, cfg)
     apply_optimizer_settings(opts, cfg)  # weight_decay, as a Session applies it
     gen, stream = torch.Generator().manual_seed(seed), TrainingStream(seed)
     model.train()

@@ -12,9 +12,10 @@ import copy
 import pytest
 import torch
 
-from genviz.core import config, gemm, registry
+from genviz.core import config, gemm, registry, session
 from genviz.core.flows import fused_step
 from genviz.core.model import GenerativeModel
+from decayed_adam import decayed_adam
 from same_numbers import same
 
 # every option the registry's RealNVP and MAF configs allow, each with depths, widths and dims around it
@@ -270,15 +271,16 @@ def test_no_grad_after_inference_mode_on_the_same_shape():
 
 @pytest.mark.parametrize("name,cfg", [("realnvp", {}), ("maf", {"actnorm": True})])
 def test_weight_decay_and_grad_clip_reach_the_fused_step_as_torchs_adam(name, cfg, fused_runs):
-    """Session writes TrainConfig.weight_decay into each group (FlatAdam then runs torch's adam over its flat
-    buffer); the fused step with an active clip follows autograd + torch.optim.Adam(weight_decay), and the
-    decay is felt (a run without it ends elsewhere)."""
+    """Session's optimizers pull the weights (not the biases, ActNorm's scales or shifts) by
+    TrainConfig.weight_decay, FlatAdam still on its one flat buffer; the fused step with an active clip follows
+    autograd + torch's Adam with the weights in a decayed group and the rest in another, and the decay is felt
+    (a run without it ends elsewhere)."""
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.5, "weight_decay": 0.2})
     model = registry.build(name, data_dim=2, seed=0, **cfg).double()
     ref, undecayed = copy.deepcopy(model), copy.deepcopy(model)
-    opts = model.configure_optimizers(train)
-    opts[0].param_groups[0]["weight_decay"] = train.weight_decay  # what Session._set_lr does
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=train.lr, weight_decay=train.weight_decay, foreach=False)
+    opts = session.build_optimizers(model, train)
+    session.apply_optimizer_settings(opts, train)  # what Session._set_lr does
+    ref_opt = decayed_adam(ref, train)
     plain_opts = undecayed.configure_optimizers(train)
     g = torch.Generator().manual_seed(3)
     for _ in range(20):
@@ -288,6 +290,7 @@ def test_weight_decay_and_grad_clip_reach_the_fused_step_as_torchs_adam(name, cf
         undecayed.train_step(x, plain_opts, train)
         torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=0)
     assert len(fused_runs) == 40  # model and undecayed; ref's step is autograd's
+    assert opts[0]._flat is not None  # the pull left FlatAdam on its one-buffer path
     for p, q in zip(model.parameters(), ref.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-9)
     with torch.no_grad():

@@ -12,8 +12,9 @@ import copy
 import pytest
 import torch
 
-from genviz.core import config, registry
+from genviz.core import config, registry, session
 from genviz.core.model import GenerativeModel
+from decayed_adam import decayed_adam
 
 SHAPE = (1, 5, 7)  # D = 35: odd sizes everywhere
 TRAIN = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.0})
@@ -196,14 +197,15 @@ def test_the_default_mnist_made_trains_through_a_session_on_the_staircase():
 
 
 def test_weight_decay_and_grad_clip_reach_the_fast_step_as_the_dense_one():
-    """Session writes TrainConfig.weight_decay into each group; the staircase step leaves the L2 term and the
-    clipping to the same optimizer step and clip as the dense path, so both follow one trajectory."""
+    """Session's optimizers pull the weights (not the biases) by TrainConfig.weight_decay; the staircase step
+    leaves that L2 term and the clipping to the same optimizer step and clip as the dense path, so both follow
+    one trajectory: torch's Adam with the weights in a decayed group and the biases in another."""
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.5, "weight_decay": 0.2})
     model = _made(torch.float32, hidden=24, depth=2)
     ref, undecayed = copy.deepcopy(model), copy.deepcopy(model)
-    opts = model.configure_optimizers(train)
-    opts[0].param_groups[0]["weight_decay"] = train.weight_decay  # what Session._set_lr does
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, weight_decay=train.weight_decay, foreach=False)
+    opts = session.build_optimizers(model, train)
+    session.apply_optimizer_settings(opts, train)  # what Session._set_lr does
+    ref_opt = decayed_adam(ref, train)
     plain_opts = undecayed.configure_optimizers(train)
     for i in range(4):
         x = _x(torch.float32, n=16, seed=20 + i)

@@ -244,20 +244,21 @@ print("ok", sent[0])
 
 
 def test_weight_decay_shrinks_the_weights_and_is_a_live_setting(moons):
-    """weight_decay is Adam's L2 term on every group: the same seed trained with it ends with smaller weights,
+    """weight_decay is an L2 pull on the weights (each group's "l2"; Adam's own weight_decay stays 0): the same
+    seed trained with it ends with smaller weights,
     and a live change reaches the optimizer at once (a resumed optimizer state brings its old value: the config wins)."""
     def norm(s):
-        return torch.cat([p.detach().flatten() for p in s.model.parameters()]).norm().item()
+        return torch.cat([p.detach().flatten() for p in s.model.decayed_parameters()]).norm().item()
 
     plain, decayed = _session(moons), _session(moons, weight_decay=0.05)
-    assert all(g["weight_decay"] == 0.05 for o in decayed.optimizers for g in o.param_groups)
+    assert all(g["l2"] == 0.05 and g["weight_decay"] == 0 for o in decayed.optimizers for g in o.param_groups)
     for s in (plain, decayed):
         for _ in s.run():
             pass
     assert norm(decayed) < 0.9 * norm(plain)
     decayed.send("set", "weight_decay", 0.0)
     decayed._drain()
-    assert all(g["weight_decay"] == 0.0 for o in decayed.optimizers for g in o.param_groups)
+    assert all(g["l2"] == 0.0 for o in decayed.optimizers for g in o.param_groups)
     with pytest.raises(ConfigError):
         _session(moons, weight_decay=-1.0)
 
@@ -268,6 +269,6 @@ def test_train_steps_applies_weight_decay_as_a_session_does(moons):
 
     def norm(**over):
         m = train_steps("realnvp", moons, 40, train_overrides={"batch_size": 64, **over}, hidden=16, n_layers=4)
-        return torch.cat([p.detach().flatten() for p in m.parameters()]).norm().item()
+        return torch.cat([p.detach().flatten() for p in m.decayed_parameters()]).norm().item()
 
     assert norm(weight_decay=0.05) < 0.9 * norm()

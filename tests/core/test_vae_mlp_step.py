@@ -12,8 +12,9 @@ import copy
 import pytest
 import torch
 
-from genviz.core import config, registry
+from genviz.core import config, registry, session
 from genviz.core.model import GenerativeModel
+from decayed_adam import decayed_adam
 from genviz.core.vae import mlp_step, viz
 from genviz.core.vae.vae import active_units
 
@@ -206,14 +207,15 @@ def test_the_default_mnist_vae_trains_through_a_session_on_the_written_out_step(
 
 
 def test_weight_decay_and_grad_clip_reach_the_written_out_step_as_autograds(monkeypatch):
-    """Session writes TrainConfig.weight_decay into each group; the written-out step leaves the L2 term and the
-    clipping (active here: the gradient norm starts ~2.5) to the same optimizer step and clip as autograd's."""
+    """Session's optimizers pull the weights (not the biases) by TrainConfig.weight_decay; the written-out step
+    leaves that L2 term and the clipping (active here: the gradient norm starts ~2.5) to the same optimizer step
+    and clip as autograd's: torch's Adam with the weights in a decayed group and the biases in another."""
     train = config.make(config.TrainConfig, {"lr": 1e-2, "grad_clip": 0.5, "weight_decay": 0.2})
     model = registry.build("vae", data_shape=SHAPE, seed=0, z_dim=3, hidden=11, depth=1)
     ref, undecayed = copy.deepcopy(model), copy.deepcopy(model)
-    opts = model.configure_optimizers(train)
-    opts[0].param_groups[0]["weight_decay"] = train.weight_decay  # what Session._set_lr does
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, weight_decay=train.weight_decay, foreach=False)
+    opts = session.build_optimizers(model, train)
+    session.apply_optimizer_settings(opts, train)  # what Session._set_lr does
+    ref_opt = decayed_adam(ref, train)
     plain_opts = undecayed.configure_optimizers(train)
     calls = []
     real = mlp_step.train_step

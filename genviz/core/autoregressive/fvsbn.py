@@ -38,6 +38,9 @@ class FVSBN(AutoregressiveModel):
         self.alpha = nn.Parameter(torch.zeros(len(rows)))  # α_j^i for j < i (positions in the order)
         self.bias = nn.Parameter(torch.zeros(d))  # α_0^i, indexed by position
 
+    def decayed_parameters(self):
+        return [self.alpha]  # the weights, packed in one vector; not the biases
+
     def weight(self) -> torch.Tensor:
         """(D, D) weights between generation steps, zero on and above the diagonal."""
         w = self.alpha.new_zeros(self.data_dim, self.data_dim)

@@ -1,0 +1,62 @@
+"""weight_decay pulls a model's weights towards 0 and leaves its biases and scales alone (weight_decay.py)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genviz.core import config, registry, session
+
+CASES = [("fvsbn", {"data_shape": (1, 4, 4)}), ("made", {"data_shape": (1, 4, 4), "hidden": 8}),
+         ("vae", {"data_shape": (1, 4, 4), "hidden": 8, "z_dim": 2}),
+         ("maf", {"data_dim": 2, "actnorm": True}), ("gan", {"data_dim": 2})]
+
+
+@pytest.mark.parametrize("name,kw", CASES)
+def test_decay_moves_the_weights_and_not_the_biases(name, kw):
+    """With zero data gradients, a step of Session's optimizers under weight_decay shrinks every decayed weight
+    and leaves every other parameter exactly where it was (Adam's step is 0 where the gradient is)."""
+    model = registry.build(name, seed=0, **kw)
+    train = config.make(config.TrainConfig, {"lr": 1e-2, "weight_decay": 0.5})
+    opts = session.build_optimizers(model, train)
+    session.apply_optimizer_settings(opts, train)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.5)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    for opt in opts:
+        opt.step()
+    weights = {id(p) for p in model.decayed_parameters()}
+    assert weights and len(weights) < len(before)
+    for n, p in model.named_parameters():
+        if id(p) in weights:
+            assert (p.detach().abs() < before[n].abs()).all(), n
+        else:
+            assert torch.equal(p.detach(), before[n]), n
+
+
+def test_fvsbn_decays_its_packed_weights_not_its_biases():
+    model = registry.build("fvsbn", data_shape=(1, 4, 4), seed=0)
+    assert [id(p) for p in model.decayed_parameters()] == [id(model.alpha)]
+
+
+def test_a_state_saved_with_adams_own_decay_loads_without_it():
+    """Runs saved before the pull kept λ in Adam's weight_decay on every tensor, biases included: loaded and
+    set by the config, that decay is 0 and λ is the pull's."""
+    model = registry.build("made", data_shape=(1, 4, 4), seed=0, hidden=8)
+    old = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=0.3).state_dict()
+    train = config.make(config.TrainConfig, {"weight_decay": 0.3})
+    opts = session.build_optimizers(model, train)
+    session.load_optimizer_states(opts, [old])
+    session.apply_optimizer_settings(opts, train)
+    assert [(g["weight_decay"], g["l2"]) for g in opts[0].param_groups] == [(0.0, 0.3)]
+
+
+def test_optimizers_without_the_pull_refuse_a_decay():
+    """A trainer that skipped build_optimizers would silently train without decay: it is told instead."""
+    model = registry.build("made", data_shape=(1, 4, 4), seed=0, hidden=8)
+    train = config.make(config.TrainConfig, {"weight_decay": 0.1})
+    with pytest.raises(RuntimeError, match="build_optimizers"):
+        session.apply_optimizer_settings(model.configure_optimizers(train), train)
+    session.apply_optimizer_settings(model.configure_optimizers(train), config.make(config.TrainConfig, {}))
