@@ -34,7 +34,7 @@ import time
 
 import torch
 
-from genviz.core import config, data, registry
+from genviz.core import config, data, registry, session
 
 TARGET = {"train": 1.5, "log_prob": 1.0, "sample": 1.0}
 
@@ -138,9 +138,11 @@ def plain_step(model, foreach: bool = False):
 
 
 def genviz_step(model):
-    """genviz's own training step at lr 1e-3, no gradient clipping (the peers' loop has none)."""
+    """genviz's own training step at lr 1e-3, no gradient clipping (the peers' loop has none), with the
+    optimizers a Session builds (weight decay's hook attached, off)."""
     train = config.make(config.TrainConfig, {"lr": 1e-3, "grad_clip": 0.0})
-    opts = model.configure_optimizers(train)
+    opts = session.build_optimizers(model, train)
+    session.apply_optimizer_settings(opts, train)
     return lambda x: model.train_step(x, opts, train)
 
 
