@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from genviz.core import data, registry
+from genviz.core.config import ConfigError
 from genviz.core.session import Session
 
 MODELS = ("realnvp", "nice", "maf", "iaf")
@@ -118,10 +119,17 @@ def main() -> None:
     args = ap.parse_args()
     if args.peers:
         cfg = {}
-        for item in args.set:
-            key, value = item.split("=", 1)
-            kind, opt = key.split(".", 1)
-            cfg.setdefault(kind, {})[opt] = int(value) if value.lstrip("-").isdigit() else value
+        for item in args.set:  # values stay strings: registry.build coerces them as `genviz train --set` does
+            key, eq, value = item.partition("=")
+            kind, dot, opt = key.partition(".")
+            if not (eq and dot):
+                ap.error(f"--set takes FLOW.KEY=VALUE, got {item!r}")
+            cfg.setdefault(kind, {})[opt] = value
+        for kind, opts in cfg.items():  # a bad option is refused here, not in a pool worker
+            try:
+                registry.make_config(kind, opts)
+            except (KeyError, ConfigError) as e:
+                ap.error(f"--set {kind}: {e}")
         cases = tuple(tuple(c.split(":")) for c in args.cases.split(","))
         peers_table(300 if args.quick else (args.steps or 5000), args.seeds, args.jobs, cfg, cases)
         return
