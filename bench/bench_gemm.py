@@ -1,6 +1,7 @@
 """torch's float32 CPU product (MKL) against oneDNN's, at the sizes genviz's hand-written steps run, one thread,
 interleaved in one process: time ratio MKL ÷ oneDNN (> 1: oneDNN faster), the largest relative difference of
-the results (the same sums in another order), and which one core/gemm.py uses at that size (MIN_MACS).
+the results (the same sums in another order), and which one core/gemm.py uses at that size (MIN_MACS) on this
+machine (core/cpu_kernels.py: oneDNN only with AVX-512 kernels on an AMD CPU).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_gemm.py [--repeats 5]
 """
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from genviz.core import gemm
+from genviz.core import cpu_kernels, gemm
 
 # (name, rows, inner, outputs): x (rows, inner) @ wᵀ, w (outputs, inner)
 SHAPES = [
@@ -51,6 +52,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"load avg {os.getloadavg()[0]:.2f}; median over {args.repeats} interleaved repeats")
     print(f"{'product':38s} {'MKL µs':>8s} {'oneDNN µs':>10s} {'MKL ÷ oneDNN':>13s} {'max rel diff':>13s}  genviz uses")
+    chosen = gemm.ENABLED  # this machine's choice (core/cpu_kernels.py)
+    print(f"torch's CPU kernels: {cpu_kernels.capability()} on {cpu_kernels.vendor() or 'an unknown CPU'}: "
+          f"genviz's products go through {'oneDNN' if chosen else 'torch (MKL)'}")
     gate, gemm.MIN_MACS = gemm.MIN_MACS, 0  # time oneDNN at every size
     g = torch.Generator().manual_seed(0)
     for name, n, k, m in SHAPES:
@@ -69,7 +73,8 @@ def main() -> None:
         gemm.ENABLED = True
         diff = float(((gemm.linear(x, w, b) - ref).abs().max() / ref.abs().max()))
         print(f"{name:38s} {statistics.median(t_mkl) * 1e6:8.1f} {statistics.median(t_dnn) * 1e6:10.1f} "
-              f"{statistics.median(ratios):13.2f} {diff:13.1e}  {'oneDNN' if n * k * m >= gate else 'torch'}")
+              f"{statistics.median(ratios):13.2f} {diff:13.1e}  {'oneDNN' if chosen and n * k * m >= gate else 'torch'}")
+    gemm.ENABLED, gemm.MIN_MACS = chosen, gate
 
 
 if __name__ == "__main__":

@@ -65,12 +65,14 @@ def spawn():
 
 @pytest.fixture
 def onednn_calls(monkeypatch):
-    """A list that grows by one per product core/gemm.py sends to oneDNN (skips where torch has no oneDNN)."""
+    """A list that grows by one per product core/gemm.py sends to oneDNN (skips where torch has no oneDNN); on
+    for the test whichever library this machine prefers (cpu_kernels.ONEDNN_GEMM)."""
     from genviz.core import gemm
 
     real = gemm._onednn()
     if real is None:
         pytest.skip("this torch has no oneDNN linear")
     calls = []
+    monkeypatch.setattr(gemm, "ENABLED", True)
     monkeypatch.setattr(gemm, "_onednn", lambda: (lambda *a: calls.append(1) or real(*a)))
     return calls

@@ -1,10 +1,11 @@
-"""ELU and the Bernoulli log-likelihood without float32 expm1 / log1p, which are slow on CPUs.
+"""ELU and the Bernoulli log-likelihood, with expm1 / log1p in whichever precision is fast on this CPU.
 
-PyTorch's float32 `expm1` and `log1p` kernels on a CPU take ~25 ns per element (their float64 forms ~4 ns,
+PyTorch's AVX-512 float32 `expm1` and `log1p` kernels take ~25 ns per element (their float64 forms ~4 ns,
 `exp` ~1.5 ns): on MNIST, `F.elu` of a (128, 400) activation and `binary_cross_entropy_with_logits` of a
-(128, 784) batch cost ~1 and ~2.4 ms, a fifth of a VAE training step. Here the forward evaluates expm1 /
-log1p in float64 and rounds to float32, which is the same function to within one unit in the last place
-(the float64 value is the more accurate one); the backward passes are the closed forms autograd uses
+(128, 784) batch cost ~1 and ~2.4 ms, a fifth of a VAE training step. There (cpu_kernels.F64_TRANSCENDENTALS)
+the forward evaluates expm1 / log1p in float64 and rounds to float32, which is the same function to within
+one unit in the last place (the float64 value is the more accurate one); the AVX2 float32 kernels take ~2 ns
+and are used as they are. Either way the backward passes are the closed forms autograd uses
 (ELU: grad·exp(x) for x ≤ 0, torch's elu_backward's formula; Bernoulli: grad·(x − σ(l))). Other dtypes, and inputs
 that need a gradient where these functions give none, take the stock PyTorch ops.
 tests/core/test_epoch_fast_path.py checks values and gradients against the stock ops.
@@ -15,8 +16,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genviz.core import cpu_kernels
+
 
 def _f64(fn, x: torch.Tensor) -> torch.Tensor:
+    """fn(x), through float64 where this CPU's float32 kernel for fn is the slow one."""
+    if not cpu_kernels.F64_TRANSCENDENTALS:
+        return fn(x)
     return fn(x.double()).to(x.dtype)
 
 

@@ -1,13 +1,15 @@
 """Matrix products for the hand-written training steps, through oneDNN where torch has it (#17).
 
-torch computes a float32 CPU product with MKL's sgemm. On the AMD EPYC machines genviz is measured on, MKL
-keeps a slower code path, and oneDNN (torch's other CPU library, which torch.compile's CPU backend calls for
-linear layers) computes the VAE's 128x784x400 products and a flow's 4096x64x64 ones 2.1-2.3x faster; below
-~2M multiply-adds its per-call cost loses (MIN_MACS). `bench/bench_gemm.py` prints the table. The sums are the
+torch computes a float32 CPU product with MKL's sgemm. On an AMD CPU with AVX-512 kernels MKL keeps a slower
+code path, and oneDNN (torch's other CPU library, which torch.compile's CPU backend calls for linear layers)
+computes the VAE's 128x784x400 products and a flow's 4096x64x64 ones 2.1-2.3x faster; below ~2M
+multiply-adds its per-call cost loses (MIN_MACS). Elsewhere MKL is as fast or faster (an AVX2-only AMD EPYC:
+oneDNN at 0.82-1.02x), so oneDNN is on only where cpu_kernels.ONEDNN_GEMM says so. `bench/bench_gemm.py`
+prints the table. The sums are the
 same in another order, so results agree with torch.mm to float rounding (tests/core/test_gemm.py). oneDNN is
 used for float32 CPU tensors outside autograd (its op has no derivative: the callers write their backward by
 hand); anything else (a strided sub-block view among them: `_dense`), a torch built without it, or
-`ENABLED = False` (the bench's baseline), gets torch's own.
+`ENABLED = False` (this machine's choice, and the bench's baseline), gets torch's own.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import functools
 
 import torch
 
-ENABLED = True
+from genviz.core import cpu_kernels
+
+ENABLED = cpu_kernels.ONEDNN_GEMM
 
 
 @functools.cache

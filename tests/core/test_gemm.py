@@ -9,8 +9,10 @@ REAL_MIN_MACS = gemm.MIN_MACS
 
 @pytest.fixture(autouse=True)
 def every_size(monkeypatch):
-    """These tests' small products go to oneDNN too (the size gate has its own test)."""
+    """These tests' small products go to oneDNN too (the size gate has its own test), also on a machine whose
+    choice is torch's own product (cpu_kernels.ONEDNN_GEMM)."""
     monkeypatch.setattr(gemm, "MIN_MACS", 0)
+    monkeypatch.setattr(gemm, "ENABLED", True)
 
 
 def _args(dtype, n=37, k=53, m=29):
@@ -79,3 +81,15 @@ def test_small_products_take_torchs_product(onednn_calls, monkeypatch):
     assert calls == []
     gemm.linear(torch.randn(4096, 64), torch.randn(64, 64))
     assert calls == [1]
+
+
+def test_the_library_is_chosen_by_the_machine_not_by_timing():
+    """oneDNN only where it was measured faster: AVX-512 kernels on an AMD CPU (2.1-2.3x MKL there); an AVX2
+    EPYC and Intel's CPUs keep MKL. A fixed rule, so every process on a machine computes the same bits."""
+    from genviz.core import cpu_kernels
+
+    assert cpu_kernels.prefers_onednn_gemm("AVX512", "AuthenticAMD")
+    assert not cpu_kernels.prefers_onednn_gemm("AVX2", "AuthenticAMD")
+    assert not cpu_kernels.prefers_onednn_gemm("AVX512", "GenuineIntel")
+    assert not cpu_kernels.prefers_onednn_gemm("DEFAULT", "")
+    assert cpu_kernels.ONEDNN_GEMM == cpu_kernels.prefers_onednn_gemm(cpu_kernels.capability(), cpu_kernels.vendor())
