@@ -110,6 +110,7 @@ class MainWindow(WindowLayout):
         from genviz.gui.controller import TrainingController
 
         startup.leave_a_core_for_the_gui()
+        startup.freeze_loaded_objects()
         self.controller = TrainingController(self)
         from genviz.gui.follow import RunFollower
 

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from genviz.gui.panels.base import Panel
-from genviz.gui.panels.toolkit import BoxFrame, Heatmap, density_levels
+from genviz.gui.panels.toolkit import BoxFrame, Dots, Heatmap, density_levels
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 70)
 DATA_GREY = pg.mkBrush(150, 150, 150, 90)
@@ -53,10 +53,11 @@ class Density2DPanel(Panel):
         self.samples_plot = plane(win.addPlot(title=self.samples_title))
         self.heatmap = Heatmap(self.density_plot, self.colormap, "p(x)")
         self.image = self.heatmap.img
-        self.data_scatter = pg.ScatterPlotItem(size=2, pen=None, brush=DATA_BRUSH)
+        # Dots, not ScatterPlotItems: thousands of points redrawn at every snapshot (toolkit.Dots)
+        self.data_scatter = Dots(size=2, brush=DATA_BRUSH)
         self.density_plot.addItem(self.data_scatter)
-        self.data_grey = pg.ScatterPlotItem(size=3, pen=None, brush=DATA_GREY)
-        self.sample_scatter = pg.ScatterPlotItem(size=3, pen=None, brush=SAMPLE_BRUSH)
+        self.data_grey = Dots(size=3, brush=DATA_GREY)
+        self.sample_scatter = Dots(size=3, brush=SAMPLE_BRUSH)
         self.samples_plot.addItem(self.data_grey)
         self.samples_plot.addItem(self.sample_scatter)
         # the data box frames every plane, far-off samples never rescale it; a zoom by hand moves them all

@@ -7,8 +7,10 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QTextDocument
+from pyqtgraph import functions as fn
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEngine, QPixmap, QTextDocument
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 
@@ -281,15 +283,124 @@ class BoxFrame:
             self.frame()
 
 
+class Dots(pg.GraphicsObject):
+    """Round dots of one colour, `size` pixels wide at any zoom.
+
+    pyqtgraph's ScatterPlotItem keeps a record, a symbol and a cache entry per spot, styled in Python: a few ms
+    per setData of a couple of thousand points, and a 2D panel sets several each snapshot (samples, points
+    coloured by cluster). Dots keep the coordinates as one array and paint one pre-rendered disc at every point
+    in a single drawPixmapFragments call, as ScatterPlotItem's cache does (vector discs when exported). Like
+    InertScatter, they take no clicks (a click reaches the plot under them). `setData(x, y, brush=...)` as a
+    ScatterPlotItem's; `data` has the drawn points' x and y."""
+
+    def __init__(self, size: float = 3, brush=None, **_ignored):  # pen=None etc.: a dot is all fill
+        super().__init__()
+        self._size = float(size)
+        self._xy = np.zeros((0, 2))
+        self._rect = QRectF()
+        self._color = QColor(200, 200, 200, 120)
+        self._sprites: dict = {}
+        self._frags = pg.Qt.internals.PrimitiveArray(QPainter.PixmapFragment, 10)
+        if brush is not None:
+            self._color = pg.mkBrush(brush).color()
+
+    def setData(self, x, y, brush=None) -> None:  # noqa: N802 (pyqtgraph's name)
+        xy = np.column_stack([np.asarray(x, np.float64), np.asarray(y, np.float64)]).reshape(-1, 2)
+        self.prepareGeometryChange()
+        self._xy = xy[np.isfinite(xy).all(1)]
+        self._rect = QRectF()  # recomputed on the next boundingRect
+        if brush is not None:
+            self._color = pg.mkBrush(brush).color()
+        self.informViewBoundsChanged()
+        self.update()
+
+    @property
+    def data(self) -> np.ndarray:
+        out = np.zeros(len(self._xy), dtype=[("x", np.float64), ("y", np.float64)])
+        out["x"], out["y"] = self._xy[:, 0], self._xy[:, 1]
+        return out
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802 (ViewBox's auto-range)
+        d = self._xy[:, ax]
+        if orthoRange is not None:
+            o = self._xy[:, 1 - ax]
+            d = d[(o >= orthoRange[0]) & (o <= orthoRange[1])]
+        if not len(d):
+            return (None, None)
+        if frac >= 1.0:
+            return (float(d.min()), float(d.max()))
+        lo, hi = np.percentile(d, [50 * (1 - frac), 50 * (1 + frac)])
+        return (float(lo), float(hi))
+
+    def pixelPadding(self) -> float:  # noqa: N802 (ViewBox's auto-range)
+        return self._size / 2
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 (the dots' radius in data units changed)
+        self.prepareGeometryChange()
+        self._rect = QRectF()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        if not len(self._xy):
+            return QRectF()
+        if self._rect.isNull():
+            (x0, y0), (x1, y1) = self._xy.min(0), self._xy.max(0)
+            px, py = (self.pixelWidth() or 0.0) * self._size, (self.pixelHeight() or 0.0) * self._size
+            self._rect = QRectF(x0 - px, y0 - py, x1 - x0 + 2 * px, y1 - y0 + 2 * py)
+        return self._rect
+
+    def _sprite(self, dpr: float) -> QPixmap:
+        """The disc, drawn once per colour and screen scale."""
+        key = (self._color.rgba(), dpr)
+        if key not in self._sprites:
+            side = int(np.ceil((self._size + 2) * dpr))
+            pm = QPixmap(side, side)
+            pm.fill(Qt.transparent)
+            q = QPainter(pm)
+            q.setRenderHint(QPainter.Antialiasing, True)
+            q.setPen(Qt.NoPen)
+            q.setBrush(self._color)
+            r = self._size * dpr / 2
+            q.drawEllipse(QPointF(side / 2, side / 2), r, r)
+            q.end()
+            self._sprites = {key: pm}  # one colour at a time: a recoloured item drops the old disc
+        return self._sprites[key]
+
+    def paint(self, p: QPainter, option=None, widget=None) -> None:
+        if not len(self._xy):
+            return
+        pts = fn.clip_array(fn.transformCoordinates(p.transform(), self._xy.T), -2 ** 30, 2 ** 30)  # device px
+        p.resetTransform()
+        exporting = getattr(self, "_exportOpts", False) or {}
+        if exporting or p.paintEngine().type() in (QPaintEngine.SVG, QPaintEngine.Pdf):
+            # an export or a vector device (export.py's SVG): one vector disc per point, as ScatterPlotItem
+            # exports them
+            scale = exporting.get("resolutionScale", 1.0)
+            p.setRenderHint(QPainter.Antialiasing, exporting.get("antialias", True))
+            brush, pen = pg.mkBrush(self._color), pg.mkPen(None)
+            for x, y in pts.T:
+                p.resetTransform()
+                p.translate(x, y)
+                drawSymbol(p, "o", self._size * scale, pen, brush)
+            return
+        dpr = widget.devicePixelRatioF() if widget is not None else 1.0
+        sprite = self._sprite(dpr)
+        self._frags.resize(len(self._xy))
+        frags = self._frags.ndarray()
+        frags[:, 0:2] = pts.T  # each fragment's centre
+        frags[:, 2:6] = [0, 0, sprite.width(), sprite.height()]
+        frags[:, 6:10] = [1 / dpr, 1 / dpr, 0.0, 1.0]  # scale x, y, rotation, opacity
+        p.drawPixmapFragments(*self._frags.drawargs(), sprite)
+
+
 class LabelledScatter:
     """Points coloured by an integer label, drawn as one scatter item per label with a single brush.
 
     pyqtgraph styles a scatter with one brush per point spot by spot (~3 ms per 1,000 points and frame);
-    one item per colour keeps a redraw at a fraction of that. `setData(x, y, labels=..., brushes=...)`;
-    `setData([], [])` clears, like a ScatterPlotItem.
+    one item per colour keeps a redraw at a fraction of that, and Dots (the default item) skip the per-spot
+    records too. `setData(x, y, labels=..., brushes=...)`; `setData([], [])` clears, like a ScatterPlotItem.
     """
 
-    def __init__(self, plot, item_class=pg.ScatterPlotItem, **kw):
+    def __init__(self, plot, item_class=Dots, **kw):
         self.plot, self.item_class, self.kw = plot, item_class, kw
         self.items: list = []
 

@@ -143,7 +143,7 @@ class VAEPanel(Density2DPanel):
         self.latent_plot = win.addPlot(row=0, col=0, rowspan=4, viewBox=self.latent_vb,
                                        title="encoder means of held-out data (PCA plane when z > 2)")
         self.latent_plot.setAspectLocked(True)
-        self.latent_scatter = LabelledScatter(self.latent_plot, InertScatter, size=4, pen=None)
+        self.latent_scatter = LabelledScatter(self.latent_plot, size=4)  # Dots: clicks reach the plane
         self.prior_scatter = InertScatter(size=6, symbol="+", pen=PRIOR_FAINT, brush=None)
         self.cursor = InertScatter(size=14, symbol="x", pen=pg.mkPen("c", width=2), brush=None)
         for it in (self.prior_scatter, self.cursor):
