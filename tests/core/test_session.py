@@ -139,9 +139,9 @@ def test_cosine_schedule_decays_lr_to_two_percent(moons):
 
 
 def test_panel_arrays_stay_within_their_time_budget(moons):
-    """Snapshots every step: the costly arrays are recomputed only as often as ARRAYS_BUDGET allows, but the
-    first, a paused step and the last always get fresh ones."""
-    from genviz.core.session import ARRAYS_BUDGET
+    """Snapshots every step: the costly arrays are recomputed only as often as what the held-out metrics leave
+    of SNAPSHOT_BUDGET allows, but the first, a paused step and the last always get fresh ones."""
+    from genviz.core.session import SNAPSHOT_BUDGET
 
     s = Session("realnvp", moons, {"hidden": 16, "n_layers": 4}, {"steps": 400, "batch_size": 64, "snapshot_every": 1},
                 view={"res": 24, "n_samples": 200})
@@ -149,7 +149,7 @@ def test_panel_arrays_stay_within_their_time_budget(moons):
     with_arrays = [x.step for x in snaps if "log_density" in x.arrays]
     assert with_arrays[0] == 0 and with_arrays[-1] == 400
     assert 3 <= len(with_arrays) < len(snaps) / 2  # refreshed, but far from every snapshot
-    assert s.seconds["arrays"] <= 2 * ARRAYS_BUDGET * s.seconds["train"] + 0.2  # the forced first/last ones aside
+    assert s.seconds["arrays"] <= 2 * SNAPSHOT_BUDGET * s.seconds["train"] + 0.2  # the forced first/last ones aside
     s2 = Session("realnvp", moons, {"hidden": 16, "n_layers": 4}, {"steps": 100, "batch_size": 64, "snapshot_every": 1})
     s2.send("pause")
     s2.send("step", 2)
@@ -272,3 +272,20 @@ def test_train_steps_applies_weight_decay_as_a_session_does(moons):
         return torch.cat([p.detach().flatten() for p in m.decayed_parameters()]).norm().item()
 
     assert norm(weight_decay=0.05) < 0.9 * norm()
+
+
+def test_the_health_check_finds_any_nan_or_inf_in_any_tensor():
+    """Session._health's one-pass check of weights and gradients (each tensor's largest |value|)."""
+    from genviz.core.session import _all_finite
+
+    g = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(64, 64, generator=g), torch.randn(5, generator=g, dtype=torch.float64),
+               torch.empty(0), torch.tensor(3.0), torch.full((7,), 1e38)]  # huge but finite
+    assert _all_finite(tensors) and _all_finite([])
+    for i, t in enumerate(tensors):
+        for bad in (float("nan"), float("inf"), -float("inf")):
+            if not t.numel():
+                continue
+            broken = [x.clone() for x in tensors]
+            broken[i].view(-1)[-1] = bad
+            assert not _all_finite(broken), (i, bad)
