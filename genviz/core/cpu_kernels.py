@@ -2,7 +2,9 @@
 dispatches to and the CPU's maker, so that a machine always computes a run with the same kernels (a timing
 probe could pick differently from one process to the next and change the last bits of every number).
 
-Two choices depend on it (#17), both measured on the AMD EPYC machines genviz is developed on:
+Two choices depend on it (#17), both measured on the AMD EPYC machines genviz is developed on (the first
+machine's capability was not recorded; both of its gaps fit AVX-512 kernels against MKL's AVX2 path on AMD,
+and the AVX2 machine that replaced it shows neither):
 - `ONEDNN_GEMM` (core/gemm.py): with AVX-512 kernels on an AMD CPU, oneDNN computed the VAE's 128x784x400
   products 2.1-2.3x faster than MKL's sgemm (MKL keeps a slower path on AMD). On an AMD EPYC with AVX2 only,
   MKL was the faster one (oneDNN 0.82-1.02x its speed; `bench/bench_gemm.py`), so there torch's own is used.
