@@ -41,12 +41,16 @@ def _qt_svg(item, path: Path) -> None:
     that Qt 6.8+ writes; this keeps SVG export working there.
     """
     from PySide6.QtCore import QRectF, QSize
-    from PySide6.QtGui import QPainter
+    from PySide6.QtGui import QGuiApplication, QPainter
     from PySide6.QtSvg import QSvgGenerator
 
     r = item.sceneBoundingRect()
     gen = QSvgGenerator()
     gen.setFileName(str(path))
+    # pyqtgraph's axes replay QPictures recorded at the screen's dots per inch; at the generator's own 72 they
+    # come out scaled by 72/96, off the plot they label
+    screen = QGuiApplication.primaryScreen()
+    gen.setResolution(round(screen.logicalDotsPerInch()) if screen is not None else 96)
     gen.setSize(QSize(int(r.width()), int(r.height())))
     gen.setViewBox(QRectF(0, 0, r.width(), r.height()))
     painter = QPainter(gen)

@@ -1,6 +1,8 @@
 """Export from the window and open what was exported: plots, samples, metrics, checkpoints, run folders."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
@@ -27,6 +29,21 @@ def errors(monkeypatch):
     return shown
 
 
+def _text_scales(svg) -> set:
+    """The scale of every group of text (tick labels, titles) in an SVG file, rotation aside. pyqtgraph's axes
+    replay pictures recorded at the screen's dots per inch: written at another, they came out shrunk by 72/96,
+    off the plot they label."""
+    import re
+    import xml.dom.minidom
+
+    scales = set()
+    for g in xml.dom.minidom.parse(str(svg)).getElementsByTagName("g"):
+        if g.getElementsByTagName("text") and not g.getElementsByTagName("g"):
+            m = re.match(r"matrix\(([^,]+),([^,]+),", g.getAttribute("transform") or "matrix(1,0,")
+            scales.add(round(math.hypot(float(m.group(1)), float(m.group(2))), 3))
+    return scales
+
+
 def test_export_writes_files_that_load_back(tmp_path, trained):
     pngs = file_menu.export_to(trained, "png", tmp_path / "png")
     assert {"density", "samples", "loss"} <= {p.stem for p in pngs}  # a family panel may add more
@@ -35,6 +52,7 @@ def test_export_writes_files_that_load_back(tmp_path, trained):
         assert not img.isNull() and img.width() >= 1000
     for p in file_menu.export_to(trained, "svg", tmp_path / "svg"):
         assert p.read_text().lstrip().startswith(("<?xml", "<svg"))
+        assert _text_scales(p) == {1.0}, p.name  # axis labels at the plot's own scale, aligned with its data
     (csv,) = file_menu.export_to(trained, "csv", tmp_path / "samples.csv")
     pts = np.loadtxt(csv, delimiter=",", skiprows=1)
     assert pts.shape == (1000, 2) and np.allclose(pts, trained.latest.arrays["samples"], atol=1e-4)
