@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from genviz.core import cpu_kernels
 
 
-def _f64(fn, x: torch.Tensor) -> torch.Tensor:
+def _in_fast_precision(fn, x: torch.Tensor) -> torch.Tensor:
     """fn(x), through float64 where this CPU's float32 kernel for fn is the slow one."""
     if not cpu_kernels.F64_TRANSCENDENTALS:
         return fn(x)
@@ -34,7 +34,7 @@ class _ELU(torch.autograd.Function):
     def forward(ctx, x):
         neg = x.clamp(max=0)
         ctx.save_for_backward(neg)
-        return _f64(torch.expm1, neg).add_(F.relu(x))
+        return _in_fast_precision(torch.expm1, neg).add_(F.relu(x))
 
     @staticmethod
     def backward(ctx, grad):
@@ -61,7 +61,7 @@ CHUNK = 65536  # elements per piece of a large (n, D) batch: its float64 tempora
 
 def _log_bernoulli(logits: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     # log p = x·l − softplus(l), softplus(l) = max(l, 0) + log1p(exp(−|l|))
-    soft = _f64(torch.log1p, torch.exp(-logits.abs())).add_(logits.clamp_min(0))
+    soft = _in_fast_precision(torch.log1p, torch.exp(-logits.abs())).add_(logits.clamp_min(0))
     return torch.sum(torch.addcmul(soft.neg_(), x, logits), -1, out=out)
 
 

@@ -72,17 +72,12 @@ def available_devices() -> list[str]:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-_frozen = False
-
-
 def freeze_loaded_objects() -> None:
     """Leave everything alive once the core is loaded (torch's, Qt's and pyqtgraph's modules, the window: ~500k
     objects) out of the cycle collector's scans from now on. The app collects on the GUI thread (pyqtgraph's
     GarbageCollector, app.py), and a scan of all of them stopped the event loop for 120 ms (the first
     collection after torch's import), 120 ms (generation 1) and 230 ms (generation 2, minutes later) while
     training. Objects made later are collected as before; startup's own cyclic garbage is kept (gc.freeze,
-    once per process)."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
+    once per process: a second window, or a test suite that froze its imports, adds nothing)."""
+    if gc.get_freeze_count() == 0:
         gc.freeze()

@@ -36,7 +36,7 @@ def _elu(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(ELU(a), exp(min(a, 0)) = its derivative), ELU as fast_ops.elu evaluates it."""
     neg = a.clamp(max=0)
     if a.dtype == torch.float32:
-        h = fast_ops._f64(torch.expm1, neg).add_(F.relu(a))
+        h = fast_ops._in_fast_precision(torch.expm1, neg).add_(F.relu(a))
     else:
         h = F.elu(a)
     return h, neg.exp_()

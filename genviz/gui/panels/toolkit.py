@@ -298,11 +298,9 @@ class Dots(pg.GraphicsObject):
         self._size = float(size)
         self._xy = np.zeros((0, 2))
         self._rect = QRectF()
-        self._color = QColor(200, 200, 200, 120)
-        self._sprites: dict = {}
+        self._color = pg.mkBrush(brush).color() if brush is not None else QColor(200, 200, 200, 120)
+        self._sprite_key, self._sprite_pixmap = None, None  # one colour at a time: a recoloured item redraws it
         self._frags = pg.Qt.internals.PrimitiveArray(QPainter.PixmapFragment, 10)
-        if brush is not None:
-            self._color = pg.mkBrush(brush).color()
 
     def setData(self, x, y, brush=None) -> None:  # noqa: N802 (pyqtgraph's name)
         xy = np.column_stack([np.asarray(x, np.float64), np.asarray(y, np.float64)]).reshape(-1, 2)
@@ -351,7 +349,7 @@ class Dots(pg.GraphicsObject):
     def _sprite(self, dpr: float) -> QPixmap:
         """The disc, drawn once per colour and screen scale."""
         key = (self._color.rgba(), dpr)
-        if key not in self._sprites:
+        if key != self._sprite_key:
             side = int(np.ceil((self._size + 2) * dpr))
             pm = QPixmap(side, side)
             pm.fill(Qt.transparent)
@@ -362,8 +360,8 @@ class Dots(pg.GraphicsObject):
             r = self._size * dpr / 2
             q.drawEllipse(QPointF(side / 2, side / 2), r, r)
             q.end()
-            self._sprites = {key: pm}  # one colour at a time: a recoloured item drops the old disc
-        return self._sprites[key]
+            self._sprite_key, self._sprite_pixmap = key, pm
+        return self._sprite_pixmap
 
     def paint(self, p: QPainter, option=None, widget=None) -> None:
         if not len(self._xy):
