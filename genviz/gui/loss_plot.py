@@ -163,13 +163,17 @@ class LossPanel(QWidget):
         self.smooth_slider.valueChanged.connect(self._set_smoothing)
         self.smooth_label = QLabel()
         self.log_y = QCheckBox("log y")
-        self.log_y.toggled.connect(lambda on: self.item.setLogMode(y=on))
+        self.log_y.toggled.connect(self._set_log_y)
         self._controls = QHBoxLayout()
         self._controls.addWidget(QLabel("smoothing"))
         self._controls.addWidget(self.smooth_slider, 1)
         self._controls.addWidget(self.smooth_label)
         self._controls.addWidget(self.log_y)
         self._set_smoothing(self.smooth_slider.value())
+
+    def _set_log_y(self, on: bool) -> None:
+        self.item.setLogMode(y=on)
+        self.redraw()  # the kept range is in the old coordinates
 
     def add_control(self, widget) -> None:
         """A widget at the start of the controls row (the Runs dock's column picker)."""
@@ -237,9 +241,10 @@ class LossPanel(QWidget):
         return self.following and not self._user_range
 
     def _on_user_range(self, *_args) -> None:
-        if self.following and not self._user_range:
+        if not self._user_range:
             self._user_range = True
-            self.redraw()
+            if self.following:
+                self.redraw()  # the full data for the user's zoom, not the bins
 
     def _binned(self, key, x: np.ndarray, y: np.ndarray):
         bins = self._bins.get(key)
@@ -248,7 +253,10 @@ class LossPanel(QWidget):
         return bins.update(x, y)
 
     def _keep_range(self, shown: list) -> None:
-        """Move the view only when the data leaves it: x to a round length past the last step, y with a margin."""
+        """Move the view only when the data leaves it: x to a round length past the last step, y with a margin.
+        Live and followed alike: pyqtgraph's auto-range refits every redraw, and each new range re-ticks the
+        axes (~7 ms a redraw of the loss plot, the biggest piece of a live 2D model's frame). A zoom or pan by
+        the user stops it; the plot's auto-range button resumes it."""
         shown = [(x, y) for x, y in shown if len(x)]
         if not shown:
             return
@@ -321,14 +329,17 @@ class LossPanel(QWidget):
                 continue
             if raw is not None:
                 raw.setData(x, y)
+                shown.append((x, y))
             smooth.setData(x, ys)
+            shown.append((x, ys))
         for name, it in self.metric_items.items():
             x, y = self.metric_series[name].data()
             if binned and len(x) > FOLLOW_MARKERS:  # markers: evenly spread, the latest always among them
                 keep = np.unique(np.linspace(len(x) - 1, 0, FOLLOW_MARKERS).round().astype(int))
                 x, y = x[keep], y[keep]
             it.setData(x, y)
-        if binned:
+            shown.append((x, y))
+        if not self._user_range:
             self._keep_range(shown)
 
     def _smoothed(self, name: str, y: np.ndarray) -> np.ndarray:

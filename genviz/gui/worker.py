@@ -72,7 +72,11 @@ class SessionWorker(QObject):
         return True
 
 
-WORKER_NICENESS = 5
+# +10: CFS then gives a runnable window thread ~10x the worker's share of a core they must share. Measured with a
+# CPU-bound process beside the app (bench_gui_stall, p99 of the 10 ms heartbeat): the mixture at +5 / +10 / +19
+# 31-33 / 22 / 21 ms, the GAN 25-28 / 24 / 18 ms; steps/s did not fall (less time lost handing the GIL to a
+# window thread that was preempted while holding it). Not +19: beside two busy processes training would get ~2%.
+WORKER_NICENESS = 10
 
 
 def _lower_this_threads_priority() -> None:

@@ -223,5 +223,45 @@ def test_a_followed_loss_plot_draws_bins_and_keeps_its_view_until_the_user_takes
     assert p.item.getViewBox().viewRange() == view
     p.item.getViewBox().sigRangeChangedManually.emit([True, True])  # the user zooms: full data, their view
     assert raw.opts["autoDownsample"] and len(raw.getOriginalDataset()[0]) == n + 1
-    p.set_following(False)
-    assert all(p.item.getViewBox().autoRangeEnabled())
+    p.set_following(False)  # the view frames the whole run again, kept as in live training
+    (x0, x1), (y0, y1) = p.item.getViewBox().viewRange()
+    assert x0 <= 1 and x1 >= n + 1 and y0 <= loss.min() and y1 >= loss.max()
+
+
+def test_a_live_loss_plot_frames_its_data_and_moves_its_view_rarely(qtbot):
+    """Live training: the view frames every point after each redraw, but moves only when the data leave it (each
+    move re-ticks the axes, the biggest cost of a 2D model's frame); a user's zoom is kept until auto-range."""
+    from genviz.gui.loss_plot import LossPanel
+
+    p = LossPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 300)
+    p.show()
+    vb = p.item.getViewBox()
+    rng = np.random.default_rng(0)
+    views, moves = None, 0
+    for s in range(1, 2001, 5):  # 400 snapshots of 5 steps, a loss creeping down with noise
+        step = np.arange(s, s + 5, dtype=np.float64)
+        p.append(step, {"loss": 3 * np.exp(-step / 500) + 1 + 0.05 * rng.random(5)})
+        if s % 50 == 1:
+            p.add_metrics(int(step[-1]), {"nll": float(3 * np.exp(-step[-1] / 500) + 1.1)})
+        p.redraw()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        shown = [c.getOriginalDataset() for c in p.curves["loss"]] + [p.metric_items["nll"].getOriginalDataset()]
+        assert x0 <= 1 and all(x1 >= x.max() and y0 <= y.min() and y1 >= y.max() for x, y in shown), s
+        moves += vb.viewRange() != views
+        views = vb.viewRange()
+    assert moves <= 25, moves  # pyqtgraph's auto-range moved it on every one of the 400 redraws
+    zoom = [[100.0, 200.0], [1.0, 1.5]]
+    vb.setRange(xRange=zoom[0], yRange=zoom[1], padding=0)
+    vb.sigRangeChangedManually.emit([True, True])  # what a drag or wheel on the plot sends
+    p.append(np.array([2001.0]), {"loss": np.array([9.0])})  # out of the zoomed view: it stays the user's
+    p.redraw()
+    assert np.allclose(vb.viewRange(), zoom)
+    vb.enableAutoRange()  # the plot's "A" button: the view frames the data again
+    p.redraw()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 <= 1 and x1 >= 2001 and y1 >= 9.0
+    p.log_y.setChecked(True)  # log axis: the kept range follows at once, in log10 units
+    (_, _), (y0, y1) = vb.viewRange()
+    assert y0 <= np.log10(1.0) and y1 >= np.log10(9.0) and y1 < 2
