@@ -22,7 +22,7 @@ def test_without_u_hat_the_integral_drops_and_samples_cross(qtbot):
     panel = FlowsPanel()
     qtbot.addWidget(panel)
     panel.show()
-    panel.tabs.setCurrentWidget(panel.lab)
+    panel.tabs.setCurrentIndex([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index("single-layer lab"))
     lab = panel.lab
     lab.u_handle.setPos(-2.0, -0.4)  # wᵀu = −3.2 with the default w = (1.5, 0.5)
     assert lab.integral == pytest.approx(1.0, abs=0.02) and "with û" in lab.integral_label.text()

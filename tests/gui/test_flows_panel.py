@@ -122,3 +122,40 @@ def test_measure_speed_button_leaves_the_global_generator_as_it_was(qtbot):
     assert torch.equal(torch.random.get_rng_state(), before)
     assert (np.asarray(panel.speed_bars.opts["height"]) > 0).all()
     assert "D = 4" in panel.speed_text.text()
+
+
+def test_hidden_tabs_are_built_when_first_shown_with_the_latest_snapshot(qtbot, window, tmp_path):
+    """The window's flows panel builds only its first tab; a tab clicked later (or exported) draws the run's latest
+    snapshot at once, not a blank plot until the next one."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage
+
+    from genviz.gui import file_menu
+    from tests.gui.conftest import wait_step
+
+    panel = window.panel
+    window.show()
+    pages = {panel.tabs.tabText(i): panel.tabs.widget(i) for i in range(panel.tabs.count())}
+    lazy = [pages[t] for t in ("layer by layer", "log|det J|", "single-layer lab", "MAF vs IAF speed")]
+    assert all(p.content is None for p in lazy)  # nothing built behind the first tab at launch
+    window.play()
+    wait_step(qtbot, window, 10)
+    window.pause()
+    qtbot.waitUntil(lambda: window.latest.status == "paused", timeout=10_000)
+    window.flush()
+    latest = window.latest.arrays
+    assert all(p.content is None for p in lazy)  # training does not build them either
+    bar = panel.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(panel.tabs.indexOf(pages["layer by layer"])).center())
+    warp = pages["layer by layer"].content
+    assert warp is not None and warp.isVisible() and warp.width() > 300
+    top = len(latest["warp_lines"]) - 1
+    assert warp.slider.maximum() == top and warp.slider.value() == top
+    assert np.allclose(warp.samples.getData()[0], latest["warp_samples"][top][:, 0])
+    assert pages["log|det J|"].content is None  # still not shown
+    paths = {p.stem: p for p in file_menu.export_to(window, "png", tmp_path)}  # export draws every tab
+    logdet = pages["log|det J|"].content
+    assert logdet is not None and np.isfinite(logdet.map.img.image).all()
+    assert logdet.map.img.image.shape == latest["log_det"].shape
+    img = QImage(str(paths["log_det"]))
+    assert img.width() >= 1000 and img.height() >= 300  # drawn at a real size, not a never-laid-out page's

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from genviz.gui.panels.base import Panel
-from genviz.gui.panels.toolkit import BoxFrame, Dots, Heatmap, density_levels
+from genviz.gui.panels.toolkit import LazyPage, lazy_tab, BoxFrame, Dots, Heatmap, density_levels
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 70)
 DATA_GREY = pg.mkBrush(150, 150, 150, 90)
@@ -75,6 +75,10 @@ class Density2DPanel(Panel):
     def add_tab(self, widget, title: str) -> int:
         """Add a view to the panel (subclasses: flows' layer-by-layer tab, ...)."""
         return self.tabs.addTab(widget, title)
+
+    def add_lazy_tab(self, build, title: str) -> LazyPage:
+        """A tab whose view `build()` makes when it is first shown (or its page's `ensure()` is called)."""
+        return lazy_tab(self.tabs, build, title)
 
     # -- Panel API ---------------------------------------------------------------------------------
     def begin(self, info: dict) -> None:

@@ -121,7 +121,10 @@ class WarpView(QWidget):
 
 
 class FlowsPanel(Density2DPanel):
-    """Density · samples, layer by layer, log|det J|, single-layer lab, MAF vs IAF speed."""
+    """Density · samples, layer by layer, log|det J|, single-layer lab, MAF vs IAF speed.
+
+    Only the first tab is built with the panel; the others when first shown (toolkit.LazyPage), drawn then
+    from the latest snapshot's arrays, which the panel keeps."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -129,50 +132,97 @@ class FlowsPanel(Density2DPanel):
         self.reference.setColorMap(pg.colormap.get(self.colormap))
         self.reference.setZValue(-10)
         self.samples_plot.addItem(self.reference)
-        self.warp = WarpView()
-        self.add_tab(self.warp, "layer by layer")
-        self._build_logdet_tab()
-        self.lab = LayerLabView()
-        self.add_tab(self.lab, "single-layer lab")
-        self._build_speed_tab()
+        self._warp_arrays: dict = {}  # the latest snapshot's warp arrays, for a warp tab built later
+        self._log_det = None  # the latest (log|det J| grid, level) for a log|det J| tab built later
+        self._speed = None  # the latest (table, source) for a speed tab built later
+        self._warp_page = self.add_lazy_tab(self._build_warp_tab, "layer by layer")
+        self._logdet_page = self.add_lazy_tab(self._build_logdet_tab, "log|det J|")
+        self._lab_page = self.add_lazy_tab(LayerLabView, "single-layer lab")
+        self._speed_page = self.add_lazy_tab(self._build_speed_tab, "MAF vs IAF speed")
+        self.speed_tab = self.tabs.indexOf(self._speed_page)
+        self.tabs.setTabVisible(self.speed_tab, False)  # shown when the model's snapshots measure it
 
-    def _build_logdet_tab(self) -> None:
+    # the views of the lazily built tabs: asking for one builds its tab
+    @property
+    def warp(self) -> "WarpView":
+        return self._warp_page.ensure()
+
+    @property
+    def lab(self) -> LayerLabView:
+        return self._lab_page.ensure()
+
+    @property
+    def logdet_plot(self) -> pg.PlotItem:
+        return self._logdet_page.ensure().plot
+
+    @property
+    def logdet_img(self) -> pg.ImageItem:
+        return self._logdet_page.ensure().map.img
+
+    @property
+    def speed_plot(self) -> pg.PlotItem:
+        return self._speed_page.ensure().plot
+
+    @property
+    def speed_bars(self) -> pg.BarGraphItem:
+        return self._speed_page.ensure().bars
+
+    @property
+    def speed_text(self) -> QLabel:
+        return self._speed_page.ensure().text
+
+    @property
+    def speed_dim(self) -> QSpinBox:
+        return self._speed_page.ensure().dim
+
+    def _build_warp_tab(self) -> "WarpView":
+        warp = WarpView()
+        warp.frame(self.bbox)
+        if self._warp_arrays:
+            warp.show(self._warp_arrays)
+        return warp
+
+    def _build_logdet_tab(self) -> QWidget:
         win = pg.GraphicsLayoutWidget()
-        self.logdet_plot = win.addPlot(title="log |det ∂f⁻¹/∂x| over data space "
-                                             "(> 0: the flow squeezes volume here and raises the density)")
-        self.logdet_plot.setAspectLocked(True)
-        self.logdet_map = Heatmap(self.logdet_plot, "CET-D1", "nats", (-3.0, 3.0))
-        self.logdet_img = self.logdet_map.img
-        self.logdet_frame = BoxFrame(self.logdet_plot)
-        self.add_tab(win, "log|det J|")
+        win.plot = win.addPlot(title="log |det ∂f⁻¹/∂x| over data space "
+                                     "(> 0: the flow squeezes volume here and raises the density)")
+        win.plot.setAspectLocked(True)
+        win.map = Heatmap(win.plot, "CET-D1", "nats", (-3.0, 3.0))
+        win.frame = BoxFrame(win.plot)
+        win.frame.set_box(self.bbox)
+        if self._log_det is not None:
+            win.map.show(self._log_det[0], self.bbox, self._log_det[1])
+        return win
 
-    def _build_speed_tab(self) -> None:
+    def _build_speed_tab(self) -> QWidget:
         box = QWidget()
         win = pg.GraphicsLayoutWidget()
-        self.speed_plot = win.addPlot(title="MAF vs IAF: thousands per second (this model's size)")
-        self.speed_bars = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.6,
-                                          brushes=[pg.mkBrush(90, 170, 255), pg.mkBrush(255, 140, 60)] * 2)
-        self.speed_plot.addItem(self.speed_bars)
+        box.plot = win.addPlot(title="MAF vs IAF: thousands per second (this model's size)")
+        box.bars = pg.BarGraphItem(x=np.arange(4), height=np.zeros(4), width=0.6,
+                                   brushes=[pg.mkBrush(90, 170, 255), pg.mkBrush(255, 140, 60)] * 2)
+        box.plot.addItem(box.bars)
         ticks = [(0, "MAF sample"), (1, "IAF sample"), (2, "MAF density"), (3, "IAF density")]
-        self.speed_plot.getAxis("bottom").setTicks([ticks])
-        self.speed_plot.setLabel("left", "k per second")
-        self.speed_text = QLabel("train MAF, IAF or the distillation model to see live numbers, or measure:")
-        self.speed_text.setWordWrap(True)  # the live ratios are long: wrap rather than run under the controls
-        self.speed_dim = QSpinBox()
-        self.speed_dim.setRange(2, 64)
-        self.speed_dim.setValue(8)
-        self.speed_dim.setPrefix("D = ")
+        box.plot.getAxis("bottom").setTicks([ticks])
+        box.plot.setLabel("left", "k per second")
+        box.text = QLabel("train MAF, IAF or the distillation model to see live numbers, or measure:")
+        box.text.setWordWrap(True)  # the live ratios are long: wrap rather than run under the controls
+        box.dim = QSpinBox()
+        box.dim.setRange(2, 64)
+        box.dim.setValue(8)
+        box.dim.setPrefix("D = ")
         measure = QPushButton("measure course-size MAF/IAF")
         measure.clicked.connect(self.measure_speed)
         row = QHBoxLayout()
-        row.addWidget(self.speed_text, 1)
-        row.addWidget(self.speed_dim)
+        row.addWidget(box.text, 1)
+        row.addWidget(box.dim)
         row.addWidget(measure)
         layout = QVBoxLayout(box)
         layout.addWidget(win, 1)
         layout.addLayout(row)
-        self.speed_tab = self.add_tab(box, "MAF vs IAF speed")
-        self.tabs.setTabVisible(self.speed_tab, False)  # shown when the model's snapshots measure it
+        self._speed_page.content = box  # show_speed below draws on it
+        if self._speed is not None:
+            self.show_speed(*self._speed)
+        return box
 
     # -- Panel API ---------------------------------------------------------------------------------
     def begin(self, info: dict) -> None:
@@ -182,14 +232,22 @@ class FlowsPanel(Density2DPanel):
             item.setVisible(True)
         self.samples_plot.setTitle(SAMPLES_TITLE)
         self.density_plot.setTitle(DENSITY_TITLE)
-        self.warp.arrays = {}
-        self.warp.frame(self.bbox)
-        self.logdet_frame.set_box(self.bbox)
+        self._warp_arrays, self._log_det, self._speed = {}, None, None
+        if self._warp_page.content is not None:
+            self.warp.arrays = {}
+        if self._logdet_page.content is not None:
+            self._logdet_page.content.map.clear()
+        self._frame_tabs()
 
     def set_box(self, bbox) -> None:
         super().set_box(bbox)
-        self.warp.frame(self.bbox)
-        self.logdet_frame.set_box(self.bbox)
+        self._frame_tabs()
+
+    def _frame_tabs(self) -> None:
+        if self._warp_page.content is not None:
+            self.warp.frame(self.bbox)
+        if self._logdet_page.content is not None:
+            self._logdet_page.content.frame.set_box(self.bbox)
 
     def show_snapshot(self, snap) -> None:
         a = snap.arrays
@@ -197,11 +255,16 @@ class FlowsPanel(Density2DPanel):
             self.set_box(a["bbox"])  # planar flows live in their target's box
         super().show_snapshot(snap)
         self._show_reference(a)
-        self.warp.show(a)
+        if "warp_lines" in a:
+            self._warp_arrays = a
+            if self._warp_page.content is not None:
+                self.warp.show(a)
         if "log_det" in a:
             ld = np.clip(a["log_det"], -50, 50)
             lim = max(float(np.percentile(np.abs(ld), 99)), 0.1)
-            self.logdet_map.show(ld, self.bbox, (-lim, lim))
+            self._log_det = (ld, (-lim, lim))
+            if self._logdet_page.content is not None:
+                self._logdet_page.content.map.show(ld, self.bbox, (-lim, lim))
         if a.get("speed") is not None:
             self.tabs.setTabVisible(self.speed_tab, True)
             roles = " (MAF = teacher, IAF = student)" if "teacher_log_density" in a else ""  # distillation
@@ -221,10 +284,14 @@ class FlowsPanel(Density2DPanel):
         self.density_plot.setTitle(DENSITY_TITLE if planar else "student (IAF) density")
 
     def show_speed(self, table: np.ndarray, source: str) -> None:
+        self._speed = (table, source)
+        box = self._speed_page.content
+        if box is None:
+            return  # drawn when the tab is first shown
         heights = np.array([table[0, 0], table[1, 0], table[0, 1], table[1, 1]]) / 1e3
-        self.speed_bars.setOpts(height=heights)
-        self.speed_plot.setYRange(0, float(heights.max()) * 1.1 or 1.0)
-        self.speed_text.setText(f"{source}: IAF samples {table[1, 0] / table[0, 0]:.1f}× faster, "
+        box.bars.setOpts(height=heights)
+        box.plot.setYRange(0, float(heights.max()) * 1.1 or 1.0)
+        box.text.setText(f"{source}: IAF samples {table[1, 0] / table[0, 0]:.1f}× faster, "
                                 f"MAF scores densities {table[0, 1] / table[1, 1]:.1f}× faster")
 
     def measure_speed(self) -> None:
