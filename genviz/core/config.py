@@ -124,6 +124,10 @@ class TrainConfig:
                                 help="L2 penalty: weight_decay · w is added to the gradient of each weight (not "
                                      "the biases or scales; 0 = off); the regularizer the likelihood papers tune "
                                      "on the validation split")
+    l1: float = param(0.0, lo=0.0, hi=1.0, advanced=True,
+                      help="L1 penalty: l1 · sign(w) is added to the gradient of each weight (not the biases or "
+                           "scales; 0 = off): a Laplace prior, every weight pulled towards 0 at the same rate. FVSBN's best "
+                           "regularizer on fixed-binarized MNIST (README, Benchmarks)")
     lr_schedule: str = param("constant", choices=("constant", "cosine"),
                              help="learning rate over the run: constant, or cosine decay to 2% of lr at the last step")
     early_stop: int = param(0, lo=0, hi=10_000_000, unit="steps", advanced=True,

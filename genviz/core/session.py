@@ -45,7 +45,7 @@ class Snapshot:
 
 
 # Settings that may change while a session runs, with what they change.
-LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule", "early_stop", "weight_decay")
+LIVE_TRAIN_FIELDS = ("lr", "snapshot_every", "grad_clip", "steps", "lr_schedule", "early_stop", "weight_decay", "l1")
 
 # A loss "explodes" when it leaves its running range by this factor (of max(|typical loss|, 1)).
 EXPLODE_FACTOR = 1e3
@@ -193,7 +193,7 @@ class Session:
         new = dataclasses.replace(self.train, **{name: config_mod.coerce(config_mod.TrainConfig, name, value)})
         config_mod.validate(new)
         self.train = new
-        if name in ("lr", "lr_schedule", "weight_decay"):
+        if name in ("lr", "lr_schedule", "weight_decay", "l1"):
             self._set_lr(self._lr_factor())
 
     def _lr_factor(self) -> float:
@@ -513,17 +513,17 @@ def build_optimizers(model, train: config_mod.TrainConfig) -> list:
 
 
 def apply_optimizer_settings(optimizers, train: config_mod.TrainConfig, lr_factor: float = 1.0) -> None:
-    """The config owns every group's lr (times the schedule's factor) and weight decay ("l2": the pull on the
-    model's weights, not its biases; Adam's own weight_decay stays 0); a loaded optimizer state brings its
+    """The config owns every group's lr (times the schedule's factor) and the pulls on the model's weights, not
+    its biases ("l2" = weight_decay, "l1"; Adam's own weight_decay stays 0); a loaded optimizer state brings its
     own, and a model's configure_optimizers sets only lr."""
     for opt in optimizers:
-        if train.weight_decay and not getattr(opt, "decays_weights", False):
-            raise RuntimeError("weight_decay needs the optimizers from build_optimizers (weight_decay.attach)")
+        if (train.weight_decay or train.l1) and not getattr(opt, "decays_weights", False):
+            raise RuntimeError("weight_decay and l1 need the optimizers from build_optimizers (weight_decay.attach)")
         for g in opt.param_groups:  # lr_scale keeps per-group ratios (e.g. a GAN's D/G rates)
             g["lr"] = train.lr * lr_factor * g.get("lr_scale", 1.0)
             if "weight_decay" in g:
                 g["weight_decay"] = 0.0  # a state saved before the pull brings Adam's decay on every tensor
-            g["l2"] = train.weight_decay
+            g["l2"], g["l1"] = train.weight_decay, train.l1
 
 
 def load_optimizer_states(optimizers, states) -> None:

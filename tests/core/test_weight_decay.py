@@ -60,3 +60,43 @@ def test_optimizers_without_the_pull_refuse_a_decay():
     with pytest.raises(RuntimeError, match="build_optimizers"):
         session.apply_optimizer_settings(model.configure_optimizers(train), train)
     session.apply_optimizer_settings(model.configure_optimizers(train), config.make(config.TrainConfig, {}))
+
+
+@pytest.mark.parametrize("name,kw", CASES)
+def test_l1_moves_each_weight_by_the_learning_rate_towards_zero(name, kw):
+    """With zero data gradients the gradient is l1·sign(w), and Adam's first step is lr·sign(gradient): every
+    weight, of either sign, moves exactly lr towards 0; every other parameter stays where it was."""
+    model = registry.build(name, seed=0, **kw)
+    train = config.make(config.TrainConfig, {"lr": 1e-2, "l1": 0.3})
+    opts = session.build_optimizers(model, train)
+    session.apply_optimizer_settings(opts, train)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.where(torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) < 0.5, 0.5, -0.5))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    for opt in opts:
+        opt.step()
+    weights = {id(p) for p in model.decayed_parameters()}
+    for n, p in model.named_parameters():
+        if id(p) in weights:
+            expect = before[n] - 1e-2 * torch.sign(before[n])
+            assert torch.allclose(p.detach(), expect, atol=1e-6), n
+        else:
+            assert torch.equal(p.detach(), before[n]), n
+
+
+def test_l1_is_set_live_and_reaches_the_optimizer():
+    """`set l1 ...` while training: the running optimizers carry it from the next step."""
+    from genviz.core import data
+
+    s = session.Session("realnvp", data.load("moons", n=200, seed=0), model_config={"hidden": 8, "n_layers": 2},
+                        train={"steps": 4, "batch_size": 32, "snapshot_every": 2})
+    run = s.run()
+    next(run)
+    s.send("set", "l1", 2e-4)
+    for _ in run:
+        pass
+    assert s.train.l1 == 2e-4
+    assert all(g["l1"] == 2e-4 for opt in s.optimizers for g in opt.param_groups)
