@@ -132,6 +132,16 @@ def test_lr_change_reaches_the_running_optimizer(qtbot, window):
     window.pause()
 
 
+def test_an_l1_pull_typed_while_training_reaches_the_running_optimizer(qtbot, window):
+    window.play()
+    wait_step(qtbot, window, 5)
+    window.train_form.widgets["l1"].setValue(1e-4)
+    session = window.controller.worker.session
+    qtbot.waitUntil(lambda: session.optimizers[0].param_groups[0].get("l1") == 1e-4, timeout=10_000)
+    assert session.train.l1 == 1e-4 and "l1 = 0.0001 — applies to the running session" in window.status.message.text()
+    window.pause()
+
+
 def test_space_toggles_play_and_pause(qtbot, window):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QKeySequence
