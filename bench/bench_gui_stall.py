@@ -75,19 +75,31 @@ class Where:
     sharing the CPU and the GIL with the training thread, not from drawing. Made before the window: Qt looks
     up a view's Python paintEvent once, so the timing wrapper must be in place when the views are built."""
 
-    def __init__(self):
-        from pyqtgraph.widgets.GraphicsView import GraphicsView
+    _paint_orig = None  # pyqtgraph's GraphicsView.paintEvent, wrapped once per process (see _timed_paint)
+    current = None  # the Where that records repaints now, if any
 
-        self.view_class, self._paint_orig = GraphicsView, GraphicsView.paintEvent
+    def __init__(self):
         self.redraw = self.paint = self.gc = 0.0
         self.gc_generation = None
         self.window, self.active, self._gc_t0 = None, False, None
-        where = self
+        self._timed_paint()
+
+    @classmethod
+    def _timed_paint(cls) -> None:
+        """Wrap GraphicsView.paintEvent once and never restore it: PySide caches a view's Python override when
+        the view is made, and a view built under a wrapper that was later put back and freed called freed memory
+        (a segfault a few seconds after the EBM's live period, when its animation timer repainted)."""
+        if cls._paint_orig is not None:
+            return
+        from pyqtgraph.widgets.GraphicsView import GraphicsView
+
+        cls._paint_orig = orig = GraphicsView.paintEvent
 
         def paint(view, ev):
             t0 = time.perf_counter()
-            where._paint_orig(view, ev)
-            if where.active:
+            orig(view, ev)
+            where = Where.current
+            if where is not None and where.active:
                 where.paint = max(where.paint, time.perf_counter() - t0)
 
         GraphicsView.paintEvent = paint
@@ -107,7 +119,7 @@ class Where:
         w.timer.timeout.disconnect()
         w.timer.timeout.connect(redraw)
         gc.callbacks.append(self._collected)
-        self.active = True
+        self.active, Where.current = True, self
         return self
 
     def _collected(self, phase, info):
@@ -117,8 +129,7 @@ class Where:
             self.gc, self.gc_generation = time.perf_counter() - self._gc_t0, info["generation"]
 
     def __exit__(self, *_exc):
-        self.active = False
-        self.view_class.paintEvent = self._paint_orig
+        self.active, Where.current = False, None
         gc.callbacks.remove(self._collected)
         self.window.timer.timeout.disconnect()
         self.window.timer.timeout.connect(self.window.redraw)

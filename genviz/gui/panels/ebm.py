@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
 from genviz.core.ebm.anomaly import other_dataset_label
 from genviz.gui.panels.density2d import Density2DPanel, plane
+from genviz.gui.panels.contours import contour_segments
 from genviz.gui.panels.toolkit import Heatmap, GrowingCurve, legend_plot, robust_levels
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 60)
@@ -60,9 +61,8 @@ class EBMPanel(Density2DPanel):
         self.energy_plot = plane(win.addPlot(title="energy −f(x)"))
         self.energy_map = Heatmap(self.energy_plot, "viridis", "−f")  # valleys (probable) dark
         self.energy_img = self.energy_map.img
-        self.contours = [pg.IsocurveItem(level=0.0, pen=CONTOUR_PEN) for _ in range(N_CONTOURS)]
-        for c in self.contours:
-            c.setParentItem(self.energy_img)  # isocurves live in the image's pixel coordinates
+        self.contours = pg.PlotCurveItem(pen=CONTOUR_PEN, connect="pairs")  # every level's segments (contours.py)
+        self.energy_plot.addItem(self.contours)
         self.energy_data = pg.ScatterPlotItem(size=2, pen=None, brush=DATA_BRUSH)
         self.energy_plot.addItem(self.energy_data)
         self.trail_curves: list[pg.PlotCurveItem] = []
@@ -151,6 +151,7 @@ class EBMPanel(Density2DPanel):
                                    f"{other_dataset_label(info.get('dataset', ''), info.get('kind', '2d'))}")
         for img in (self.energy_img, self.negatives_img, self.chains_img):
             img.clear()
+        self.contours.setData([], [])  # the last run's energy levels
 
     def set_data_points(self, pts) -> None:
         super().set_data_points(pts)
@@ -186,9 +187,11 @@ class EBMPanel(Density2DPanel):
     def _show_energy(self, energy: np.ndarray) -> None:
         lo, hi = robust_levels(energy, 1.0, 80.0)  # resolve the valleys; the far plateau saturates
         self.energy_map.show(energy, self.bbox, (lo, hi))
-        for c, level in zip(self.contours, np.linspace(lo, hi, N_CONTOURS + 2)[1:-1]):
-            c.setData(energy)
-            c.setLevel(float(level))
+        x0, x1, y0, y1 = self.bbox  # the grid's points span the box (image_rect puts them at pixel centres)
+        h, w = np.shape(energy)
+        seg = contour_segments(energy, np.linspace(lo, hi, N_CONTOURS + 2)[1:-1], np.linspace(x0, x1, w),
+                               np.linspace(y0, y1, h)).reshape(-1, 2)
+        self.contours.setData(seg[:, 0], seg[:, 1])
 
     def _set_trails(self, trails: np.ndarray) -> None:
         """New chains (chains, steps+1, 2): restart the draw-in animation."""
