@@ -25,7 +25,7 @@ if os.path.isdir(_SHARED):
     os.environ.setdefault("GENVIZ_DATA", os.path.normpath(_SHARED))
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QEventLoop, QTimer  # noqa: E402
 
 
 def heartbeat(app, seconds: float) -> np.ndarray:
@@ -162,6 +162,11 @@ def measure(app, name: str, seconds: float, snapshot_every: int | None) -> tuple
     w.timer.stop()  # same training, no redraws: what the worker alone costs the event loop
     frozen = heartbeat(app, seconds / 3)
     w.close()
+    # gone before the next model, as the app's replaced panels are (deleteLater): a closed window left to the
+    # cycle collector was destroyed, 170 ms of widget destructors, in the middle of the next model's live period
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    gc.collect()
     return busy, frozen, rate, where
 
 
