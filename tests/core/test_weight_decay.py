@@ -11,23 +11,29 @@ CASES = [("fvsbn", {"data_shape": (1, 4, 4)}), ("made", {"data_shape": (1, 4, 4)
          ("maf", {"data_dim": 2, "actnorm": True}), ("gan", {"data_dim": 2})]
 
 
-@pytest.mark.parametrize("name,kw", CASES)
-def test_decay_moves_the_weights_and_not_the_biases(name, kw):
-    """With zero data gradients, a step of Session's optimizers under weight_decay shrinks every decayed weight
-    and leaves every other parameter exactly where it was (Adam's step is 0 where the gradient is)."""
+def _one_step_without_data(name, kw, pulls: dict, fill):
+    """`name` with every parameter set by `fill`, after one step of Session's optimizers (lr 1e-2, `pulls`) on
+    zero data gradients: (model, the parameters before, the ids of the pulled weights)."""
     model = registry.build(name, seed=0, **kw)
-    train = config.make(config.TrainConfig, {"lr": 1e-2, "weight_decay": 0.5})
+    train = config.make(config.TrainConfig, {"lr": 1e-2, **pulls})
     opts = session.build_optimizers(model, train)
     session.apply_optimizer_settings(opts, train)
     with torch.no_grad():
         for p in model.parameters():
-            p.fill_(0.5)
+            fill(p)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     for opt in opts:
         opt.step()
-    weights = {id(p) for p in model.decayed_parameters()}
+    return model, before, {id(p) for p in model.decayed_parameters()}
+
+
+@pytest.mark.parametrize("name,kw", CASES)
+def test_decay_moves_the_weights_and_not_the_biases(name, kw):
+    """With zero data gradients, a step of Session's optimizers under weight_decay shrinks every decayed weight
+    and leaves every other parameter exactly where it was (Adam's step is 0 where the gradient is)."""
+    model, before, weights = _one_step_without_data(name, kw, {"weight_decay": 0.5}, lambda p: p.fill_(0.5))
     assert weights and len(weights) < len(before)
     for n, p in model.named_parameters():
         if id(p) in weights:
@@ -66,19 +72,9 @@ def test_optimizers_without_the_pull_refuse_a_decay():
 def test_l1_moves_each_weight_by_the_learning_rate_towards_zero(name, kw):
     """With zero data gradients the gradient is l1·sign(w), and Adam's first step is lr·sign(gradient): every
     weight, of either sign, moves exactly lr towards 0; every other parameter stays where it was."""
-    model = registry.build(name, seed=0, **kw)
-    train = config.make(config.TrainConfig, {"lr": 1e-2, "l1": 0.3})
-    opts = session.build_optimizers(model, train)
-    session.apply_optimizer_settings(opts, train)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.where(torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) < 0.5, 0.5, -0.5))
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    for p in model.parameters():
-        p.grad = torch.zeros_like(p)
-    for opt in opts:
-        opt.step()
-    weights = {id(p) for p in model.decayed_parameters()}
+    signs = torch.Generator().manual_seed(1)
+    model, before, weights = _one_step_without_data(
+        name, kw, {"l1": 0.3}, lambda p: p.copy_(torch.where(torch.rand(p.shape, generator=signs) < 0.5, 0.5, -0.5)))
     for n, p in model.named_parameters():
         if id(p) in weights:
             expect = before[n] - 1e-2 * torch.sign(before[n])
