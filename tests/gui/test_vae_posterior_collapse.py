@@ -133,3 +133,25 @@ def test_beta_edited_in_the_model_form_goes_live_to_the_trained_model(qtbot, win
     window.step_once()
     qtbot.waitUntil(lambda: window.latest.step >= 2, timeout=30_000)
     assert window.controller.model.cfg.beta == 3.5
+
+
+def test_tabs_built_after_a_run_show_what_tabs_built_before_it_show(qtbot):
+    """The posterior, β · collapse and labs tabs are built when first chosen (or asked for). One panel builds them
+    before the run, one after: both show the same curves, numbers and state."""
+    moons = data.load("moons", n=2000)
+    early, late = VAEPanel(), VAEPanel()
+    for p in (early, late):
+        qtbot.addWidget(p)
+    pages = [late.tabs.widget(i) for i in (late.posterior_tab, late.collapse_tab, late.labs_tab)]
+    assert all(p.content is None for p in pages)  # not built with the panel
+    early.posterior, early.collapse, early.labs  # noqa: B018 (asking builds them)
+    for p in (early, late):
+        _feed(p, moons, {"z_dim": 3, "hidden": 16}, steps=100)
+    assert all(p.content is None for p in pages)  # a run does not build them either
+    a, b = early.collapse, late.collapse
+    for curve in ("rd_path", "au_curve"):
+        (x1, y1), (x2, y2) = getattr(a, curve).getData(), getattr(b, curve).getData()
+        assert len(x1) > 1 and np.array_equal(x1, x2) and np.array_equal(y1, y2), curve
+    assert a.status.text() == b.status.text() and np.array_equal(a.units, b.units)
+    assert early.labs.arrays.keys() == late.labs.arrays.keys() and late.labs.examples is not None
+    assert early.posterior.arrays.keys() == late.posterior.arrays.keys()

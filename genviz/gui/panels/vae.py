@@ -81,13 +81,55 @@ class VAEPanel(Density2DPanel):
         self._build_latent_tab()
         self._build_images_tab()
         self._build_iwae_tab()
-        self.posterior = PosteriorTab(self)
-        self.posterior_tab = self.add_tab(self.posterior, "posterior")
-        self.collapse = CollapseTab(self)
-        self.collapse.beta_changed.connect(lambda b: self.command_issued.emit(("model_set", "beta", b)))
-        self.collapse_tab = self.add_tab(self.collapse, "β · collapse")
-        self.labs = LabsTab(self)
-        self.labs_tab = self.add_tab(self.labs, "labs")
+        # built when first chosen (toolkit.lazy_tab): 60% of this panel's build time, paid on a switch to the family
+        # until now. A tab built later is handed what it would have kept: this run's info, the last snapshot it
+        # could use, and for β · collapse its held-out metrics and every key of the snapshots (latest value)
+        self._seen: dict = {}
+        self._last: dict = {}
+        self._usable = {"labs": {}, "posterior": {}}
+        self._metrics_seen: list = []
+        self._posterior_page = self.add_lazy_tab(self._build_posterior, "posterior")
+        self._collapse_page = self.add_lazy_tab(self._build_collapse, "β · collapse")
+        self._labs_page = self.add_lazy_tab(self._build_labs, "labs")
+        self.posterior_tab, self.collapse_tab, self.labs_tab = (
+            self.tabs.indexOf(p) for p in (self._posterior_page, self._collapse_page, self._labs_page))
+
+    # the lazily built tabs' views: asking for one builds its tab
+    @property
+    def posterior(self) -> PosteriorTab:
+        return self._posterior_page.ensure()
+
+    @property
+    def collapse(self) -> CollapseTab:
+        return self._collapse_page.ensure()
+
+    @property
+    def labs(self) -> LabsTab:
+        return self._labs_page.ensure()
+
+    def _build_posterior(self) -> PosteriorTab:
+        tab = PosteriorTab(self)
+        tab.begin(self.info)
+        tab.set_arrays(self._usable["posterior"], shown=False)  # its showEvent then picks a first point
+        return tab
+
+    def _build_collapse(self) -> CollapseTab:
+        tab = CollapseTab(self)
+        tab.beta_changed.connect(lambda b: self.command_issued.emit(("model_set", "beta", b)))
+        tab.begin(self.info)
+        for step, metrics in self._metrics_seen:
+            tab.add_metrics(step, metrics)
+        self._metrics_seen = []  # the tab keeps them from now on
+        tab.set_arrays(self._seen)  # each key's latest value, then the last snapshot's (and its defaults)
+        tab.set_arrays(self._last)
+        return tab
+
+    def _build_labs(self) -> LabsTab:
+        tab = LabsTab(self)
+        tab.begin(self.info)
+        tab.set_arrays(self._usable["labs"])
+        return tab
+
 
     # -- construction -------------------------------------------------------------------------------
     def _build_mog_items(self) -> None:
@@ -196,9 +238,11 @@ class VAEPanel(Density2DPanel):
                    self.prior_scatter, self.cursor):
             it.setData([], [])
         self._show_views(density=not image, latent=True, images=image, iwae=image, labs=True)
-        self.labs.begin(info)
-        self.posterior.begin(info)
-        self.collapse.begin(info)
+        self._seen, self._last, self._metrics_seen = {}, {}, []
+        self._usable = {"labs": {}, "posterior": {}}
+        for page in (self._labs_page, self._posterior_page, self._collapse_page):
+            if page.content is not None:
+                page.content.begin(info)
 
     def _show_views(self, density: bool, latent: bool, images: bool, iwae: bool, labs: bool,
                     posterior: bool = False, collapse: bool = False) -> None:
@@ -219,7 +263,7 @@ class VAEPanel(Density2DPanel):
         if any(k in a for k in VIEW_KEYS):
             self.arrays = a
             self._show_views(density="log_density" in a, latent="latent" in a, images="recon_in" in a,
-                             iwae="iwae_m" in a, labs=self.labs.usable(a), posterior=self.posterior.usable(a),
+                             iwae="iwae_m" in a, labs=LabsTab.usable(a), posterior=PosteriorTab.usable(a),
                              collapse="unit_var" in a)
             self._class_picker(a.get("decoder_classes", 0) > 0)
         if "log_density" in a:
@@ -238,9 +282,17 @@ class VAEPanel(Density2DPanel):
             self.iwae_err.setData(x=np.log10(m), y=mean, height=2 * std)
         if self.z_click is not None and "param/dec.0.weight" in a:
             self.decode_at(*self._last_uv)  # the decoder moved: redraw the picked point with it
-        self.labs.set_arrays(a)
-        self.posterior.set_arrays(a, shown=self.tabs.currentWidget() is self.posterior)
-        self.collapse.set_arrays(a)
+        self._seen.update(a)
+        self._last = a
+        for name, tab in (("labs", LabsTab), ("posterior", PosteriorTab)):
+            if tab.usable(a):
+                self._usable[name] = a
+        if self._labs_page.content is not None:
+            self.labs.set_arrays(a)
+        if self._posterior_page.content is not None:
+            self.posterior.set_arrays(a, shown=self.tabs.currentWidget() is self._posterior_page)
+        if self._collapse_page.content is not None:
+            self.collapse.set_arrays(a)
 
     def _add_curves(self, snap) -> None:
         """Train terms: every step's value (downsampled to means when drawn); validation: one per snapshot."""
@@ -255,7 +307,10 @@ class VAEPanel(Density2DPanel):
     def add_metrics(self, step: int, metrics: dict) -> None:
         """Validation curves (ELBO terms, SSVAE accuracy): one point per snapshot, however they are drawn."""
         val = [(name, self.series[key]) for key, source, name, _, _ in SERIES if source == "metrics"]
-        self.collapse.add_metrics(step, metrics)
+        if self._collapse_page.content is not None:
+            self.collapse.add_metrics(step, metrics)
+        else:
+            self._metrics_seen.append((step, metrics))
         if "acc" in metrics:
             self._acc_shown(True)
         for name, (curve, xs, ys) in val + list(self.acc_series.items()):
