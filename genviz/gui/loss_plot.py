@@ -147,6 +147,7 @@ class LossPanel(QWidget):
         self.following = False
         self._bins: dict[tuple, MinMaxBins] = {}
         self._user_range = False
+        self._fitted = False  # fit_view: the curves fill the view until new values arrive
         self.item.getViewBox().sigRangeChangedManually.connect(self._on_user_range)
         self._build_controls()
         layout = QVBoxLayout(self)
@@ -278,6 +279,14 @@ class LossPanel(QWidget):
         if xr is not None or yr is not None:
             vb.setRange(xRange=xr, yRange=yr, padding=0)
 
+    def fit_view(self) -> None:
+        """The run stopped: the view fits the curves (the room kept for them to grow is no use now). A user's own
+        zoom stays; the next redraw of a running curve keeps room again."""
+        if not self._user_range and self.series:
+            self._fitted = True  # until new values arrive (append)
+            self.item.enableAutoRange()
+            self.item.getViewBox().updateAutoRange()  # now, not at the next paint (a hidden window has none)
+
     def _add_name(self, name: str, values, losses: dict) -> None:
         """A new series; a term equal to 'loss' (e.g. a flow's nll) is kept for export but not drawn twice."""
         self.series[name] = Series()
@@ -290,6 +299,7 @@ class LossPanel(QWidget):
             self._curves_for(name)
 
     def append(self, steps: np.ndarray, losses: dict[str, np.ndarray]) -> None:
+        self._fitted = False
         for name, values in losses.items():
             if name not in self.series:
                 self._add_name(name, values, losses)
@@ -339,7 +349,7 @@ class LossPanel(QWidget):
                 x, y = x[keep], y[keep]
             it.setData(x, y)
             shown.append((x, y))
-        if not self._user_range:
+        if not self._user_range and not self._fitted:
             self._keep_range(shown)
 
     def _smoothed(self, name: str, y: np.ndarray) -> np.ndarray:

@@ -352,6 +352,7 @@ class MainWindow(WindowLayout):
 
     def _on_finished(self, status: str) -> None:
         self.flush()
+        self.loss.fit_view()
         self.run.set_running(False)
         if status == "done":
             self.status.say(f"finished at step {self.controller.step:,} — Play trains "

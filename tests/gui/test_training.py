@@ -142,6 +142,18 @@ def test_an_l1_pull_typed_while_training_reaches_the_running_optimizer(qtbot, wi
     window.pause()
 
 
+def test_the_loss_view_fits_the_curve_when_the_run_ends(qtbot, window):
+    """While training the view keeps room for the curve to grow (test_follow); a finished run fills it."""
+    window.train_form.set_values({"steps": 300})
+    assert window.reset()
+    window.play()
+    vb = window.loss.item.getViewBox()
+    qtbot.waitUntil(lambda: window.latest is not None and window.latest.status == "done", timeout=30_000)
+    qtbot.waitUntil(lambda: window.run.play_btn.isEnabled(), timeout=10_000)
+    x0, x1 = vb.viewRange()[0]
+    assert x0 <= 1 and 300 <= x1 <= 1.1 * 300  # the finished run fills the plot
+
+
 def test_space_toggles_play_and_pause(qtbot, window):
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QKeySequence
