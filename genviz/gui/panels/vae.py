@@ -130,7 +130,6 @@ class VAEPanel(Density2DPanel):
         tab.set_arrays(self._usable["labs"])
         return tab
 
-
     # -- construction -------------------------------------------------------------------------------
     def _build_mog_items(self) -> None:
         self.cluster_scatter = LabelledScatter(self.density_plot, size=3, pen=None)
