@@ -33,7 +33,7 @@ def attach(model: torch.nn.Module, optimizers) -> None:
 def _pull(opt, weights) -> None:
     for group, ws in zip(opt.param_groups, weights):
         l2, l1 = group.get("l2", 0.0), group.get("l1", 0.0)
-        for w in ws if l2 or l1 else ():
+        for w in ws:
             if w.grad is None:  # Adam skips a parameter without a gradient; so does its decay
                 continue
             if l2:

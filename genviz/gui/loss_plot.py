@@ -265,10 +265,12 @@ class LossPanel(QWidget):
         vb.disableAutoRange()
         x0 = min(float(x[0]) for x, _ in shown)
         x1 = max(float(x[-1]) for x, _ in shown)
-        ys = np.concatenate([y for _, y in shown])
-        if self.log_y.isChecked():
-            ys = np.log10(ys[ys > 0]) if np.any(ys > 0) else np.zeros(1)
-        y0, y1 = float(ys.min()), float(ys.max())
+        if self.log_y.isChecked():  # the positive values, in log10 units (no copy of the whole history per redraw)
+            y0 = min(float(np.min(y, initial=np.inf, where=y > 0)) for _, y in shown)
+            y1 = max(float(np.max(y, initial=-np.inf, where=y > 0)) for _, y in shown)
+            y0, y1 = (np.log10(y0), np.log10(y1)) if np.isfinite(y0) else (0.0, 0.0)
+        else:
+            y0, y1 = min(float(y.min()) for _, y in shown), max(float(y.max()) for _, y in shown)
         (vx0, vx1), (vy0, vy1) = vb.viewRange()
         xr = yr = None
         if x0 < vx0 or x1 > vx1 or vx1 - vx0 > 4 * max(x1 - x0, 1):

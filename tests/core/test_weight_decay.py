@@ -96,3 +96,8 @@ def test_l1_is_set_live_and_reaches_the_optimizer():
         pass
     assert s.train.l1 == 2e-4
     assert all(g["l1"] == 2e-4 for opt in s.optimizers for g in opt.param_groups)
+
+
+def test_a_negative_l1_is_refused_naming_the_field():
+    with pytest.raises(config.ConfigError, match="l1"):
+        config.make(config.TrainConfig, {"l1": -1e-4})

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from genviz.gui.panels.base import Panel
-from genviz.gui.panels.toolkit import LazyPage, lazy_tab, BoxFrame, Dots, Heatmap, density_levels
+from genviz.gui.panels.toolkit import BoxFrame, Dots, Heatmap, LazyPage, density_levels, lazy_tab
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 70)
 DATA_GREY = pg.mkBrush(150, 150, 150, 90)

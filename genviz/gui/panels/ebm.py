@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton
 
 from genviz.core.ebm.anomaly import other_dataset_label
-from genviz.gui.panels.density2d import Density2DPanel, plane
 from genviz.gui.panels.contours import contour_segments
+from genviz.gui.panels.density2d import Density2DPanel, plane
 from genviz.gui.panels.toolkit import Heatmap, GrowingCurve, legend_plot, robust_levels
 
 DATA_BRUSH = pg.mkBrush(255, 255, 255, 60)

@@ -219,9 +219,8 @@ class FlowsPanel(Density2DPanel):
         layout = QVBoxLayout(box)
         layout.addWidget(win, 1)
         layout.addLayout(row)
-        self._speed_page.content = box  # show_speed below draws on it
         if self._speed is not None:
-            self.show_speed(*self._speed)
+            self._draw_speed(box, *self._speed)
         return box
 
     # -- Panel API ---------------------------------------------------------------------------------
@@ -285,14 +284,16 @@ class FlowsPanel(Density2DPanel):
 
     def show_speed(self, table: np.ndarray, source: str) -> None:
         self._speed = (table, source)
-        box = self._speed_page.content
-        if box is None:
-            return  # drawn when the tab is first shown
+        if self._speed_page.content is not None:  # else drawn when the tab is first shown
+            self._draw_speed(self._speed_page.content, table, source)
+
+    @staticmethod
+    def _draw_speed(box, table: np.ndarray, source: str) -> None:
         heights = np.array([table[0, 0], table[1, 0], table[0, 1], table[1, 1]]) / 1e3
         box.bars.setOpts(height=heights)
         box.plot.setYRange(0, float(heights.max()) * 1.1 or 1.0)
         box.text.setText(f"{source}: IAF samples {table[1, 0] / table[0, 0]:.1f}× faster, "
-                                f"MAF scores densities {table[0, 1] / table[1, 1]:.1f}× faster")
+                         f"MAF scores densities {table[0, 1] / table[1, 1]:.1f}× faster")
 
     def measure_speed(self) -> None:
         """Time a course-size MAF (5 blocks × 100 units) at the chosen D and the same network run as an IAF.

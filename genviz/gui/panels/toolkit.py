@@ -76,11 +76,10 @@ class LazyPage(QWidget):
 
 def lazy_tab(tabs: QTabWidget, build, title: str) -> LazyPage:
     """Add a tab to `tabs` whose view `build()` makes when the tab is first chosen (its page's `ensure()`: sooner)."""
+    if not any(isinstance(tabs.widget(i), LazyPage) for i in range(tabs.count())):  # the first: connect once
+        tabs.currentChanged.connect(lambda i: isinstance(tabs.widget(i), LazyPage) and tabs.widget(i).ensure())
     page = LazyPage(build)
     tabs.addTab(page, title)
-    if not getattr(tabs, "_builds_lazy_pages", False):
-        tabs.currentChanged.connect(lambda i: isinstance(tabs.widget(i), LazyPage) and tabs.widget(i).ensure())
-        tabs._builds_lazy_pages = True
     return page
 
 
