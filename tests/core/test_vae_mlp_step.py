@@ -246,3 +246,11 @@ def test_gradient_hooks_send_the_step_through_autograd(monkeypatch):
         p.register_post_accumulate_grad_hook(lambda q, name=name: seen.append(name))
     model.train_step(_x(torch.float32), model.configure_optimizers(TRAIN), TRAIN)
     assert sorted(seen) == sorted(n for n, _ in model.named_parameters())
+
+
+def test_a_nan_or_negative_input_column_is_kept():
+    """The compact first layer drops only columns that are exactly 0 in the whole batch: a column whose one
+    nonzero is negative, or NaN, stays (a bad input must still reach the loss, not vanish)."""
+    x = torch.zeros(4, 10)
+    x[1, 2], x[3, 5], x[0, 7] = -1.0, float("nan"), 1.0
+    assert mlp_step._active_columns(x).tolist() == [2, 5, 7]

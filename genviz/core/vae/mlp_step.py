@@ -33,13 +33,14 @@ def linears(seq: nn.Sequential) -> list[nn.Linear] | None:
 
 
 def _elu(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ELU(a), exp(min(a, 0)) = its derivative), ELU as fast_ops.elu evaluates it."""
-    neg = a.clamp(max=0)
+    """(ELU(a), its derivative), ELU as fast_ops.elu evaluates it. The derivative exp(min(a, 0)) is read off
+    the output as min(h, 0) + 1 = expm1(min(a, 0)) + 1: one clamp instead of a second exponential (~35 µs
+    of each (128, 400) layer); it differs from exp only in rounding (0 instead of < 1e-7 below a ≈ −16)."""
     if a.dtype == torch.float32:
-        h = fast_ops._in_fast_precision(torch.expm1, neg).add_(F.relu(a))
+        h = fast_ops._in_fast_precision(torch.expm1, a.clamp(max=0)).add_(F.relu(a))
     else:
         h = F.elu(a)
-    return h, neg.exp_()
+    return h, h.clamp(max=0).add_(1)
 
 
 COMPACT = 0.9  # the first layer skips the input columns that are 0 in the whole batch when at most this share is left
@@ -49,7 +50,9 @@ def _active_columns(x: torch.Tensor) -> torch.Tensor | None:
     """The columns of x with a nonzero entry, when few enough that dropping the others pays (binarized MNIST:
     ~490 of 784 at batch 128: the first layer's product and weight gradient over 63% of the columns; the
     dropped terms are exact zeros)."""
-    idx = x.any(0).nonzero().squeeze(1)
+    # the largest |x| per column: one contiguous reduction (~30 µs at 128 x 784, x.any(0) ~100); a NaN
+    # column stays in (NaN != 0), so a bad input still reaches the loss
+    idx = x.abs().amax(0).ne(0).nonzero().squeeze(1)
     return idx if len(idx) <= COMPACT * x.shape[1] else None
 
 
