@@ -61,7 +61,7 @@ class MainWindow(WindowLayout):
         self.last_error: Exception | None = None  # why the last reset() was refused
         self.labs = None  # the concept labs window, made on first use
         self.panel: Panel = Panel()
-        self._panel_key = None
+        self._panel_key = self._panel_config = None
         self.central = QWidget()  # one lasting central widget: swapping panels never re-splits the docks
         self.central.setMinimumSize(320, 240)  # explicit: a panel's size hint can never widen the window
         QVBoxLayout(self.central).setContentsMargins(0, 0, 0, 0)
@@ -250,11 +250,20 @@ class MainWindow(WindowLayout):
         key = (info.get("model"), info.get("dataset"))
         old_tabs = self.panel.findChild(QTabWidget)
         tab = old_tabs.currentIndex() if old_tabs is not None and key == self._panel_key else None
+        # Tabs that appear with a model's first snapshot (the VAE's posterior and β · collapse, CycleGAN's
+        # translation, MAF's speed): the same model with the same config brings them back at its first
+        # snapshot, so Reset keeps them in their place, empty, instead of moving the user off the one they chose.
+        same_config = tab is not None and info.get("config") == self._panel_config
+        shown = [i for i in range(old_tabs.count()) if old_tabs.isTabVisible(i)] if same_config else []
+        count = old_tabs.count() if same_config else -1
         self._set_panel(info.get("family"))
-        self._panel_key = key
+        self._panel_key, self._panel_config = key, info.get("config")
         if info:
             self.panel.begin(info)
         new_tabs = self.panel.findChild(QTabWidget)
+        if new_tabs is not None and new_tabs.count() == count:
+            for i in shown:
+                new_tabs.setTabVisible(i, True)
         if tab is not None and new_tabs is not None and new_tabs.isTabVisible(tab):
             new_tabs.setCurrentIndex(tab)  # Reset keeps the view the user was looking at
         self.status.show_numbers(self.controller.step, self.controller.train.steps, 0.0, None, float("inf"))

@@ -287,3 +287,42 @@ def test_layout_holds_after_switches_and_resizes(qtbot, shown, size):
     w.resize(size[0], size[1] - 100)
     qtbot.wait(30)
     assert panel_share(w) >= 0.5
+
+
+def click_tab(tabs, text: str) -> None:
+    bar = tabs.tabBar()
+    index = next(i for i in range(tabs.count()) if tabs.tabText(i) == text)
+    QTest.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(index).center())
+    assert tabs.currentIndex() == index
+
+
+def visible_tabs(window) -> list[str]:
+    tabs = window.panel.tabs
+    return [tabs.tabText(i) for i in range(tabs.count()) if tabs.isTabVisible(i)]
+
+
+def test_reset_keeps_the_tab_the_user_chose_even_one_that_comes_with_snapshots(qtbot, shown):
+    """The VAE's posterior and β · collapse tabs appear with its first snapshot. Reset of the same model and
+    config keeps them and the one the user was on; a changed config starts from what every run shows."""
+    w = shown
+    choose(w, "vae")
+    make_tiny(w, "vae")
+    assert "β · collapse" not in visible_tabs(w)  # nothing trained yet: the model has not said what it has
+    click(w.run.play_btn)
+    qtbot.waitUntil(lambda: "β · collapse" in visible_tabs(w), timeout=30_000)
+    click(w.run.pause_btn)
+    click_tab(w.panel.tabs, "β · collapse")
+    before = visible_tabs(w)
+    assert "posterior" in before
+    click(w.run.reset_btn)
+    assert_nothing_stale(qtbot, w)
+    assert visible_tabs(w) == before
+    assert w.panel.tabs.tabText(w.panel.tabs.currentIndex()) == "β · collapse"
+    click(w.run.play_btn)  # the first snapshot agrees with what Reset kept
+    qtbot.waitUntil(lambda: w.latest is not None and w.latest.step >= 2 * EVERY, timeout=30_000)
+    click(w.run.pause_btn)
+    w.flush()
+    assert visible_tabs(w) == before and w.panel.tabs.tabText(w.panel.tabs.currentIndex()) == "β · collapse"
+    w.model_form.set_values({"z_dim": 3})  # no 2D latent: no posterior tab for this config
+    click(w.run.reset_btn)
+    assert "posterior" not in visible_tabs(w)
