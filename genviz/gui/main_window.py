@@ -253,17 +253,17 @@ class MainWindow(WindowLayout):
         # Tabs that appear with a model's first snapshot (the VAE's posterior and β · collapse, CycleGAN's
         # translation, MAF's speed): the same model with the same config brings them back at its first
         # snapshot, so Reset keeps them in their place, empty, instead of moving the user off the one they chose.
-        same_config = tab is not None and info.get("config") == self._panel_config
-        shown = [i for i in range(old_tabs.count()) if old_tabs.isTabVisible(i)] if same_config else []
-        count = old_tabs.count() if same_config else -1
+        kept = ([old_tabs.isTabVisible(i) for i in range(old_tabs.count())]
+                if tab is not None and info.get("config") == self._panel_config else None)
         self._set_panel(info.get("family"))
         self._panel_key, self._panel_config = key, info.get("config")
         if info:
             self.panel.begin(info)
         new_tabs = self.panel.findChild(QTabWidget)
-        if new_tabs is not None and new_tabs.count() == count:
-            for i in shown:
-                new_tabs.setTabVisible(i, True)
+        if kept is not None and new_tabs is not None and new_tabs.count() == len(kept):
+            for i, shown in enumerate(kept):
+                if shown:
+                    new_tabs.setTabVisible(i, True)
         if tab is not None and new_tabs is not None and new_tabs.isTabVisible(tab):
             new_tabs.setCurrentIndex(tab)  # Reset keeps the view the user was looking at
         self.status.show_numbers(self.controller.step, self.controller.train.steps, 0.0, None, float("inf"))
