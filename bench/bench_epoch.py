@@ -1,7 +1,7 @@
 """VAE and MADE epoch speed on MNIST: genviz's real training path against the loops people write (#17, target 4).
 
-One process, one thread, the same architecture on every side, interleaved repetitions (each repetition times
-every side once, in a rotating order; these machines are shared and noisy), and the median of the per-
+One process, one thread, the same architecture on every side, interleaved repetitions (in each repetition the
+sides take turns of 100 steps, in an order that rotates; these machines are shared and noisy), and the median of the per-
 repetition ratios of genviz's time to the other side's time for the same number of steps:
 
   VAE 784-400-20 (one hidden layer of 400 ELUs in encoder and decoder, z = 20), batch 128, Adam 1e-3,
@@ -100,8 +100,12 @@ class AutogradNADE(nn.Module):
         return -AutoregressiveModel.log_prob(self.nade, x).mean()
 
 
-def plain_loop(model, x_all: torch.Tensor, batch: int, steps: int, seed: int):
-    """Preloaded tensors: a fresh permutation per epoch, index, binarize, step."""
+TURN = 100  # steps a side runs before the next side takes its turn (genviz's held-out metrics come every 100)
+
+
+def plain_loop(model, x_all: torch.Tensor, batch: int, steps: int, seed: int, turn: int = TURN):
+    """Preloaded tensors: a fresh permutation per epoch, index, binarize, step; a generator that pauses
+    every `turn` steps."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(seed)
 
@@ -117,6 +121,8 @@ def plain_loop(model, x_all: torch.Tensor, batch: int, steps: int, seed: int):
                 model.loss(x).backward()
                 opt.step()
                 done += 1
+                if done % turn == 0:
+                    yield
     return run
 
 
@@ -142,17 +148,21 @@ def dataloader_loop(model, batch: int, steps: int):
                 model.loss(x).backward()
                 opt.step()
                 done += 1
+                if done % TURN == 0:
+                    yield
     return run
 
 
 def genviz_loop(name: str, ds, model_cfg, train: dict):
-    """A Session as `genviz train` drives it (no plot arrays); built here, iterated by the returned call."""
+    """A Session as `genviz train` drives it (no plot arrays); built here, iterated by the returned generator,
+    which pauses at every snapshot (every 100 steps: `snapshot_every`)."""
     session = Session(name, ds, model_cfg, train, with_arrays=False)
 
     def run():
         for snap in session.run():
             if snap.status in ("error", "diverged"):
                 raise RuntimeError(snap.message)
+            yield
     return run
 
 
@@ -177,24 +187,33 @@ def sides(which: str, ds, steps: int, seed: int) -> dict:
     direct = made.direct.mask if made.direct is not None else None
     torch.manual_seed(seed)
     return {"genviz": genviz_loop("made", ds, None, train),
-            "plain": plain_loop(PlainMADE(made.masks(), direct), x_all, 100, steps, seed)}
+            "plain": plain_loop(PlainMADE(made.masks(), direct), x_all, 100, steps, seed,
+                                turn=registry.train_config("made", train).snapshot_every)}
 
 
 def compare(which: str, ds, steps: int, repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Per repetition: every side's wall-clock and CPU seconds for `steps` steps, in a rotating order. The CPU
-    time (this process's, one thread) leaves out the time other processes take the core: on a shared machine
-    it is the steadier measure of the work each side does."""
+    """Per repetition: every side's wall-clock and CPU seconds for `steps` steps. The sides take turns of
+    ~TURN steps (a second or so each), in an order that rotates over repetitions, so a burst of load from
+    another job falls on all of them (in blocks of a whole run, one side once took 9.5 ms a step in one
+    minute and 12 in the next). The CPU time (this process's, one thread) leaves out the time other
+    processes take the core."""
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     for r in range(repeats):
-        runners = sides(which, ds, steps, seed=r)
+        runners = {name: run() for name, run in sides(which, ds, steps, seed=r).items()}
         names = list(runners)
         names = names[r % len(names):] + names[:r % len(names)]
-        for name in names:
-            t0, c0 = time.perf_counter(), time.process_time()
-            runners[name]()
-            wall.setdefault(name, []).append(time.perf_counter() - t0)
-            cpu.setdefault(name, []).append(time.process_time() - c0)
+        spent = {name: [0.0, 0.0] for name in names}
+        while names:
+            for name in list(names):
+                t0, c0 = time.perf_counter(), time.process_time()
+                if next(runners[name], StopIteration) is StopIteration:
+                    names.remove(name)
+                spent[name][0] += time.perf_counter() - t0
+                spent[name][1] += time.process_time() - c0
+        for name, (w, c) in spent.items():
+            wall.setdefault(name, []).append(w)
+            cpu.setdefault(name, []).append(c)
     return wall, cpu
 
 
