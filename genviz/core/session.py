@@ -61,6 +61,9 @@ MIN_ARRAYS_SHARE = 0.02
 # evaluating; such a snapshot waits until training since the last held-out evaluation took CHECKPOINT_BUDGET⁻¹
 # times what that evaluation cost (the interval stretches from 10 s to ~100 s for NADE; small models keep 10 s).
 CHECKPOINT_BUDGET = 0.05
+# between snapshots (a GAN on MNIST: ~20 s apart; NADE 250 steps) the step, rate and loss still reach the
+# caller this often through Session.on_progress: a window's status bar never sits at "step 0" while it trains
+PROGRESS_EVERY_S = 0.25
 
 
 class Session:
@@ -80,7 +83,8 @@ class Session:
                  with_arrays: bool = True, state: dict | None = None, rank: int = 0):
         self.model_name = model_name
         self.spec = registry.get(model_name)
-        self.train = train if isinstance(train, config_mod.TrainConfig) else registry.train_config(model_name, train)
+        self.train = (train if isinstance(train, config_mod.TrainConfig)
+                      else registry.train_config(model_name, train, kind=data.kind))
         config_mod.validate(self.train)
         if data.kind not in self.spec.data_kinds:
             raise config_mod.ConfigError("dataset", f"{self.spec.title or model_name} trains on "
@@ -113,6 +117,10 @@ class Session:
         self.paused = start_paused
         self.delay = 0.0
         self.writer = writer
+        # on_progress(step, total steps, steps/s, loss or None): called from the training thread after a step, at most
+        # every PROGRESS_EVERY_S; plain numbers, no evaluation (a GUI's worker passes them on by a signal)
+        self.on_progress = None
+        self._progress_t = 0.0
         self.with_arrays = with_arrays  # headless runs skip the plot data: nobody looks at it
         # The panel's arrays (density grids, samples, traces) cost far more than the losses. They are
         # recomputed once training since the last ones took share⁻¹ times what they cost (_arrays_share: what
@@ -237,6 +245,7 @@ class Session:
         with the new status instead of evaluating the model again.
         """
         self._pending, self._stopped, self._notice, self._data_sent = 0, False, "", False
+        self._progress_t = 0.0  # the first step of every Play is reported at once
         self._buf_steps, self._buf_losses = [], []
         self._drain()  # commands sent before run() (e.g. start paused) apply to the first snapshot
         self._t0, self._s0 = time.perf_counter(), self.step
@@ -303,10 +312,15 @@ class Session:
         except BaseException:
             self.gen.set_state(gen_before)  # a failed step leaves the batch stream where it was
             raise
-        self.seconds["train"] += time.perf_counter() - t0
+        now = time.perf_counter()
+        self.seconds["train"] += now - t0
         self.step += 1
         self._buf_steps.append(self.step)
         self._buf_losses.append(terms)
+        if self.on_progress is not None and now - self._progress_t >= PROGRESS_EVERY_S:
+            self._progress_t = now
+            first = next(iter(terms.values()), None)  # the loss the status bar shows for a snapshot too
+            self.on_progress(self.step, self.train.steps, self._rate()[0], None if first is None else float(first))
 
     def _finish(self, status: str, message: str = "") -> Snapshot:
         """The run's last snapshot (computed unless nothing happened since the last one) and the writer's close."""

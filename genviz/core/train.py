@@ -175,7 +175,7 @@ def train(model_name: str | None, ds, model_cfg: dict, train_cfg: dict, out=None
         if model_name is None:
             raise ConfigError("model", "name a model (see `genviz list`) or --resume a run")
         registry.get(model_name)
-        train, notes = registry.train_config(model_name, train_cfg), []
+        train, notes = registry.train_config(model_name, train_cfg, kind=getattr(ds, "kind", None)), []
     train = dataclasses.replace(train, device=dist.device(train.device))
     if train.tensorboard:
         tensorboard_log.require()  # refuse now, not at the first snapshot
@@ -311,7 +311,7 @@ def train_steps(name: str, data, steps: int, seed: int = 0, callback=None, train
     from genviz.core.rng import TrainingStream
 
     model = registry.build(name, data_shape=data.shape, seed=seed, **model_overrides)
-    cfg = registry.train_config(name, {"steps": max(steps, 1), **(train_overrides or {})})
+    cfg = registry.train_config(name, {"steps": max(steps, 1), **(train_overrides or {})}, kind=data.kind)
     opts = build_optimizers(model, cfg)
     apply_optimizer_settings(opts, cfg)  # weight_decay, as a Session applies it
     gen, stream = torch.Generator().manual_seed(seed), TrainingStream(seed)

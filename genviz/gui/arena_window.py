@@ -200,10 +200,11 @@ class ArenaWindow(QWidget):
         if self.steps_box.value():
             train["steps"] = self.steps_box.value()
         # a few drawn points: batches no larger than the training split
-        train["batch_size"] = min(registry.train_config(name).batch_size, len(self.dataset.train))
+        train["batch_size"] = min(registry.train_config(name, kind=self.dataset.kind).batch_size,
+                                  len(self.dataset.train))
         try:
             col.controller.prepare(name, self.dataset, self.model_config.get(name, {}),
-                                   registry.train_config(name, train))
+                                   registry.train_config(name, train, kind=self.dataset.kind))
         except (ConfigError, ValueError) as e:  # refused: say why, leave no column behind
             self._drop(col)
             self._check(name, False)

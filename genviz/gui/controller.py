@@ -46,6 +46,7 @@ class TrainingController(QObject):
     snapshot_ready = Signal(object)
     finished = Signal(str)
     failed = Signal(str)
+    progress = Signal(int, int, float, object)  # step, total steps, steps/s, loss: training between snapshots
     folder_changed = Signal(object)  # the run folder this run now writes (a Path), or None: no longer
 
     def __init__(self, parent=None):
@@ -310,11 +311,16 @@ class TrainingController(QObject):
         self.worker.snapshot_ready.connect(self._on_snapshot)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
+        self.worker.progress.connect(self._on_progress)
         self.worker.start()
 
     def _on_snapshot(self, run_id: int, snap) -> None:
         if run_id == self.run_id:
             self.snapshot_ready.emit(snap)
+
+    def _on_progress(self, run_id: int, step: int, total: int, rate: float, loss) -> None:
+        if run_id == self.run_id:
+            self.progress.emit(step, total, rate, loss)
 
     def _on_failed(self, run_id: int, message: str) -> None:
         if run_id == self.run_id:

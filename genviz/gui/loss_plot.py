@@ -308,7 +308,7 @@ class LossPanel(QWidget):
             x, y = np.asarray(steps, np.float64), np.asarray(values, np.float64)
             ok = np.isfinite(y)  # a NaN step (the session stops on it) would break the EMA and the autorange
             self.series[name].extend(x[ok], y[ok])
-        self.hint.setVisible(not self.series)
+        self.hint.setVisible(not self.series and not self.metric_series)
 
     def add_metrics(self, step: int, metrics: dict[str, float]) -> None:
         for name, v in metrics.items():
@@ -320,6 +320,9 @@ class LossPanel(QWidget):
                 self.legend.addItem(self.metric_items[name], f"val {name}")
                 self.metric_series[name] = Series(256)
             self.metric_series[name].extend(np.array([step], np.float64), np.array([v], np.float64))
+        # a held-out point is drawn: the hint (placed at (0.5, 0.5) in data units) would sit at the plot's
+        # right edge, cut off, over a step-0 point
+        self.hint.setVisible(not self.series and not self.metric_series)
 
     def redraw(self) -> None:
         if self._user_range and any(self.item.getViewBox().autoRangeEnabled()):

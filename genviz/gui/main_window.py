@@ -57,6 +57,7 @@ class MainWindow(WindowLayout):
         self._first_paint = True
         self.frames = FrameQueue()
         self.latest = None  # the last merged snapshot drawn (arrays for export)
+        self._progress_step = -1  # the last step the status bar showed from a progress report
         self._panel_due = None  # the merged snapshot the panel draws on the next tick
         self.last_error: Exception | None = None  # why the last reset() was refused
         self.labs = None  # the concept labs window, made on first use
@@ -133,6 +134,7 @@ class MainWindow(WindowLayout):
         c.prepared.connect(self._on_prepared)
         c.snapshot_ready.connect(self.frames.push)
         c.finished.connect(self._on_finished)
+        c.progress.connect(self._on_progress)
         c.failed.connect(lambda msg: self.status.say(f"training failed: {msg}", error=True))
         c.folder_changed.connect(self._show_run_folder)
         self.picker.model_changed.connect(self._on_model_changed)
@@ -154,22 +156,41 @@ class MainWindow(WindowLayout):
         self.picker.select(model, dataset)
 
     def _on_model_changed(self, name: str, reset: bool = True) -> None:
+        from genviz.core import data as data_mod
         from genviz.core import registry
 
         self.show_model_form(name, self.stored_json(f"model_cfg/{name}"))
-        train = config_mod.to_dict(registry.train_config(name))
-        self.train_form.set_values(train)
+        dataset = self.picker.current_dataset() or None  # kept from the last model when this one takes it
+        kind = data_mod.kind_of(dataset) if dataset else None
+        self.train_form.set_values(config_mod.to_dict(registry.train_config(name, kind=kind)))
         self.run.blockSignals(True)
-        self.run.snapshot_every.setValue(default_snapshot_every(name))
+        self.run.snapshot_every.setValue(default_snapshot_every(name, dataset))
         self.run.blockSignals(False)
         if reset:
             self.reset()
 
     def _on_dataset_changed(self, name: str) -> None:
+        self._follow_data_kind(name)
         self.run.blockSignals(True)
         self.run.snapshot_every.setValue(default_snapshot_every(self.picker.current_model(), name))
         self.run.blockSignals(False)
         self.reset()
+
+    def _follow_data_kind(self, dataset: str) -> None:
+        """From 2D points to images or back: the training fields still at the model's defaults for the old kind
+        take its defaults for the new one (a GAN: batch 256 for points, 64 for digits); a field the user set
+        keeps its value."""
+        from genviz.core import data as data_mod
+        from genviz.core import registry
+
+        old, model = self.controller.dataset, self.picker.current_model()
+        new_kind = data_mod.kind_of(dataset)
+        if old is None or old.kind == new_kind or self.controller.model_name != model:
+            return
+        before = config_mod.to_dict(registry.train_config(model, kind=old.kind))
+        after = config_mod.to_dict(registry.train_config(model, kind=new_kind))
+        now = self.train_form.values()
+        self.train_form.set_values({k: v for k, v in after.items() if k in now and now[k] == before[k] != v})
 
     def _on_structural_change(self, name: str, value) -> None:
         """A model field, seed, batch size or device changed: rebuild now if nothing was trained yet."""
@@ -245,7 +266,7 @@ class MainWindow(WindowLayout):
     def _on_prepared(self, info: dict) -> None:
         """A new run: a new panel, an empty loss plot, fresh numbers. Nothing of the previous run stays."""
         self.frames.clear()
-        self._panel_due, self.latest = None, None
+        self._panel_due, self.latest, self._progress_step = None, None, -1
         self.loss.clear()
         key = (info.get("model"), info.get("dataset"))
         old_tabs = self.panel.findChild(QTabWidget)
@@ -493,11 +514,20 @@ class MainWindow(WindowLayout):
         while self.frames or self._panel_due is not None:
             self.redraw()
 
+    def _on_progress(self, step: int, total: int, rate: float, loss) -> None:
+        """Training between snapshots: the status bar's step, rate, loss and ETA move on (a GAN on MNIST
+        snapshots ~20 s apart); the plots wait for the next snapshot."""
+        if not self.controller.running() or (self.latest is not None and step <= self.latest.step):
+            return
+        self._progress_step = step
+        self.status.show_numbers(step, total, rate, loss, (total - step) / rate if rate > 0 else float("inf"))
+
     def _show_status(self, snaps) -> None:
         last = snaps[-1]
         loss = next((float(v[-1]) for s in reversed(snaps) for v in s.losses.values() if len(v)), None)
         eta = last.eta_s if last.status == "running" else float("inf")  # one Step's rate predicts nothing
-        self.status.show_numbers(last.step, last.total_steps, last.steps_per_s, loss, eta)
+        if last.status != "running" or last.step >= self._progress_step:  # the numbers never go back in time
+            self.status.show_numbers(last.step, last.total_steps, last.steps_per_s, loss, eta)
         message = next((s.message for s in reversed(snaps) if s.message), "")
         if last.status in FAILED:
             self.status.say(last.message or "training stopped on an error", error=True)

@@ -18,6 +18,11 @@ def fmt_eta(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def fmt_rate(rate: float) -> str:
+    """Steps per second to two significant digits below 10 (a DCGAN on one core: 2.7, not "3"; 0.4, not "0")."""
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
+
+
 class ElidedLabel(QLabel):
     """A one-line label that draws its text elided at the right when it is narrower than the text, and asks for
     only `min_px` of width: a long status message or badge must never make the window wider (a QLabel's
@@ -54,7 +59,7 @@ class TrainingStatus(QStatusBar):
 
     def show_numbers(self, step: int, total: int, rate: float, loss: float | None, eta_s: float) -> None:
         self.fields["step"].setText(f"step {step:,}/{total:,}" if total else f"step {step:,}")
-        self.fields["rate"].setText(f"{rate:,.0f} steps/s" if rate else "– steps/s")
+        self.fields["rate"].setText(f"{fmt_rate(rate)} steps/s" if rate else "– steps/s")
         self.fields["loss"].setText(f"loss {loss:.4g}" if loss is not None and math.isfinite(loss) else "loss –")
         self.fields["eta"].setText(f"ETA {fmt_eta(eta_s)}")
 

@@ -23,6 +23,7 @@ class SessionWorker(QObject):
     snapshot_ready = Signal(int, object)  # core.session.Snapshot
     finished = Signal(int, str)  # done | stopped | error | diverged (the statuses that end a session)
     failed = Signal(int, str)  # an exception escaped the session: its message (the traceback goes to stderr)
+    progress = Signal(int, int, int, float, object)  # step, total, steps/s, loss (float or None), between snapshots
 
     def __init__(self, session, run_id: int = 0):
         super().__init__()
@@ -47,6 +48,7 @@ class SessionWorker(QObject):
     @Slot()
     def _pump(self) -> None:
         _lower_this_threads_priority()
+        self.session.on_progress = lambda *numbers: self.progress.emit(self.run_id, *numbers)
         status = "stopped"
         try:
             for snap in self.session.run():

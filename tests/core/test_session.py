@@ -289,3 +289,24 @@ def test_the_health_check_finds_any_nan_or_inf_in_any_tensor():
             broken = [x.clone() for x in tensors]
             broken[i].view(-1)[-1] = bad
             assert not _all_finite(broken), (i, bad)
+
+
+def test_progress_between_snapshots_is_plain_numbers_at_most_every_interval(moons, monkeypatch):
+    """on_progress reports step, total, rate and the step's loss without a snapshot: every step with no
+    interval, and at most one report per interval otherwise."""
+    from genviz.core import session as session_mod
+
+    seen = []
+    s = Session("realnvp", moons, model_config={"n_layers": 2, "hidden": 8},
+                train={"steps": 12, "batch_size": 32, "snapshot_every": 1000})
+    s.on_progress = lambda *numbers: seen.append(numbers)
+    monkeypatch.setattr(session_mod, "PROGRESS_EVERY_S", 0.0)
+    snaps = list(s.run())
+    assert [n[0] for n in seen] == list(range(1, 13)) and {n[1] for n in seen} == {12}
+    assert all(type(n[2]) is float and n[2] > 0 and type(n[3]) is float for n in seen)
+    assert np.allclose([n[3] for n in seen], snaps[-1].losses["loss"], rtol=1e-6)
+    seen.clear()
+    monkeypatch.setattr(session_mod, "PROGRESS_EVERY_S", 3600.0)
+    s.train = s.train.__class__(**{**s.train.__dict__, "steps": 24})
+    list(s.run())
+    assert len(seen) == 1  # the first step after the session began, then nothing within the hour

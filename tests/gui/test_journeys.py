@@ -326,3 +326,21 @@ def test_reset_keeps_the_tab_the_user_chose_even_one_that_comes_with_snapshots(q
     w.model_form.set_values({"z_dim": 3})  # no 2D latent: no posterior tab for this config
     click(w.run.reset_btn)
     assert "posterior" not in visible_tabs(w)
+
+
+def test_a_gan_picked_on_digits_gets_its_image_recipe_and_keeps_what_the_user_typed(qtbot, shown):
+    """SSVAE brings MNIST; a GAN picked next keeps MNIST and shows its digit recipe (batch 64, 3,000 steps,
+    a snapshot every 100 steps), not its 2D one (batch 256: a DCGAN step ~4x longer). Points bring the 2D
+    recipe back, and a batch size the user typed survives both switches."""
+    w = shown
+    choose(w, "ssvae")
+    choose(w, "gan")
+    assert w.picker.current_dataset() == "mnist"
+    form = w.train_form
+    assert (form.value("batch_size"), form.value("steps"), w.run.snapshot_every.value()) == (64, 3000, 100)
+    w.picker.dataset.setCurrentText("ring8")
+    assert (form.value("batch_size"), form.value("steps"), w.run.snapshot_every.value()) == (256, 10000, 50)
+    type_value(form.widgets["batch_size"], "128")
+    w.picker.dataset.setCurrentText("mnist")
+    assert (form.value("batch_size"), form.value("steps")) == (128, 3000)
+    assert w.last_error is None and w.controller.train.batch_size == 128  # the prepared run trains with it

@@ -177,3 +177,24 @@ def test_a_nan_stop_is_shown_as_an_error_in_the_status_bar(qtbot, window, status
     window.flush()
     assert window.status.message.text() == msg and window.status.message.property("error") is True
     assert np.array_equal(window.loss.series["loss"].data()[0], [6])  # the NaN is not plotted
+
+
+def test_the_status_bar_counts_steps_between_snapshots(qtbot, window):
+    """A model that snapshots rarely (a GAN on MNIST: ~20 s apart) still shows its step, rate and ETA moving
+    while the plots wait; Pause then brings the snapshot, and the numbers never go back."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window.run.snapshot_every.setValue(100_000)  # no snapshot after the first until Pause
+    QTest.mouseClick(window.run.play_btn, Qt.LeftButton)
+    step_of = lambda: int(window.status.fields["step"].text().split()[1].split("/")[0].replace(",", ""))  # noqa: E731
+    qtbot.waitUntil(lambda: step_of() >= 30, timeout=30_000)
+    assert window.latest is not None and window.latest.step == 0  # only the first snapshot has been drawn
+    window.flush()
+    assert window.loss.metric_series and not window.loss.hint.isVisible()  # its held-out point replaced the hint
+    assert "steps/s" in window.status.fields["rate"].text() and "–" not in window.status.fields["rate"].text()
+    assert window.status.fields["loss"].text() != "loss –" and window.status.fields["eta"].text() != "ETA –"
+    QTest.mouseClick(window.run.pause_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.latest.step > 0 and window.latest.status == "paused", timeout=10_000)
+    window.flush()
+    assert step_of() == window.latest.step >= 30

@@ -222,7 +222,9 @@ class GAN(GenerativeModel):
         """D's view of held-out data vs fakes; 2D adds KDE JSD and mode coverage on ring8/grid25."""
         g = torch.Generator().manual_seed(123)  # the same noise at every snapshot: smooth curves
         real = data.val[:1000].to(self.dtype)
-        z = torch.randn(2500, self.latent_dim, generator=g, dtype=self.dtype).to(self.device)
+        # 2D: 2,500 fakes, 1,500 of them for the KDE below; images need the 1,000 that D scores (G on 2,500
+        # MNIST fakes was ~60% of an image snapshot)
+        z = torch.randn(1000 if self.image else 2500, self.latent_dim, generator=g, dtype=self.dtype).to(self.device)
         fake = self.sampler(z)
         out = self.score_metrics(*self.heldout_scores(real, fake[:1000], z[:1000]))
         if not self.image:
