@@ -21,7 +21,7 @@ from genviz.core import classifier, images, registry
 
 def train_model(name: str, data, steps: int, seed: int = 0):
     """Train through fetch_batch / train_step, as a Session does, without snapshots."""
-    train = registry.train_config(name, {"steps": steps, "seed": seed})
+    train = registry.train_config(name, {"steps": steps, "seed": seed}, kind=data.kind)  # a GAN's digit recipe
     torch.manual_seed(seed)
     model = registry.build(name, data_shape=data.shape)
     opts = model.configure_optimizers(train)
