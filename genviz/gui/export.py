@@ -80,15 +80,21 @@ def export_plots(plots: dict, folder, fmt: str = "png", width: int = 1200) -> li
     return out
 
 
-def export_samples(arrays: dict, path) -> Path:
-    """.csv: the 'samples' array as x,y rows (2D) or flattened rows; .npz: every array of the snapshot."""
+def export_samples(arrays: dict, path, fmt: str | None = None) -> Path:
+    """fmt "csv": the 'samples' array as x,y rows (2D) or flattened rows (images: one row of pixels each);
+    "npz": every array of the snapshot. Without `fmt` the path's suffix says which; a path without that suffix
+    gets it (a name typed into a save dialog that does not add one)."""
     path = Path(path)
-    if path.suffix.lower() == ".npz":
+    fmt = fmt or ("npz" if path.suffix.lower() == ".npz" else "csv")
+    if path.suffix.lower() != f".{fmt}":
+        path = path.with_name(path.name + f".{fmt}")
+    if fmt == "npz":
         np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
         return path
     key = "samples" if "samples" in arrays else "negatives"  # an EBM's samples are its Langevin negatives
     if key not in arrays:
-        raise ValueError("this model's snapshot holds no samples to export")
+        raise ValueError("this model's snapshot holds no samples to export (a CycleGAN translates; it does not "
+                         "sample): Export → Samples as NPZ… writes every array it has, its translations among them")
     s = np.asarray(arrays[key])
     s = s.reshape(len(s), -1)
     header = "x,y" if s.shape[1] == 2 else ",".join(f"v{i}" for i in range(s.shape[1]))

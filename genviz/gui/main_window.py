@@ -459,7 +459,9 @@ class MainWindow(WindowLayout):
         return self.reset()
 
     def plots(self) -> dict:
-        return {**self.panel.plots(), **self.loss.plots()}
+        """The views a user can see (a tab the model does not show, such as an image GAN's 2D game or an
+        image VAE's 2D density, is not exported as an empty plot) and the loss plot."""
+        return {**{k: v for k, v in self.panel.plots().items() if _on_a_shown_tab(v)}, **self.loss.plots()}
 
     def export(self, kind: str, path) -> list:
         """kind: png | svg (path = a folder) | csv | npz (samples) | checkpoint | metrics. Raises ValueError,
@@ -478,7 +480,7 @@ class MainWindow(WindowLayout):
         if kind in ("csv", "npz"):
             if self.latest is None or not self.latest.arrays:
                 raise ValueError("nothing to export yet: train a little first")
-            return [export.export_samples(self.latest.arrays, path)]
+            return [export.export_samples(self.latest.arrays, path, kind)]
         if kind == "checkpoint":
             return [self.controller.save_checkpoint(path)]
         if kind == "metrics":
@@ -560,3 +562,19 @@ class MainWindow(WindowLayout):
         if not self.controller.stop(timeout_s=1.0):
             self.controller.stop(timeout_s=5.0)  # a long op in flight: never leave a thread running
         super().closeEvent(event)
+
+
+def _on_a_shown_tab(item) -> bool:
+    """False when a plot item sits in a tab its panel hides (show_tabs); True otherwise (no tabs, not yet in a
+    view)."""
+    scene = item.scene() if hasattr(item, "scene") else None
+    w = scene.views()[0] if scene is not None and scene.views() else None
+    while w is not None:
+        parent = w.parentWidget()
+        tabs = parent.parentWidget() if parent is not None else None
+        if isinstance(tabs, QTabWidget):
+            i = tabs.indexOf(w)
+            if i >= 0 and not tabs.isTabVisible(i):
+                return False
+        w = parent
+    return True

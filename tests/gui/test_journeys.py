@@ -163,7 +163,8 @@ def test_every_export_item_writes_its_file(qtbot, shown, tmp_path, monkeypatch):
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target: (str(t) + ".out", ""))
         action(w, label).trigger()
         assert not errors, errors
-        written = list(target.iterdir()) if target.is_dir() else [target.with_suffix(".out")]
+        suffix = ".out" + (f".{kind}" if kind in ("csv", "npz") else "")  # samples get their format's suffix
+        written = list(target.iterdir()) if target.is_dir() else [target.with_suffix(suffix)]
         assert written and all(p.stat().st_size > 0 for p in written), label
         assert "wrote" in w.status.message.text()
 
@@ -191,7 +192,7 @@ def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tin
     img = w.panel.image.image
     assert img is not None and img.max() > 0  # the model's density, before any training here
     assert w.panel.sample_scatter.data.shape[0] > 0
-    assert w.status.fields["step"].text().startswith("step 12/")
+    assert w.status.fields["step"].text() == "step 12/12"  # the run's plan, finished
     qtbot.wait(50)
     assert panel_share(w) >= 0.5
 
@@ -344,3 +345,26 @@ def test_a_gan_picked_on_digits_gets_its_image_recipe_and_keeps_what_the_user_ty
     w.picker.dataset.setCurrentText("mnist")
     assert (form.value("batch_size"), form.value("steps")) == (128, 3000)
     assert w.last_error is None and w.controller.train.batch_size == 128  # the prepared run trains with it
+
+
+def test_an_image_gan_exports_the_views_it_shows_and_its_samples(qtbot, shown, tmp_path, monkeypatch):
+    """A GAN on MNIST shows one tab, its images: Plots as PNG writes that view and the loss plot, not the empty
+    2D game and translation views; Samples as CSV writes the fresh samples one row of 784 pixels each, and a
+    name typed without a suffix gets the format's."""
+    w = shown
+    choose(w, "ssvae")  # brings MNIST, which the GAN keeps
+    train_to_the_end(qtbot, w, "gan", 6)
+    assert w.picker.current_dataset() == "mnist"
+    errors = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a: errors.append(a[2]))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path / "plots"))
+    action(w, "Plots as PNG…").trigger()
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["images.png", "loss.png"]
+    for label, name in (("Samples as CSV…", "digits"), ("Samples as NPZ…", "all")):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, n=name: (str(tmp_path / n), ""))
+        action(w, label).trigger()
+    assert not errors, errors
+    rows = np.loadtxt(tmp_path / "digits.csv", delimiter=",", skiprows=1)
+    assert rows.shape == (64, 784) and 0 <= rows.min() and rows.max() <= 1 and rows.std() > 0
+    with np.load(tmp_path / "all.npz") as z:
+        assert np.allclose(z["samples"].reshape(64, 784), rows, atol=1e-5) and "fresh_grid" in z

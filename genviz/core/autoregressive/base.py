@@ -91,13 +91,14 @@ class AutoregressiveModel(GenerativeModel):
         pixel = int(view.get("pixel", self.data_dim // 2 + w // 2)) % self.data_dim
         g = torch.Generator().manual_seed(int(view.get("sample_seed", 0)))
         n_grid = int(view.get("n_grid", 16))
-        grid = _image_grid(self.sample(n_grid, g).reshape(n_grid, 1, h, w))
+        drawn = self.sample(n_grid, g).reshape(n_grid, 1, h, w)
+        grid = _image_grid(drawn)
         anim_x, anim_p = self.sample_in_order(1, torch.Generator().manual_seed(int(view.get("anim_seed", 1))))
         out = {"ordering": positions(self.order).reshape(h, w).float().cpu().numpy(),
                "jacobian": self.in_order(jac).float().cpu().numpy(),
                "receptive_field": jac[pixel].reshape(h, w).float().cpu().numpy(),
                "pixel": float(pixel),
-               "sample_grid": grid,
+               "sample_grid": grid, "samples": drawn[:, 0].float().cpu().numpy(),  # the grid's, for export
                "anim_sample": anim_x[0].cpu().numpy(), "anim_probs": anim_p[0].cpu().numpy(),
                "order": self.order.float().cpu().numpy()}
         return out

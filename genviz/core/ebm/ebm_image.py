@@ -104,6 +104,7 @@ class ImageEBM(ChainState, GenerativeModel):
         out = {}
         if self.last_negatives is not None:
             out["negatives_grid"] = _grid(self.last_negatives[:64], 8)
+            out["samples"] = self.last_negatives[:64, 0].detach().float().cpu().numpy()  # an EBM's samples, for export
         g = torch.Generator().manual_seed(view.get("chain_seed", 0))
         n, steps = int(view.get("n_noise_chains", 8)), int(view.get("noise_steps", 2 * self.cfg.langevin_steps))
         _, trail = self.langevin(self.noise(n, g), steps, g, trail=True)

@@ -280,6 +280,7 @@ class GAN(GenerativeModel):
         real = data.val[:256].to(self.dtype)
         return {"fixed_grid": _np(make_grid(fixed, nrow=8, pad_value=1.0)[0]),
                 "fresh_grid": _np(make_grid(new, nrow=8, pad_value=1.0)[0]),
+                "samples": _np(new[:, 0]),  # the fresh grid's images (n, 28, 28): what Export → Samples writes
                 "d_real": _np(self.prob_from_score(self.point_scores(real))),
                 "d_fake": _np(self.prob_from_score(self.point_scores(new)))}
 
