@@ -277,7 +277,8 @@ class TrainingController(QObject):
         snap = next(gen)
         gen.close()
         self.model = session.model
-        self.snapshot_ready.emit(dataclasses.replace(snap, status="paused", metrics={}))
+        # the run's own plan, not the one-step session's: an opened 30-step run reads "step 30/30", not 30/31
+        self.snapshot_ready.emit(dataclasses.replace(snap, status="paused", metrics={}, total_steps=self.train.steps))
 
     def run_sync(self, on_snapshot) -> str:
         """Train to the step budget on this thread (headless rendering); returns the final status."""
