@@ -173,5 +173,7 @@ def _dock(title: str, name: str, widget: QWidget) -> QDockWidget:
     dock = QDockWidget(title)
     dock.setObjectName(f"dock_{name}")  # saveState/restoreState need names
     dock.setWidget(widget)
-    dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+    # closable: View → Setup / Loss hide and bring back each dock (they were listed there, greyed out); the
+    # window's saved state remembers which are shown
+    dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable | QDockWidget.DockWidgetClosable)
     return dock

@@ -368,3 +368,33 @@ def test_an_image_gan_exports_the_views_it_shows_and_its_samples(qtbot, shown, t
     assert rows.shape == (64, 784) and 0 <= rows.min() and rows.max() <= 1 and rows.std() > 0
     with np.load(tmp_path / "all.npz") as z:
         assert np.allclose(z["samples"].reshape(64, 784), rows, atol=1e-5) and "fresh_grid" in z
+
+
+def test_view_menu_hides_and_brings_back_the_docks_and_a_restart_remembers(qtbot, shown):
+    """View → Loss and View → Setup were listed greyed out: the docks could not be hidden to give the plots
+    the room. Now they hide and come back, and the next start shows what the user left."""
+    from genviz.gui.main_window import MainWindow
+
+    w = shown
+    loss, setup = action(w, "Loss"), action(w, "Setup")
+    assert loss.isEnabled() and setup.isEnabled() and loss.isChecked() and setup.isChecked()
+    height = w.central.height()
+    loss.trigger()
+    qtbot.waitUntil(lambda: not w.loss_dock.isVisible())
+    qtbot.waitUntil(lambda: w.central.height() > height)  # the panel takes the room
+    loss.trigger()
+    qtbot.waitUntil(lambda: w.loss_dock.isVisible())
+    setup.trigger()
+    qtbot.waitUntil(lambda: not w.setup_dock.isVisible())
+    w.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert not again.setup_dock.isVisible() and again.loss_dock.isVisible()
+    assert not action(again, "Setup").isChecked()
+    action(again, "Setup").trigger()
+    qtbot.waitUntil(lambda: again.setup_dock.isVisible())
+    click(again.run.play_btn)  # the brought-back controls work
+    qtbot.waitUntil(lambda: again.latest is not None and again.latest.step > 0, timeout=30_000)
+    again.controller.stop(timeout_s=5.0)
