@@ -138,7 +138,7 @@ def test_actnorm_initialises_from_the_first_training_batch(moons):
     """The data-dependent init standardises the first batch it sees; later batches don't re-initialise it."""
     from genviz.core.flows.actnorm import ActNorm
 
-    model = registry.build("maf", data_dim=2, n_blocks=1, hidden=8, actnorm=True)
+    model = registry.build("maf", data_dim=2, n_blocks=1, hidden=8, actnorm=True, out_init="zero")
     act = next(layer for layer in model.layers if isinstance(layer, ActNorm))
     x = moons.train[:512] * 3 + 1
     model.train()
@@ -169,3 +169,23 @@ def test_a_maf_checkpoint_from_before_the_softplus_scale_loads_as_tanh():
     fresh = registry.build("maf", data_dim=2, seed=0, n_blocks=2, hidden=8, scale="softplus")
     fresh.load_state_dict(registry.build("maf", data_dim=2, seed=3, n_blocks=2, hidden=8, scale="softplus").state_dict())
     assert all(b.scale == "softplus" for b in fresh.layers if isinstance(b, MaskedAffine))
+
+
+def test_the_output_layer_init_decides_whether_a_new_block_is_the_identity():
+    """MAF's default (softplus scale, nn.Linear's random output init, as nflows) starts away from the base
+    density; out_init="zero" starts every block at the identity, so log p(x) is the base's; IAF keeps tanh and
+    identity blocks (an IAF student starts as its base)."""
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0)) * 2
+    maf = registry.build("maf", data_dim=2, seed=0, n_blocks=3, hidden=16)
+    assert (maf.cfg.scale, maf.cfg.out_init) == ("softplus", "random")
+    ident = registry.build("maf", data_dim=2, seed=0, n_blocks=3, hidden=16, out_init="zero")
+    ref = torch.distributions.Normal(0.0, 1.0).log_prob(x).sum(1)
+    with torch.no_grad():
+        torch.testing.assert_close(ident.log_prob(x), ref, rtol=1e-6, atol=1e-6)
+        assert (maf.log_prob(x) - ref).abs().max() > 1e-2
+    iaf = registry.build("iaf", data_dim=2, seed=0, n_blocks=2, hidden=16)
+    assert (iaf.cfg.scale, iaf.cfg.out_init) == ("tanh", "zero")
+    with torch.no_grad():
+        torch.testing.assert_close(iaf.log_prob(x), ref, rtol=1e-6, atol=1e-6)
+    with pytest.raises(Exception, match="out_init"):
+        registry.build("maf", data_dim=2, out_init="ones")

@@ -16,7 +16,7 @@ from torch import nn
 
 from genviz.core.config import ConfigError, param
 from genviz.core.flows import viz
-from genviz.core.flows.maf import IAF, MAF, MAFConfig, rates
+from genviz.core.flows.maf import IAF, MAF, IAFConfig, MAFConfig, rates
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Distill(IAF):
     mode = "iaf"
 
     def __init__(self, cfg: DistillConfig, data_shape):
-        student_cfg = MAFConfig(n_blocks=cfg.n_blocks, hidden=cfg.hidden)
+        student_cfg = IAFConfig(n_blocks=cfg.n_blocks, hidden=cfg.hidden)  # an IAF's defaults: it starts as its base
         super().__init__(student_cfg, data_shape)
         self.cfg = cfg
         if cfg.teacher_path:

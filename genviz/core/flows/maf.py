@@ -5,17 +5,18 @@ on coordinates earlier in the block's ordering. MAF's MADE reads x: density (x -
 is D sequential passes. IAF's MADE reads z: sampling is one pass, density is D sequential passes.
 Permutations between blocks give each block a new ordering.
 
-How the MADE's raw outputs (r, t) become the affine map (`scale`: "tanh", the default, or "softplus" as nflows). One-pass
-direction is u ↦ s·u + t with s = softplus(r + c) + 10⁻³ (c makes s = 1 at r = 0, so a new block, whose last
-layer starts at zero, is the identity); i.e. MAF's density pass is z = s·x + t, IAF's sampling pass
-x = s·z + t. With "tanh" (genviz before #17) α = 3·tanh(r/3) and x = z·exp(α) + μ. Same recipe for all
-(5,000 steps, batch 256, Adam 1e-3, same batches, 3 seeds; bench_flows_quality.py --peers), 8gaussians test
-NLL: tanh 3.182 ± 0.079, softplus 3.093 ± 0.017, nflows 3.080 ± 0.023, zuko 3.102 ± 0.025 (a log-scale
-bounded at ±3 saturates where the modes need sharper maps); moons, 4 seeds: tanh 1.313 ± 0.174 (one seed
-1.573), softplus 1.275 ± 0.022, nflows 1.244 ± 0.022, zuko 1.332 ± 0.115; checkerboard, 2 seeds: 3.842 → 3.813.
-But through the app's own recipe (registry defaults, a Session, bench_flows_quality.py) softplus is worse on
-moons: seed 0 1.278 vs tanh 1.217, seed 1 1.289 vs 1.267, and the course's target there is ≤ 1.25; so tanh
-stays the default until a scale wins on both.
+How the MADE's raw outputs (r, t) become the affine map (`scale`) and where each block starts (`out_init`).
+"softplus" (MAF's default, as nflows): the one-pass direction is u ↦ s·u + t with s = softplus(r + c) + 10⁻³
+(c makes s = 1 at r = 0); i.e. MAF's density pass is z = s·x + t, IAF's sampling pass x = s·z + t. "tanh" (IAF's
+default, and MAF's before #17): α = 3·tanh(r/3) and x = z·exp(α) + μ. `out_init` "random" (MAF's default, as
+nflows) keeps nn.Linear's initialisation of the MADE's output layer; "zero" (IAF's) starts every block at the
+identity. Measured (#17; bench_flows_quality.py):
+- the peers' recipe (5,000 steps, batch 256, Adam 1e-3, the same batches for all, 10 seeds, NLL on 20k fresh
+  points), MAF on 8gaussians: softplus + random 3.077 ± 0.032, tanh + zero 3.144 ± 0.064, softplus + zero
+  3.104 ± 0.031; zuko 3.093 ± 0.026, nflows 3.109 ± 0.060;
+- the app's recipe (registry defaults through a Session, the course's target ≤ 1.25), MAF on moons, 16 seeds:
+  softplus + random 1.238 ± 0.036, tanh + zero 1.286 ± 0.076 (three seeds of 1.36-1.44: slow learners);
+  softplus + zero lost there (6 seeds 1.286 ± 0.023), which kept tanh the default until the init was tried.
 """
 from __future__ import annotations
 
@@ -48,16 +49,19 @@ class MaskedAffine(nn.Module):
     """
 
     def __init__(self, dim: int, hidden: tuple = (100,), mode: str = "maf", order=None, bound: float = 3.0,
-                 scale: str = "tanh"):
+                 scale: str = "tanh", out_init: str = "zero"):
         super().__init__()
         if mode not in ("maf", "iaf"):
             raise ValueError(f"mode must be 'maf' or 'iaf', got {mode!r}")
         if scale not in ("softplus", "tanh"):
             raise ValueError(f"scale must be 'softplus' or 'tanh', got {scale!r}")
+        if out_init not in ("zero", "random"):
+            raise ValueError(f"out_init must be 'zero' or 'random', got {out_init!r}")
         self.mode, self.bound, self.scale = mode, bound, scale
         self.made = MADE(dim, hidden, n_out=2, order=order)
-        nn.init.zeros_(self.made.out.weight)  # a new block is the identity map
-        nn.init.zeros_(self.made.out.bias)
+        if out_init == "zero":  # a new block is the identity map; "random" keeps nn.Linear's init, as nflows
+            nn.init.zeros_(self.made.out.weight)
+            nn.init.zeros_(self.made.out.bias)
         # which scale the weights were trained with travels in the state_dict: a checkpoint from before this
         # buffer existed (#17) holds tanh-scaled weights and loads as such, whatever its config says
         self.register_buffer("softplus", torch.tensor(scale == "softplus"))
@@ -134,15 +138,26 @@ class MAFConfig:
     depth: int = param(1, lo=1, hi=8, unit="layers", help="hidden layers per MADE")
     permute: str = param("reverse", choices=("reverse", "random"), help="permutation between blocks")
     actnorm: bool = param(False, help="an ActNorm layer before each block (data-initialised scale/shift)")
-    scale: str = param("tanh", choices=("tanh", "softplus"),
-                       help="each block's scale: exp(3·tanh(r/3)), or softplus(r)+1e-3 multiplying the one-pass "
-                            "direction (as nflows; better NLL on 8gaussians, worse on moons)")
+    scale: str = param("softplus", choices=("softplus", "tanh"),
+                       help="each block's scale: softplus(r)+1e-3 multiplying the one-pass direction (as nflows), "
+                            "or exp(3·tanh(r/3))")
+    out_init: str = param("random", choices=("random", "zero"),
+                          help="each MADE's output layer starts at nn.Linear's random init (as nflows) or at zero "
+                               "(every block starts as the identity)")
     base: str = param("normal", choices=("normal", "diag"), help="base distribution: N(0,I) or learnable diagonal")
 
 
 @dataclass
 class IAFConfig(MAFConfig):
-    pass
+    """IAF keeps the tanh scale and identity blocks at the start (the MAF's defaults before #17's change; an IAF
+    student starts as its base distribution)."""
+
+    scale: str = param("tanh", choices=("softplus", "tanh"),
+                       help="each block's scale: softplus(r)+1e-3 multiplying the one-pass direction (as nflows), "
+                            "or exp(3·tanh(r/3))")
+    out_init: str = param("zero", choices=("random", "zero"),
+                          help="each MADE's output layer starts at nn.Linear's random init (as nflows) or at zero "
+                               "(every block starts as the identity)")
 
 
 class AutoregressiveFlow(FlowModel):
@@ -160,7 +175,7 @@ class AutoregressiveFlow(FlowModel):
                               else Permutation(torch.randperm(d, generator=g)))
             if cfg.actnorm:
                 layers.append(ActNorm(d))
-            layers.append(MaskedAffine(d, (cfg.hidden,) * cfg.depth, self.mode, scale=cfg.scale))
+            layers.append(MaskedAffine(d, (cfg.hidden,) * cfg.depth, self.mode, scale=cfg.scale, out_init=cfg.out_init))
         self.layers = nn.ModuleList(layers)
         self.base = make_base(cfg.base, d)
 
