@@ -131,6 +131,18 @@ class MaskedAffine(nn.Module):
         return self._unaffine(x) if self.mode == "maf" else self._solve(x)
 
 
+def _scale_param(default: str):
+    return param(default, choices=("softplus", "tanh"),
+                 help="each block's scale: softplus(r)+1e-3 multiplying the one-pass direction (as nflows), "
+                      "or exp(3·tanh(r/3))")
+
+
+def _out_init_param(default: str):
+    return param(default, choices=("random", "zero"),
+                 help="each MADE's output layer starts at nn.Linear's random init (as nflows) or at zero "
+                      "(every block starts as the identity)")
+
+
 @dataclass
 class MAFConfig:
     n_blocks: int = param(5, lo=1, hi=64, help="number of MADE blocks")
@@ -138,12 +150,8 @@ class MAFConfig:
     depth: int = param(1, lo=1, hi=8, unit="layers", help="hidden layers per MADE")
     permute: str = param("reverse", choices=("reverse", "random"), help="permutation between blocks")
     actnorm: bool = param(False, help="an ActNorm layer before each block (data-initialised scale/shift)")
-    scale: str = param("softplus", choices=("softplus", "tanh"),
-                       help="each block's scale: softplus(r)+1e-3 multiplying the one-pass direction (as nflows), "
-                            "or exp(3·tanh(r/3))")
-    out_init: str = param("random", choices=("random", "zero"),
-                          help="each MADE's output layer starts at nn.Linear's random init (as nflows) or at zero "
-                               "(every block starts as the identity)")
+    scale: str = _scale_param("softplus")
+    out_init: str = _out_init_param("random")
     base: str = param("normal", choices=("normal", "diag"), help="base distribution: N(0,I) or learnable diagonal")
 
 
@@ -152,12 +160,8 @@ class IAFConfig(MAFConfig):
     """IAF keeps the tanh scale and identity blocks at the start (the MAF's defaults before #17's change; an IAF
     student starts as its base distribution)."""
 
-    scale: str = param("tanh", choices=("softplus", "tanh"),
-                       help="each block's scale: softplus(r)+1e-3 multiplying the one-pass direction (as nflows), "
-                            "or exp(3·tanh(r/3))")
-    out_init: str = param("zero", choices=("random", "zero"),
-                          help="each MADE's output layer starts at nn.Linear's random init (as nflows) or at zero "
-                               "(every block starts as the identity)")
+    scale: str = _scale_param("tanh")
+    out_init: str = _out_init_param("zero")
 
 
 class AutoregressiveFlow(FlowModel):
