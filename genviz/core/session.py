@@ -245,6 +245,7 @@ class Session:
         with the new status instead of evaluating the model again.
         """
         self._pending, self._stopped, self._notice, self._data_sent = 0, False, "", False
+        self._objective_phase = getattr(self.model, "objective_phase", 0)
         self._progress_t = 0.0  # the first step of every Play is reported at once
         self._buf_steps, self._buf_losses = [], []
         self._drain()  # commands sent before run() (e.g. start paused) apply to the first snapshot
@@ -287,6 +288,16 @@ class Session:
             single = self.paused and self._pending > 0
             if single:
                 self._pending -= 1
+            phase = getattr(self.model, "objective_phase", 0)
+            if phase != self._objective_phase:  # the loss now measures something else (distillation: KL after NLL)
+                self._objective_phase = phase
+                if self._buf_steps:  # the old objective's steps are checked against their own level first
+                    snap = self._snapshot("paused" if self.paused else "running")
+                    yield snap
+                    if snap.status in TERMINAL:
+                        return
+                self._loss_level = {k: v for k, v in self._loss_level.items()
+                                    if not (k == "loss" or k.startswith("loss_"))}  # the new one sets its own
             self._train_one_step()
             if self.step >= self.train.steps or self.step == self.stop_at:
                 continue  # the final snapshot comes from _finish, once

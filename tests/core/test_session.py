@@ -310,3 +310,17 @@ def test_progress_between_snapshots_is_plain_numbers_at_most_every_interval(moon
     s.train = s.train.__class__(**{**s.train.__dict__, "steps": 24})
     list(s.run())
     assert len(seen) == 1  # the first step after the session began, then nothing within the hour
+
+
+def test_distillation_passes_from_the_teachers_nll_to_the_students_kl_without_a_false_divergence():
+    """At teacher_steps the loss stops being the teacher's NLL (~2) and becomes the student's KL (10^3-10^5 at
+    first): the session snapshots the teacher's last steps against their own level and lets the KL set its own.
+    Before, the switch read as an explosion, and with no snapshot since step 0 the run was restored to step 0,
+    its teacher lost."""
+    ds = data.load("moons", n=3000, seed=0)
+    s = Session("distill", ds, {"teacher_steps": 300, "n_blocks": 2, "hidden": 16},
+                {"steps": 360, "snapshot_every": 1000, "batch_size": 128}, with_arrays=False)
+    snaps = list(s.run())
+    assert [(x.step, x.status) for x in snaps] == [(0, "running"), (300, "running"), (360, "done")]
+    assert snaps[1].losses["loss"].max() < 10 < snaps[2].losses["loss"][0]  # NLL up to the switch, KL after
+    assert s.model.teacher_ready and s.step == 360
