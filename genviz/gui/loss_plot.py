@@ -300,8 +300,20 @@ class LossPanel(QWidget):
         else:
             self._curves_for(name)
 
+    def _unalias(self, name: str) -> None:
+        """A term that stopped equalling 'loss' (distillation: the teacher's NLL, once the loss is the student's
+        KL) gets its own curve, and the loss's legend stops naming it."""
+        self.aliases.remove(name)
+        smooth = self._curves_for("loss")[1]
+        self.legend.removeItem(smooth)
+        self.legend.addItem(smooth, " = ".join(["loss", *self.aliases]))
+        self._curves_for(name)
+
     def append(self, steps: np.ndarray, losses: dict[str, np.ndarray]) -> None:
         self._fitted = False
+        for name in [a for a in self.aliases if a in losses and "loss" in losses]:
+            if not np.array_equal(losses[name], losses["loss"]):
+                self._unalias(name)
         for name, values in losses.items():
             if name not in self.series:
                 self._add_name(name, values, losses)

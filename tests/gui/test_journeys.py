@@ -398,3 +398,16 @@ def test_view_menu_hides_and_brings_back_the_docks_and_a_restart_remembers(qtbot
     click(again.run.play_btn)  # the brought-back controls work
     qtbot.waitUntil(lambda: again.latest is not None and again.latest.step > 0, timeout=30_000)
     again.controller.stop(timeout_s=5.0)
+
+
+def test_distillation_legend_stops_calling_the_loss_the_teachers_nll_after_the_switch(qtbot, shown):
+    """While the teacher trains, the loss is its NLL and the plot draws them as one curve, "loss = teacher_nll";
+    once the student trains the loss is its KL, and the legend must not keep saying otherwise: the teacher's
+    NLL gets its own curve."""
+    w = shown
+    train_to_the_end(qtbot, w, "distill", 12)  # TINY: 4 teacher steps, then the student's KL
+    labels = [label.text for _, label in w.loss.legend.items]
+    assert "loss = teacher_nll" not in labels and {"loss", "teacher_nll", "kl"} <= set(labels), labels
+    steps, nll = w.loss.series["teacher_nll"].data()
+    _, loss = w.loss.series["loss"].data()
+    assert np.array_equal(nll[:4], loss[:4]) and not np.array_equal(nll[4:], loss[4:])
