@@ -296,8 +296,7 @@ class Session:
                     yield snap
                     if snap.status in TERMINAL:
                         return
-                self._loss_level = {k: v for k, v in self._loss_level.items()
-                                    if not (k == "loss" or k.startswith("loss_"))}  # the new one sets its own
+                self._loss_level = {k: v for k, v in self._loss_level.items() if not _objective(k)}  # new level
             self._train_one_step()
             if self.step >= self.train.steps or self.step == self.stop_at:
                 continue  # the final snapshot comes from _finish, once
@@ -471,7 +470,7 @@ class Session:
         """The objectives (loss, loss_d, ...; held out: nll, nelbo) must stay within EXPLODE_FACTOR of
         their running level; monitoring terms (a KL watched while a teacher trains, D's outputs) may roam."""
         for k, v in values.items():
-            if not (k == "loss" or k.startswith("loss_") or (prefix and k in HELD_OUT_OBJECTIVES)):
+            if not (_objective(k) or (prefix and k in HELD_OUT_OBJECTIVES)):
                 continue
             v = np.atleast_1d(np.asarray(v, np.float64))
             if not len(v):
@@ -571,6 +570,11 @@ def load_optimizer_states(optimizers, states) -> None:
                         not v.is_floating_point() or v.shape != param.shape):
                     raise ValueError(f"the optimizer state's {name} has shape {tuple(v.shape)} for a "
                                      f"parameter of shape {tuple(param.shape)}")
+
+
+def _objective(term: str) -> bool:
+    """A training objective ('loss', 'loss_d', ...), as against a term only watched (a KL, D's outputs)."""
+    return term == "loss" or term.startswith("loss_")
 
 
 STREAM_SEED_OFFSET = 0x5EED  # the training noise's seed differs from the initialisation's

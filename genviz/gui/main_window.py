@@ -24,7 +24,7 @@ from genviz.gui.frames import FrameQueue
 from genviz.gui.panels import panel_class
 from genviz.gui.runs_dock import RunsDock
 from genviz.gui.panels.base import Panel
-from genviz.gui.panels.toolkit import plain_axes
+from genviz.gui.panels.toolkit import on_a_shown_tab, plain_axes
 from genviz.gui.window_layout import WindowLayout, default_snapshot_every, fmt_value
 from genviz.gui.theme import configure_pyqtgraph, stylesheet
 from genviz.gui.worker import FAILED
@@ -461,7 +461,7 @@ class MainWindow(WindowLayout):
     def plots(self) -> dict:
         """The views a user can see (a tab the model does not show, such as an image GAN's 2D game or an
         image VAE's 2D density, is not exported as an empty plot) and the loss plot."""
-        return {**{k: v for k, v in self.panel.plots().items() if _on_a_shown_tab(v)}, **self.loss.plots()}
+        return {**{k: v for k, v in self.panel.plots().items() if on_a_shown_tab(v)}, **self.loss.plots()}
 
     def export(self, kind: str, path) -> list:
         """kind: png | svg (path = a folder) | csv | npz (samples) | checkpoint | metrics. Raises ValueError,
@@ -563,18 +563,3 @@ class MainWindow(WindowLayout):
             self.controller.stop(timeout_s=5.0)  # a long op in flight: never leave a thread running
         super().closeEvent(event)
 
-
-def _on_a_shown_tab(item) -> bool:
-    """False when a plot item sits in a tab its panel hides (show_tabs); True otherwise (no tabs, not yet in a
-    view)."""
-    scene = item.scene() if hasattr(item, "scene") else None
-    w = scene.views()[0] if scene is not None and scene.views() else None
-    while w is not None:
-        parent = w.parentWidget()
-        tabs = parent.parentWidget() if parent is not None else None
-        if isinstance(tabs, QTabWidget):
-            i = tabs.indexOf(w)
-            if i >= 0 and not tabs.isTabVisible(i):
-                return False
-        w = parent
-    return True

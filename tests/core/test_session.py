@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -307,7 +308,7 @@ def test_progress_between_snapshots_is_plain_numbers_at_most_every_interval(moon
     assert np.allclose([n[3] for n in seen], snaps[-1].losses["loss"], rtol=1e-6)
     seen.clear()
     monkeypatch.setattr(session_mod, "PROGRESS_EVERY_S", 3600.0)
-    s.train = s.train.__class__(**{**s.train.__dict__, "steps": 24})
+    s.train = dataclasses.replace(s.train, steps=24)
     list(s.run())
     assert len(seen) == 1  # the first step after the session began, then nothing within the hour
 

@@ -271,6 +271,22 @@ def show_tabs(tabs: QTabWidget, visible: dict) -> None:
         tabs.setCurrentIndex(next((i for i in range(tabs.count()) if tabs.isTabVisible(i)), 0))
 
 
+def on_a_shown_tab(item) -> bool:
+    """False when a plot item sits in a tab its panel hides (show_tabs); True otherwise (no tabs, not yet in a
+    view)."""
+    scene = item.scene() if hasattr(item, "scene") else None
+    w = scene.views()[0] if scene is not None and scene.views() else None
+    while w is not None:
+        parent = w.parentWidget()
+        tabs = parent.parentWidget() if parent is not None else None
+        if isinstance(tabs, QTabWidget):
+            i = tabs.indexOf(w)
+            if i >= 0 and not tabs.isTabVisible(i):
+                return False
+        w = parent
+    return True
+
+
 class BoxFrame:
     """Aspect-locked 2D plots framed on a data box (x0, x1, y0, y1): by `frame()` and again on every resize (a
     dragged dock splitter, a resized window, a tab shown for the first time) until the user zooms or pans
