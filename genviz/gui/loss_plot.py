@@ -5,6 +5,8 @@ Series grow in capacity-doubling numpy buffers; curves use peak downsampling and
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -273,10 +275,14 @@ class LossPanel(QWidget):
             y0, y1 = min(float(y.min()) for _, y in shown), max(float(y.max()) for _, y in shown)
         (vx0, vx1), (vy0, vy1) = vb.viewRange()
         xr = yr = None
-        if x0 < vx0 or x1 > vx1 or vx1 - vx0 > 4 * max(x1 - x0, 1):
+        # steps are never negative: a view reaching below 0 is pyqtgraph's own fit around a lone step-0 point
+        if x0 < vx0 or x1 > vx1 or vx1 - vx0 > 4 * max(x1 - x0, 1) or vx0 < min(x0, 0.0):
             xr = (x0, x0 + _nice_ceil(max(x1 - x0, 1.0) * 1.5))  # room to grow: the axes stay put a while
-        if y0 < vy0 or y1 > vy1 or (vy1 - vy0) > 3 * max(y1 - y0, 1e-12):
-            pad = 0.25 * max(y1 - y0, 1e-6 * max(abs(y1), 1.0))  # room: a loss creeping down moves it rarely
+        # at least 2% of the values' size: held-out points alone at step 0 (NADE's 552.13) were framed to 1e-4,
+        # and the axis ticked in five-digit decimals
+        span = max(y1 - y0, 0.02 * max(abs(y0), abs(y1)), 1e-6)
+        if y0 < vy0 or y1 > vy1 or not span <= vy1 - vy0 <= 3 * span:
+            pad = 0.25 * span  # room: a loss creeping down moves it rarely
             yr = (y0 - pad, y1 + pad)
         if xr is not None or yr is not None:
             vb.setRange(xRange=xr, yRange=yr, padding=0)
@@ -284,6 +290,9 @@ class LossPanel(QWidget):
     def fit_view(self) -> None:
         """The run stopped: the view fits the curves (the room kept for them to grow is no use now). A user's own
         zoom stays; the next redraw of a running curve keeps room again."""
+        steps = [self.series[n].data()[0] for n in self.series]
+        if not any(len(x) and x[-1] > x[0] for x in steps):  # a lone step: pyqtgraph would frame it to a speck
+            return
         if not self._user_range and self.series:
             self._fitted = True  # until new values arrive (append)
             self.item.enableAutoRange()
@@ -324,6 +333,8 @@ class LossPanel(QWidget):
 
     def add_metrics(self, step: int, metrics: dict[str, float]) -> None:
         for name, v in metrics.items():
+            if not math.isfinite(v):  # not defined yet (distillation's KL while its teacher trains): no marker
+                continue
             if name not in self.metric_items:
                 color = CURVE_COLORS[(len(self.metric_items) + 3) % len(CURVE_COLORS)]
                 self.metric_items[name] = self.item.plot(  # markers: no line to guard against huge values, so no

@@ -58,6 +58,7 @@ class MainWindow(WindowLayout):
         self.frames = FrameQueue()
         self.latest = None  # the last merged snapshot drawn (arrays for export)
         self._progress_step = -1  # the last step the status bar showed from a progress report
+        self._shown_loss = None  # the last loss the status bar showed: a pause's snapshot brings no new step
         self._panel_due = None  # the merged snapshot the panel draws on the next tick
         self.last_error: Exception | None = None  # why the last reset() was refused
         self.labs = None  # the concept labs window, made on first use
@@ -266,7 +267,7 @@ class MainWindow(WindowLayout):
     def _on_prepared(self, info: dict) -> None:
         """A new run: a new panel, an empty loss plot, fresh numbers. Nothing of the previous run stays."""
         self.frames.clear()
-        self._panel_due, self.latest, self._progress_step = None, None, -1
+        self._panel_due, self.latest, self._progress_step, self._shown_loss = None, None, -1, None
         self.loss.clear()
         key = (info.get("model"), info.get("dataset"))
         old_tabs = self.panel.findChild(QTabWidget)
@@ -522,11 +523,14 @@ class MainWindow(WindowLayout):
         if not self.controller.running() or (self.latest is not None and step <= self.latest.step):
             return
         self._progress_step = step
-        self.status.show_numbers(step, total, rate, loss, (total - step) / rate if rate > 0 else float("inf"))
+        if loss is not None:
+            self._shown_loss = loss
+        self.status.show_numbers(step, total, rate, self._shown_loss, (total - step) / rate if rate > 0 else float("inf"))
 
     def _show_status(self, snaps) -> None:
         last = snaps[-1]
-        loss = next((float(v[-1]) for s in reversed(snaps) for v in s.losses.values() if len(v)), None)
+        loss = next((float(v[-1]) for s in reversed(snaps) for v in s.losses.values() if len(v)), self._shown_loss)
+        self._shown_loss = loss  # Pause sends a snapshot without a new step: the loss stays on screen
         eta = last.eta_s if last.status == "running" else float("inf")  # one Step's rate predicts nothing
         if last.status != "running" or last.step >= self._progress_step:  # the numbers never go back in time
             self.status.show_numbers(last.step, last.total_steps, last.steps_per_s, loss, eta)

@@ -265,3 +265,26 @@ def test_a_live_loss_plot_frames_its_data_and_moves_its_view_rarely(qtbot):
     p.log_y.setChecked(True)  # log axis: the kept range follows at once, in log10 units
     (_, _), (y0, y1) = vb.viewRange()
     assert y0 <= np.log10(1.0) and y1 >= np.log10(9.0) and y1 < 2
+
+
+def test_held_out_points_alone_at_step_0_get_a_readable_frame(qtbot):
+    """A slow model (NADE, a GAN on digits) shows only its step-0 held-out points until its first snapshot, and
+    a Pause then fits the view: both framed them to a speck (y from 552.13055 to 552.13075, x from -0.4)."""
+    from genviz.gui.loss_plot import LossPanel
+
+    p = LossPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 300)
+    p.show()
+    p.add_metrics(0, {"nll": 552.1307, "outside": 552.1306})
+    p.redraw()
+    p.fit_view()  # what Pause does
+    qtbot.wait(10)
+    (x0, x1), (y0, y1) = p.item.getViewBox().viewRange()
+    assert x0 >= 0 and x1 >= 1
+    assert y0 < 552.1306 and y1 > 552.1307 and y1 - y0 >= 0.01 * 552
+    p.append(np.arange(1, 51, dtype=np.float64), {"loss": np.linspace(560, 540, 50)})
+    p.redraw()
+    p.fit_view()  # a curve now: Pause fits it, as before
+    (x0, x1), (y0, y1) = p.item.getViewBox().viewRange()
+    assert x0 <= 1 and x1 >= 50 and y0 <= 540 and y1 >= 560 and y1 - y0 < 40

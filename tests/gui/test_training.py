@@ -198,3 +198,39 @@ def test_the_status_bar_counts_steps_between_snapshots(qtbot, window):
     qtbot.waitUntil(lambda: window.latest.step > 0 and window.latest.status == "paused", timeout=10_000)
     window.flush()
     assert step_of() == window.latest.step >= 30
+
+
+def test_the_loss_stays_in_the_status_bar_after_pause_and_at_the_end(qtbot, window):
+    """Pause right after a snapshot was drawn sends one without a new step: the status bar then said 'loss –'
+    at a trained model. It keeps showing the last loss the run reported, until Reset."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from genviz.core.session import Snapshot
+
+    QTest.mouseClick(window.run.play_btn, Qt.LeftButton)
+    wait_step(qtbot, window, 10)
+    QTest.mouseClick(window.run.pause_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.latest.status == "paused", timeout=10_000)
+    window.flush()
+    last = window.loss.series["loss"].data()[1][-1]
+    shown = f"loss {last:.4g}"
+    assert window.status.fields["loss"].text() == shown
+    # what the worker sends when Pause lands just after a snapshot was drawn: no step since (seen at step 1,150)
+    s = window.latest
+    window.controller.snapshot_ready.emit(Snapshot(s.step, s.total_steps, np.zeros(0, np.int64), {}, {}, {},
+                                                   "paused"))
+    window.flush()
+    assert window.status.fields["loss"].text() == shown
+    steps = window.train_form.widgets["steps"]  # typed while paused: the run ends 10 steps on
+    steps.setFocus()
+    steps.lineEdit().selectAll()
+    QTest.keyClicks(steps.lineEdit(), str(s.step + 10))
+    QTest.keyClick(steps.lineEdit(), Qt.Key_Return)
+    QTest.mouseClick(window.run.play_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.latest.status == "done", timeout=30_000)
+    assert window.latest.step == s.step + 10, window.latest.step
+    window.flush()
+    assert window.status.fields["loss"].text() == f"loss {window.loss.series['loss'].data()[1][-1]:.4g}"
+    QTest.mouseClick(window.run.reset_btn, Qt.LeftButton)  # a new run shows no loss of the old one
+    assert window.status.fields["loss"].text() == "loss –"
