@@ -47,3 +47,23 @@ def test_kl_fgan_has_no_jsd_reading_and_a_plain_gan_no_right_axis(panel):
         panel.show_snapshot(snap)
     assert not panel.jsd_plot.getAxis("right").isVisible() and not panel.series["bound"].y
     assert panel.jsd_plot.titleLabel.text == "JSD estimates (nats)"
+
+
+def test_the_two_maps_keep_one_size_and_mode_coverage_says_where_it_counts(panel, qtbot):
+    """An f-GAN's long bound legend widened its column until the D* map beside it was a strip with a cut title;
+    and on data without known mode centres the mode coverage plot was blank with no word why."""
+    data = split(toy2d("moons", 2000, 0), "moons")
+    panel.begin(_info("gan", data))
+    assert panel.coverage_note.isVisible()  # moons: no centres, the plot says why it stays empty
+    panel.begin(_info("fgan", data))
+    _, snaps = _run("fgan", data, {**SMALL, "divergence": "js"}, steps=2)
+    for snap in snaps:
+        panel.show_snapshot(snap)
+    qtbot.wait(20)
+    assert not panel.coverage_note.isVisible()  # the side plot holds f and f* now
+    assert panel.side_plot.getAxis("left").labelText  # its own y label, beside the bound's right axis
+    w_critic, w_dstar = panel.d_plot.width(), panel.dstar_plot.width()  # D*'s holds its colour bar too
+    assert w_dstar > 0.9 * w_critic, (w_critic, w_dstar)
+    ring = split(toy2d("ring8", 2000, 0), "ring8")
+    panel.begin(_info("gan", ring))
+    assert not panel.coverage_note.isVisible()  # ring8's modes are counted

@@ -101,6 +101,7 @@ class GANPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.bbox = (-3.0, 3.0, -3.0, 3.0)
+        self._dataset = None  # begin() names it: mode coverage is counted on the benchmarks only
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         layout = QVBoxLayout(self)
@@ -154,18 +155,25 @@ class GANPanel(Panel):
         self.bound_axis = RightAxis(self.jsd_plot, "f-GAN bound on D_f (nats)")
         self.series = {"jsd_kde": GrowingCurve(self.jsd_plot, "JSD (KDE)", "#4fa3ff"),
                        "jsd_d": GrowingCurve(self.jsd_plot, "ln2 + V(D,G)/2 (from D)", "#ff9f43"),
-                       "jsd_bound": GrowingCurve(self.jsd_plot, "JSD from the f-GAN bound (js: ½·D_f, gan: "
-                                                 "½(D_f + log 4))", "#2ed573"),
-                       "bound": GrowingCurve(self.bound_axis, "f-GAN bound E_P[T] − E_Q[f*(T)] on D_f (right axis)",
+                       "jsd_bound": GrowingCurve(self.jsd_plot, "JSD from the bound (js: ½D_f · gan: ½(D_f + log 4))",
+                                                 "#2ed573"),
+                       "bound": GrowingCurve(self.bound_axis, "bound E_P[T] − E_Q[f*(T)] on D_f (right axis)",
                                              pg.mkPen("#2ed573", width=2, style=Qt.DashLine))}
         self.side_plot = legend_plot(win, "mode coverage", row=1, col=1)
         self.side_plot.setLabel("bottom", "step")
         self.series["modes_frac"] = GrowingCurve(self.side_plot, "modes captured / K", "#a29bfe")
         self.series["hq"] = GrowingCurve(self.side_plot, "high-quality fraction", "#feca57")
+        # modes are counted on the benchmarks with known centres only: elsewhere the plot says so, not blank
+        self.coverage_note = pg.TextItem("modes are counted on ring8 and grid25,\nwhose centres are known",
+                                         color="#8a8f98", anchor=(0.5, 0.5))
+        self.coverage_note.setPos(0.5, 0.5)
+        self.side_plot.addItem(self.coverage_note, ignoreBounds=True)
         self.f_curve = self.side_plot.plot([], [], pen=pg.mkPen("#ff6b81", width=2))
         self.fstar_curve = self.side_plot.plot([], [], pen=pg.mkPen("#48dbfb", width=2))
         win.ci.layout.setRowStretchFactor(0, 3)
         win.ci.layout.setRowStretchFactor(1, 2)
+        for col in (0, 1):  # the two maps side by side at one size: an f-GAN's longer legend squeezed D* to a strip
+            win.ci.layout.setColumnStretchFactor(col, 1)
         self.game_win = win
         self.game_tab = self.tabs.addTab(win, "game")
 
@@ -214,6 +222,7 @@ class GANPanel(Panel):
     # -- Panel API ------------------------------------------------------------------------------------
     def begin(self, info: dict) -> None:
         self.kind = info.get("kind", "2d")
+        self._dataset = info.get("dataset")
         self.bbox = tuple(info.get("bbox") or self.bbox)
         image = self.kind == "image"
         self._show_views(game=not image, translation=False, images=image)  # the usual views until a snapshot
@@ -247,6 +256,12 @@ class GANPanel(Panel):
         self.side_plot.setTitle(side_title)
         self.jsd_plot.setTitle(JSD_FGAN_TITLE if fgan else JSD_TITLE)
         self.bound_axis.show(fgan)
+        self.side_plot.setLabel("left", "f(u) · f*(t)" if fgan else "")  # beside the bound's right axis: whose is whose
+        from genviz.core.gan.metrics import BENCHMARKS
+
+        self.coverage_note.setVisible(not fgan and self._dataset not in BENCHMARKS)
+        # the bound's entries are long: one per row, or the legend's width squeezes the D* map beside it
+        self.jsd_plot.legend.setColumnCount(1 if fgan else 2)
         self.side_plot.setLabel("bottom", side_x)
         if fgan:
             self.side_plot.enableAutoRange()
