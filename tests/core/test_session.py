@@ -324,4 +324,7 @@ def test_distillation_passes_from_the_teachers_nll_to_the_students_kl_without_a_
     snaps = list(s.run())
     assert [(x.step, x.status) for x in snaps] == [(0, "running"), (300, "running"), (360, "done")]
     assert snaps[1].losses["loss"].max() < 10 < snaps[2].losses["loss"][0]  # NLL up to the switch, KL after
+    # the student's KL is held out only once it trains (NaN before, on purpose: not read as a divergence)
+    assert math.isnan(snaps[0].metrics["kl"]) and all(math.isfinite(x.metrics["kl"]) for x in snaps[1:])
+    assert set(snaps[2].losses) == {"loss", "teacher_nll"}
     assert s.model.teacher_ready and s.step == 360

@@ -407,7 +407,12 @@ def test_distillation_legend_stops_calling_the_loss_the_teachers_nll_after_the_s
     w = shown
     train_to_the_end(qtbot, w, "distill", 12)  # TINY: 4 teacher steps, then the student's KL
     labels = [label.text for _, label in w.loss.legend.items]
-    assert "loss = teacher_nll" not in labels and {"loss", "teacher_nll", "kl"} <= set(labels), labels
+    assert "loss = teacher_nll" not in labels and {"loss", "teacher_nll", "val kl"} <= set(labels), labels
+    # the student's held-out KL only once it trains: before, an untrained student's KL (10³-10⁶) drew the
+    # teacher's NLL as a flat line at 0
+    kl_steps, kl = w.loss.metric_series["kl"].data()
+    assert kl_steps.min() >= 4 and np.all(np.isfinite(kl)) and "kl" not in w.loss.series
+    assert "speedup" not in w.loss.metric_items  # a ratio of speeds has its own tab, not the loss axis
     steps, nll = w.loss.series["teacher_nll"].data()
     _, loss = w.loss.series["loss"].data()
     assert np.array_equal(nll[:4], loss[:4]) and not np.array_equal(nll[4:], loss[4:])

@@ -126,6 +126,9 @@ class FlowsPanel(Density2DPanel):
     Only the first tab is built with the panel; the others when first shown (toolkit.LazyPage), drawn then
     from the latest snapshot's arrays, which the panel keeps."""
 
+    # distillation's IAF ÷ MAF sampling speed-up is a ratio of the architectures, not a loss: its tab shows it
+    own_metrics = frozenset({"speedup"})
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.reference = pg.ImageItem(axisOrder="row-major")  # target energy / teacher density under samples
