@@ -142,3 +142,37 @@ def test_render_window_refuses_bad_overrides_naming_the_field(tmp_path):
     with pytest.raises(config_mod.ConfigError, match="batch_size"):
         render_window("realnvp", "moons", 5, str(tmp_path / "w.png"), train_overrides={"batch_size": 10**6})
     assert not (tmp_path / "w.png").exists()
+
+
+def test_log_axes_label_decades_and_only_2_and_5_between_them_when_few(qtbot):
+    """pyqtgraph labels every minor tick of a log axis it has room for: over two decades a lab's axis read
+    0.09 0.08 … 0.01 0.009 0.008 …, a column of numbers. With plain_axes: the decades, plus 2 and 5 only
+    when fewer than two decades are in view."""
+    import pyqtgraph as pg
+
+    from genviz.gui.panels.toolkit import plain_axes
+
+    w = pg.PlotWidget()
+    qtbot.addWidget(w)
+    w.resize(400, 600)
+    w.show()
+    w.setLogMode(y=True)
+    w.plot([1, 2], [0.003, 0.4])
+    plain_axes(w)
+    axis = w.getPlotItem().getAxis("left")
+
+    def labels(lo, hi):
+        w.setYRange(np.log10(lo), np.log10(hi), padding=0)
+        qtbot.wait(10)
+        levels = axis.tickValues(*axis.range, axis.height())
+        shown = {}
+        for spacing, values in levels:
+            for v, text in zip(values, axis.tickStrings(values, 1.0, spacing)):
+                if text:
+                    shown[round(float(10 ** v), 6)] = text
+        return shown
+
+    wide = labels(0.003, 0.4)  # more than two decades
+    assert set(wide) == {0.01, 0.1}, wide
+    narrow = labels(0.015, 0.3)  # one decade inside: 2 and 5 say where the rest are
+    assert set(narrow) == {0.02, 0.05, 0.1, 0.2}, narrow

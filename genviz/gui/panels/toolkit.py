@@ -4,6 +4,7 @@ that stay framed on their data box through resizes, plain axis numbers."""
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -68,6 +69,7 @@ class LazyPage(QWidget):
     def ensure(self) -> QWidget:
         if self.content is None:
             self.content = self._build()
+            plain_axes(self.content)  # as the panel's first tab got them: plain numbers, fitted titles
             self.layout().addWidget(self.content)
             self.content.setVisible(True)  # now, not on the next pass of the event loop (addWidget queues it)
             self.layout().activate()  # sized now: an export of a never-shown tab draws at the page's size
@@ -145,8 +147,28 @@ def plain_axes(widget: QWidget) -> None:
             if isinstance(item, pg.AxisItem):
                 # no range where a prefix applies (enableAutoSIPrefix(False) would freeze a stale x1000 scale)
                 item.setSIPrefixEnableRanges(((np.inf, np.inf),))
+                if "logTickStrings" not in item.__dict__:
+                    item.logTickStrings = _decade_labels(item, item.logTickStrings)
             elif isinstance(item, pg.PlotItem) and not isinstance(item.titleLabel, FittedTitle):
                 FittedTitle.install(item)
+
+
+def _decade_labels(axis: pg.AxisItem, strings):
+    """A log axis labels its decades, and between them 2 and 5 only when fewer than two decades are in view:
+    pyqtgraph labels every minor tick it has room for, and a vertical axis over two decades read
+    "0.09 0.08 0.07 … 0.01 0.009 0.008 …" (the memorization and Monte Carlo labs)."""
+
+    def log_tick_strings(values, scale, spacing):
+        out = strings(values, scale, spacing)
+        if spacing is not None:  # a decade level: spacing in log10 units
+            return out
+        lo, hi = axis.range  # log10 units in log mode
+        decades = math.floor(hi) - math.ceil(lo) + 1
+        mantissa = [round(10 ** (v - math.floor(v + 1e-9))) for v in values]
+        keep = (1,) if decades >= 2 else (1, 2, 5)  # a decade in this level too when the range makes none major
+        return [t if m in keep else "" for t, m in zip(out, mantissa)]
+
+    return log_tick_strings
 
 
 class FittedTitle(pg.LabelItem):
