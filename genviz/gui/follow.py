@@ -306,9 +306,7 @@ class RunFollower(QObject):
         """The rows read since the last time onto the loss plot, then the badge and the status numbers."""
         if self._unshown:
             cols = {k: np.concatenate([c[k] for c in self._unshown]) for k in self._unshown[0]}
-            own = self.w.panel.own_metrics
-            self.w.loss.load_history({k: v for k, v in cols.items() if not (k.startswith("val_") and k[4:] in own)},
-                                     redraw=False)
+            self.w.show_history(cols, redraw=False)
             QTimer.singleShot(0, self.w.loss.redraw)  # in a pass of its own: no pass does both (and paints later)
             self._unshown = []
         self._shown_at = now

@@ -394,9 +394,10 @@ class LossPanel(QWidget):
             done.extend(new, ema(new, alpha, start))
         return done.y[:done.n]
 
-    def load_history(self, cols: dict, redraw: bool = True) -> None:
+    def load_history(self, cols: dict, redraw: bool = True, skip=()) -> None:
         """A run folder's metrics.csv columns ('step', losses, 'val_<metric>'): its curves, as if trained here
-        (`redraw=False`: the caller redraws, e.g. in the event loop's next pass)."""
+        (`redraw=False`: the caller redraws, e.g. in the event loop's next pass); the metrics in `skip` (the
+        panel's own: a GAN's JSD, distillation's speed-up) stay off the loss axis, as they do live."""
         steps = cols.get("step")
         if steps is None or not len(steps):
             return
@@ -405,7 +406,7 @@ class LossPanel(QWidget):
         if losses:
             self.append(steps[ok], {k: v[ok] for k, v in losses.items()})
         for k, v in cols.items():
-            if k.startswith("val_"):
+            if k.startswith("val_") and k[4:] not in skip:
                 for s, x in zip(steps[np.isfinite(v)], v[np.isfinite(v)]):
                     self.add_metrics(int(s), {k[4:]: float(x)})
         if redraw:

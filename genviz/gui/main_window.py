@@ -424,13 +424,35 @@ class MainWindow(WindowLayout):
 
         live = follow and Path(path).is_dir() and run_reader.is_live(path)
         if not live:  # a followed run's curves are drawn by its follower, which reads metrics.csv from its start
-            self.loss.load_history(opened.history)
+            self.show_history(opened.history)
         self.controller.preview()
         self.flush()
         self.status.say(f"opened {p['model']} at step {p['step']:,} — Play continues training")
         if live:
             self.follower.start(path)  # says what it follows
         return True
+
+    def show_history(self, cols: dict, redraw: bool = True) -> None:
+        """A run folder's metrics.csv rows, drawn as if trained here: the loss plot's curves and markers, and the
+        panel's own curves over time (a GAN's JSD and mode coverage, a VAE's ELBO terms, an SSVAE's accuracy),
+        which an opened run showed empty until it trained again."""
+        from genviz.core.session import Snapshot
+
+        steps = cols.get("step")
+        if steps is None or not len(steps):
+            return
+        own = self.panel.own_metrics
+        self.loss.load_history(cols, redraw=redraw, skip=own)
+        vals = {k[4:]: v for k, v in cols.items() if k.startswith("val_")}
+        for i in np.flatnonzero(np.any([np.isfinite(v) for v in vals.values()], axis=0)) if vals else ():
+            self.panel.add_metrics(int(steps[i]), {k: float(v[i]) for k, v in vals.items() if np.isfinite(v[i])})
+        losses = {k: v for k, v in cols.items() if k != "step" and not k.startswith("val_")}
+        ok = np.all([np.isfinite(v) for v in losses.values()], axis=0) if losses else np.zeros(len(steps), bool)
+        if ok.any():  # the status bar's loss, as live (the first term: 'loss', a GAN's loss_d): not '–'
+            self._shown_loss = float(next(iter(losses.values()))[ok][-1])
+        if ok.any():  # per-step terms (a VAE's train Rec and KL): no arrays, so the views keep what they show
+            self.panel.show_snapshot(Snapshot(int(steps[-1]), self.controller.train.steps, steps[ok].astype(np.int64),
+                                              {k: v[ok] for k, v in losses.items()}, {}, {}, "paused"))
 
     def use_points(self, points) -> bool:
         """Train on these (n, 2) points as the 'custom' dataset. Everything is checked first; a refusal (a

@@ -197,6 +197,34 @@ def test_open_run_folder_from_the_menu_shows_the_model_at_once(qtbot, shown, tin
     assert panel_share(w) >= 0.5
 
 
+def test_an_opened_gan_run_keeps_its_panels_metrics_off_the_loss_axis_as_live(qtbot, shown, tmp_path, monkeypatch):
+    """Live, a GAN's JSD estimates and mode counts are drawn by its panel, not on the loss axis; opening its run
+    folder put them all there as 'val jsd_kde', 'val modes', ... (the follower filtered them, Open did not)."""
+    from genviz.core import data, runs
+    from genviz.core.session import Session
+
+    folder = tmp_path / "gan_run"
+    s = Session("gan", data.load("ring8", n=2000), TINY["gan"], {"steps": 4, "batch_size": 32, "snapshot_every": 2},
+                writer=runs.RunWriter(folder, "ring8"))
+    for _ in s.run():
+        pass
+    w = shown
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    action(w, "Open run folder…").trigger()
+    assert w.picker.current_model() == "gan"
+    own = w.panel.own_metrics
+    on_loss = set(w.loss.metric_items)
+    assert on_loss and not on_loss & own, on_loss  # d_real / d_fake stay, JSD and modes do not
+    # ... and the panel draws them from the run's history at once (its JSD and coverage plots stayed empty)
+    from genviz.core import run_reader
+
+    rows = run_reader.read_metrics(folder)
+    written = np.isfinite(rows["val_jsd_kde"])
+    assert w.panel.series["jsd_kde"].y == pytest.approx(rows["val_jsd_kde"][written].tolist())
+    assert len(w.panel.series["modes_frac"].y) == written.sum()
+    assert w.status.fields["loss"].text() == f"loss {rows['loss_d'][-1]:.4g}"  # as live: the first term's last
+
+
 def test_a_damaged_metrics_row_costs_that_row_not_the_loss_curve(qtbot, shown, tiny_run, monkeypatch):
     """A writer killed mid-line and then resumed leaves a broken row inside metrics.csv: opening the run shows
     every other step of its loss curve (it used to show none)."""
