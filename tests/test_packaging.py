@@ -96,6 +96,13 @@ def test_installed_command_prints_the_version_and_finds_its_resources(wheel, tmp
     where, size = out.stdout.split()
     assert Path(where).is_relative_to(target)  # the installed copy, not the source tree
     assert int(size) == (ROOT / "resources" / "genviz.png").stat().st_size
+    # the stylesheet's images (the check box's tick) resolve to files of the installed copy
+    probe = ("import re; from genviz.gui.theme import stylesheet; s = stylesheet(); "
+             "print('\\n'.join(re.findall(r'url\\((.*?)\\)', s)) if '@RESOURCES@' not in s else 'unresolved')")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=120)
+    urls = out.stdout.split()
+    assert urls and all(Path(u).is_file() and Path(u).is_relative_to(target) for u in urls), (urls, out.stderr)
 
 
 def test_the_app_has_its_name_version_and_icon(tmp_path):

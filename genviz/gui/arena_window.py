@@ -21,6 +21,7 @@ from genviz.core.config import ConfigError
 from genviz.gui.arena_board import ScoreboardPanel
 from genviz.gui.arena_column import ARENA_VIEW, SNAPSHOT_EVERY, ArenaColumn
 from genviz.gui.panels.toolkit import BoxFrame
+from genviz.gui.theme import stylesheet
 
 REDRAW_MS = 100  # 10 Hz
 DRAWN_PER_TICK = 2  # columns redrawn per tick: a column's new picture waits at most ~0.3 s with five
@@ -35,6 +36,7 @@ class ArenaWindow(QWidget):
         config overrides (tests use tiny models); `snapshot_every`: steps between a model's snapshots."""
         super().__init__(parent)
         self.setWindowTitle("genviz — Arena")
+        self.setStyleSheet(stylesheet())  # a window of its own: the main window's sheet does not reach it
         self.lineup = tuple(arena.DEFAULT_MODELS if models is None else models)
         self.model_config = dict(model_config or {})
         self.snapshot_every = snapshot_every

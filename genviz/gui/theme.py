@@ -19,11 +19,15 @@ def configure_pyqtgraph() -> None:
 
 
 def stylesheet() -> str:
-    """The QSS text, from the installed package `genviz.resources` or the source tree's resources/."""
+    """The QSS text, from the installed package `genviz.resources` or the source tree's resources/; its
+    @RESOURCES@ (images such as the check box's tick) becomes that folder's path, as QSS urls need one."""
     try:
         from importlib.resources import files
 
-        return (files("genviz.resources") / "style.qss").read_text(encoding="utf-8")
+        folder = files("genviz.resources")
+        text = (folder / "style.qss").read_text(encoding="utf-8")
     except (ImportError, FileNotFoundError, OSError):
-        path = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
+        folder = Path(__file__).resolve().parents[2] / "resources"
+        path = folder / "style.qss"
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return text.replace("@RESOURCES@", Path(str(folder)).as_posix())

@@ -222,3 +222,16 @@ def test_redraw_draws_every_changed_column_round_robin(qtbot):
     finally:
         w.columns.clear()
         w.close()
+
+
+def test_the_arena_wears_the_apps_dark_theme(arena_window):
+    """A window of its own, it got none of the main window's stylesheet: a white model list and scoreboard
+    beside dark plots, and Fusion's near-black unchecked boxes."""
+    from PySide6.QtWidgets import QListWidget
+
+    models = arena_window.findChild(QListWidget)
+    img = models.grab().toImage()
+    corner = img.pixelColor(img.width() // 2, img.height() - 3)  # below the last model: the list's background
+    assert corner.lightnessF() < 0.25, corner.name()
+    table = arena_window.board_area.grab().toImage()
+    assert table.pixelColor(table.width() - 3, table.height() - 3).lightnessF() < 0.25
