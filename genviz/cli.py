@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model headless and write a run folder")
     t.add_argument("model", nargs="?", help="model name (see `genviz list`); optional with --resume")
     _add_training_args(t)
-    t.add_argument("--out", "-o", help="run folder (default runs/<model>-<dataset>; with --resume, the "
-                                       "resumed folder)")
+    t.add_argument("--out", "-o", help="run folder (default runs/<model>-<dataset>-<n>, the first n not "
+                                       "taken by a run; with --resume, the resumed folder)")
     t.add_argument("--resume", help="continue a run folder (or checkpoint) exactly where it stopped; "
                                     "--steps is then the run's new planned total")
     t.add_argument("--snapshot-every", type=int, help="metrics/ checks every N steps (default 100 here)")
@@ -138,7 +138,10 @@ def cmd_train(args) -> int:
         train_cfg.setdefault("snapshot_every", 100)
         registry.train_config(model, train_cfg)  # refuse a bad setting before any data is made
         ds = load_dataset(model, args)
-        out = Path(args.out or f"runs/{model}-{ds.name}")
+        from genviz.core import runs
+
+        # unnamed: the next free runs/<model>-<dataset>-<n>, as the app's Write run… names it (only rank 0 writes)
+        out = Path(args.out) if args.out else runs.next_free_folder("runs", f"{model}-{ds.name}")
     kwargs = {} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}
     if args.until is not None:
         kwargs["until"] = args.until

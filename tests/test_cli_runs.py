@@ -55,6 +55,20 @@ def test_out_holding_another_run_is_refused_and_untouched(tmp_path, capsys):
     assert _files(out) == before
 
 
+def test_runs_without_out_each_get_the_next_free_folder(tmp_path, monkeypatch, capsys):
+    """`genviz train realnvp` twice: the second was refused for the first's runs/realnvp-moons. Unnamed runs
+    take the next free runs/<model>-<dataset>-<n>, the name the app's Write run to folder… suggests."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "realnvp-moons-2").mkdir(parents=True)  # an empty folder holds no run: it may be used
+    for _ in range(3):
+        assert _train("realnvp", "--steps", "5", *TINY) == 0
+    made = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert made == ["realnvp-moons-1", "realnvp-moons-2", "realnvp-moons-3"]
+    assert all(_steps(tmp_path / "runs" / m) == [1, 2, 3, 4, 5] for m in made)
+    assert "-> runs/realnvp-moons-3" in capsys.readouterr().out
+    assert runs.next_free_folder(tmp_path / "runs", "realnvp-moons") == tmp_path / "runs" / "realnvp-moons-4"
+
+
 def test_resume_restores_the_runs_data_and_config_and_refuses_shape_changes(tmp_path, capsys):
     out = tmp_path / "g"
     assert _train("realnvp", "--dataset", "8gaussians", "--lr", "3e-4", "--batch-size", "64", "--set",

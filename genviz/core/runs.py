@@ -48,6 +48,16 @@ def holds_run(folder) -> bool:
     return folder.is_dir() and any((folder / f).exists() for f in RUN_FILES)
 
 
+def next_free_folder(root, stem: str) -> Path:
+    """<root>/<stem>-<n> for the first n ≥ 1 whose folder holds no run and is not a file: where a new run goes
+    when nobody named its folder (`genviz train` without --out, the app's Write run to folder…). A second
+    `genviz train realnvp` used to be refused for the first one's folder."""
+    root, n = Path(root), 1
+    while holds_run(root / f"{stem}-{n}") or (root / f"{stem}-{n}").is_file():
+        n += 1
+    return root / f"{stem}-{n}"
+
+
 def check_new_folder(folder) -> None:
     """Refuse (RunFolderError) an --out that is a file, sits under a file, or already holds a run."""
     folder = Path(folder)

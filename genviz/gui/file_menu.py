@@ -80,12 +80,7 @@ def suggested_run_folder(w) -> Path:
     from genviz.core import runs
 
     c = w.controller
-    root = Path(w.runs_dock.panel.root)
-    n = 1
-    while runs.holds_run(root / f"{c.model_name}-{c.dataset.name}-{n}") or \
-            (root / f"{c.model_name}-{c.dataset.name}-{n}").is_file():
-        n += 1
-    return root / f"{c.model_name}-{c.dataset.name}-{n}"
+    return runs.next_free_folder(w.runs_dock.panel.root, f"{c.model_name}-{c.dataset.name}")
 
 
 def write_run(w, folder) -> bool:
