@@ -17,14 +17,14 @@ SUFFIX = {"csv": "csv", "npz": "npz", "checkpoint": "pt", "metrics": "csv"}
 def build_menus(w) -> None:
     bar = w.menuBar()
     file = bar.addMenu("&File")
-    _add(w, file, "Open checkpoint…", lambda: _ask_open(w, "checkpoint"), QKeySequence.Open)
-    _add(w, file, "Open run folder…", lambda: _ask_open(w, "run"))
+    _add(w, file, "Open checkpoint…", lambda: _ask_open(w, "checkpoint"), QKeySequence("Ctrl+O"))
+    _add(w, file, "Open run folder…", lambda: _ask_open(w, "run"), QKeySequence("Ctrl+Shift+O"))
     _add(w, file, "Write run to folder…", lambda: _ask_write_run(w))
     ex = file.addMenu("Export")
     for label, kind in EXPORTS:
         _add(w, ex, label, lambda k=kind: _ask_export(w, k))
     file.addSeparator()
-    _add(w, file, "Quit", w.close, QKeySequence.Quit)
+    _add(w, file, "Quit", w.close, QKeySequence("Ctrl+Q"))  # named keys: some platforms' standard Quit is none
     data = bar.addMenu("&Data")
     _add(w, data, "Draw points…", lambda: draw_points(w))
     _add(w, data, "Load points from CSV…", lambda: _ask_csv(w))
@@ -35,6 +35,9 @@ def build_menus(w) -> None:
     view.addSeparator()
     _add(w, view, "Concept labs…", lambda: open_labs(w))
     _add(w, view, "Arena…", lambda: open_arena(w))
+    help_menu = bar.addMenu("&Help")
+    _add(w, help_menu, "Keyboard shortcuts…", lambda: show_shortcuts(w), QKeySequence("F1"))
+    _add(w, help_menu, "About genviz…", lambda: show_about(w))
 
 
 def _add(w, menu, text, slot, shortcut=None) -> QAction:
@@ -204,3 +207,43 @@ def open_arena(w) -> None:
         w.destroyed.connect(arena.close)
     arena.show()
     arena.raise_()
+
+
+# -- help -------------------------------------------------------------------------------------------------
+SHORTCUTS = (("Space", "Play / Pause"), ("Ctrl+O", "Open checkpoint…"), ("Ctrl+Shift+O", "Open run folder…"),
+             ("Ctrl+Q", "Quit"), ("F1", "these shortcuts"),
+             ("drag / wheel on a plot", "pan / zoom it; its 'A' button frames the data again"))
+
+
+def shortcuts_text() -> str:
+    """A two-column table (tabs in a message box do not line up)."""
+    rows = "".join(f"<tr><td><b>{key}</b></td><td>&nbsp;&nbsp;{what}</td></tr>" for key, what in SHORTCUTS)
+    return f"<table>{rows}</table>"
+
+
+def about_text(w) -> str:
+    """What a bug report needs: versions, where data and settings live, the devices this machine offers."""
+    import platform
+
+    import pyqtgraph as pg
+    import PySide6
+    import torch
+
+    from genviz import __version__
+    from genviz.core.images import data_root
+
+    root, offline = data_root()
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return (f"genviz {__version__}: deep generative models, trained live\n\n"
+            f"Python {platform.python_version()} · torch {torch.__version__} (CPU threads {torch.get_num_threads()},"
+            f" CUDA device: {cuda}) · PySide6 {PySide6.__version__} · pyqtgraph {pg.__version__}\n"
+            f"data: {root} ({'GENVIZ_DATA: offline, read only' if offline else 'downloads here when missing'})\n"
+            f"settings: {w.settings.fileName()}")
+
+
+def show_shortcuts(w) -> None:
+    QMessageBox.information(w, "Keyboard shortcuts", shortcuts_text())
+
+
+def show_about(w) -> None:
+    QMessageBox.about(w, "About genviz", about_text(w))

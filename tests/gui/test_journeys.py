@@ -444,3 +444,24 @@ def test_distillation_legend_stops_calling_the_loss_the_teachers_nll_after_the_s
     steps, nll = w.loss.series["teacher_nll"].data()
     _, loss = w.loss.series["loss"].data()
     assert np.array_equal(nll[:4], loss[:4]) and not np.array_equal(nll[4:], loss[4:])
+
+
+def test_help_menu_says_the_shortcuts_and_what_a_bug_report_needs(qtbot, shown, monkeypatch):
+    import torch
+
+    from genviz import __version__
+
+    w = shown
+    said = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: said.append((title, text)))
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: said.append((title, text)))
+    action(w, "Keyboard shortcuts…").trigger()
+    action(w, "About genviz…").trigger()
+    (t1, shortcuts), (t2, about) = said
+    assert "Space" in shortcuts and "Play / Pause" in shortcuts and "Ctrl+Shift+O" in shortcuts
+    # every shortcut listed is the one its action has
+    for act in ("Open checkpoint…", "Open run folder…", "Quit", "Keyboard shortcuts…"):
+        key = action(w, act).shortcut().toString()
+        assert key and f"<b>{key}</b>" in shortcuts, (act, key)
+    assert f"genviz {__version__}" in about and f"torch {torch.__version__}" in about
+    assert w.settings.fileName() in about and "data:" in about
