@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from genviz import cli
@@ -61,3 +62,18 @@ def test_a_gan_on_digits_trains_with_its_image_recipe_unless_told_otherwise(tmp_
     digits, points = train_of("--dataset", "mnist"), train_of("--dataset", "ring8", "--n-points", "2000")
     assert digits["batch_size"] == 64 and points["batch_size"] == 256
     assert train_of("--dataset", "mnist", "--batch-size", "32")["batch_size"] == 32
+
+
+def test_a_distillation_stopped_in_its_teacher_phase_reports_no_student_kl(tmp_path, capsys):
+    """The student's held-out KL is not defined while the teacher trains: metrics.csv leaves it nan (read back
+    as missing), the summary line leaves it out instead of printing 'val kl nan'."""
+    from genviz.core import run_reader
+
+    out = tmp_path / "d"
+    assert cli.main(["train", "distill", "--n-points", "2000", "--set", "teacher_steps=50", "--set", "n_blocks=2",
+                     "--set", "hidden=8", "--steps", "20", "--snapshot-every", "10", "-q", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "val teacher_nll" in said and "val kl" not in said and "nan" not in said
+    cols = run_reader.read_metrics(out)
+    assert np.isnan(cols["val_kl"]).all() and np.isfinite(cols["val_teacher_nll"][[9, 19]]).all()
+    assert "kl" not in cols  # no per-step student KL either: the loss is the teacher's NLL

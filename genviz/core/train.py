@@ -41,7 +41,8 @@ class TrainResult:
     signal: str = ""  # SIGINT / SIGTERM when a signal stopped the run
 
     def summary(self) -> str:
-        m = ", ".join(f"val {k} {v:.4g}" for k, v in self.metrics.items())
+        # a metric not defined yet (distillation's KL while its teacher trains) is left out, not printed as nan
+        m = ", ".join(f"val {k} {v:.4g}" for k, v in self.metrics.items() if v == v)
         where = f" -> {self.folder}" if self.folder else ""
         how = f" by {self.signal}" if self.signal and self.status == "stopped" else ""
         text = f"{self.status}{how} at step {self.step} in {self.seconds:.1f} s{', ' + m if m else ''}{where}"
