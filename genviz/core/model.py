@@ -80,6 +80,10 @@ class GenerativeModel(nn.Module):
     def load_training_extras(self, extras: dict) -> None:
         """Take back what `training_extras` gave; ValueError when it does not fit."""
 
+    # held-out metrics that are NaN on purpose at the moment (not defined yet: distillation's student KL while its
+    # teacher trains); a Session reads any other NaN metric as a divergence
+    pending_metrics: tuple = ()
+
     # config fields a session may change while training, via its ("model_set", name, value) command
     live_fields: tuple = ()
 

@@ -392,8 +392,7 @@ class Session:
                 metrics = self.model.val_metrics(self.data)
                 self.model.train()
             self._metrics_cost, self._train_at_metrics = time.perf_counter() - t0, self.seconds["train"]
-            pending = getattr(self.model, "pending_metrics", ())  # NaN on purpose (distillation's KL, early)
-            bad = [k for k, v in metrics.items() if not math.isfinite(float(v)) and k not in pending]
+            bad = [k for k, v in metrics.items() if not math.isfinite(float(v)) and k not in self.model.pending_metrics]
             if bad:  # held-out metrics on these exact weights: the weights are not usable
                 problem = f"the held-out {', '.join(bad)} became NaN/inf"
             else:

@@ -106,7 +106,8 @@ def test_float64_end_to_end(name, datasets):
     assert any(s.arrays for s in snaps)
     for s in snaps:
         assert is_plain(s.arrays) and is_plain(s.metrics) and is_plain(s.losses)
-        assert all(math.isfinite(v) for v in s.metrics.values())
+        # NaN only where the model says a metric is not defined yet (distillation's KL while its teacher trains)
+        assert all(math.isfinite(v) or k in model.pending_metrics for k, v in s.metrics.items())
     assert all(p.dtype == torch.float64 for p in model.parameters())
 
 

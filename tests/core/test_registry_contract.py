@@ -53,7 +53,8 @@ def test_trains_and_snapshots_plain_data(name, kind, datasets):
     assert losses and all(len(v) == 3 and np.all(np.isfinite(v)) for v in losses.values())
     for x in snaps:
         assert is_plain(x.arrays) and is_plain(x.metrics) and is_plain(x.losses)
-        assert all(math.isfinite(v) for v in x.metrics.values())
+        # NaN only where the model says a metric is not defined yet (distillation's KL while its teacher trains)
+        assert all(math.isfinite(v) or k in s.model.pending_metrics for k, v in x.metrics.items())
 
 
 @pytest.mark.parametrize("name", registry.names())
