@@ -547,7 +547,8 @@ class MainWindow(WindowLayout):
         self._progress_step = step
         if loss is not None:
             self._shown_loss = loss
-        self.status.show_numbers(step, total, rate, self._shown_loss, (total - step) / rate if rate > 0 else float("inf"))
+        eta = (total - step) / rate if rate > 0 else float("inf")
+        self.status.show_numbers(step, total, rate, self._shown_loss, eta)
 
     def _show_status(self, snaps) -> None:
         last = snaps[-1]

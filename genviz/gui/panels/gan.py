@@ -155,8 +155,8 @@ class GANPanel(Panel):
         self.bound_axis = RightAxis(self.jsd_plot, "f-GAN bound on D_f (nats)")
         self.series = {"jsd_kde": GrowingCurve(self.jsd_plot, "JSD (KDE)", "#4fa3ff"),
                        "jsd_d": GrowingCurve(self.jsd_plot, "ln2 + V(D,G)/2 (from D)", "#ff9f43"),
-                       "jsd_bound": GrowingCurve(self.jsd_plot, "JSD from the bound (js: ½D_f · gan: ½(D_f + log 4))",
-                                                 "#2ed573"),
+                       "jsd_bound": GrowingCurve(self.jsd_plot,
+                                                 "JSD from the bound (js: ½D_f · gan: ½(D_f + log 4))", "#2ed573"),
                        "bound": GrowingCurve(self.bound_axis, "bound E_P[T] − E_Q[f*(T)] on D_f (right axis)",
                                              pg.mkPen("#2ed573", width=2, style=Qt.DashLine))}
         self.side_plot = legend_plot(win, "mode coverage", row=1, col=1)
@@ -256,7 +256,7 @@ class GANPanel(Panel):
         self.side_plot.setTitle(side_title)
         self.jsd_plot.setTitle(JSD_FGAN_TITLE if fgan else JSD_TITLE)
         self.bound_axis.show(fgan)
-        self.side_plot.setLabel("left", "f(u) · f*(t)" if fgan else "")  # beside the bound's right axis: whose is whose
+        self.side_plot.setLabel("left", "f(u) · f*(t)" if fgan else "")  # beside the bound's right axis: whose
         from genviz.core.gan.metrics import BENCHMARKS
 
         self.coverage_note.setVisible(not fgan and self._dataset not in BENCHMARKS)
