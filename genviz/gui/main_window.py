@@ -448,9 +448,10 @@ class MainWindow(WindowLayout):
             self.panel.add_metrics(int(steps[i]), {k: float(v[i]) for k, v in vals.items() if np.isfinite(v[i])})
         losses = {k: v for k, v in cols.items() if k != "step" and not k.startswith("val_")}
         ok = np.all([np.isfinite(v) for v in losses.values()], axis=0) if losses else np.zeros(len(steps), bool)
-        if ok.any():  # the status bar's loss, as live (the first term: 'loss', a GAN's loss_d): not '–'
+        if ok.any():
+            # the status bar's loss, as live: the first term ('loss', a GAN's loss_d), not '–'
             self._shown_loss = float(next(iter(losses.values()))[ok][-1])
-        if ok.any():  # per-step terms (a VAE's train Rec and KL): no arrays, so the views keep what they show
+            # per-step terms (a VAE's train Rec and KL); no arrays, so the views keep what they show
             self.panel.show_snapshot(Snapshot(int(steps[-1]), self.controller.train.steps, steps[ok].astype(np.int64),
                                               {k: v[ok] for k, v in losses.items()}, {}, {}, "paused"))
 
