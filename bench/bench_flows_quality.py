@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import statistics
 import time
@@ -91,9 +92,14 @@ def peers_table(steps: int, seeds: int, jobs: int, genviz_cfg: dict | None = Non
         stats = {}
         for lib in libs:
             v = [nll[(kind, dataset, lib, s)] for s in range(seeds)]
-            stats[lib] = (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
+            # a seed whose NLL is not finite (a peer that diverged) is counted and left out of the mean and sd:
+            # statistics.stdev raised on it and took the whole table down after 26 minutes of training
+            ok = [x for x in v if math.isfinite(x)]
+            stats[lib] = (statistics.mean(ok) if ok else math.inf, statistics.stdev(ok) if len(ok) > 1 else 0.0)
+            lost = f"  {len(v) - len(ok)} of {len(v)} seeds not finite, left out" if len(ok) < len(v) else ""
             print(f"{kind:8s} {dataset:11s} {lib:10s} {stats[lib][0]:.3f} ± {stats[lib][1]:.3f}   "
-                  f"[{', '.join(f'{x:.3f}' for x in v)}]  (true entropy {data.TRUE_ENTROPY[dataset]:.3f})")
+                  f"[{', '.join(f'{x:.3f}' for x in v)}]  (true entropy {data.TRUE_ENTROPY[dataset]:.3f}){lost}",
+                  flush=True)
         best = min((lib for lib in libs if lib != "genviz"), key=lambda k: stats[k][0], default=None)
         if best is not None:
             (m, sd), (pm, psd) = stats["genviz"], stats[best]
