@@ -75,6 +75,20 @@ def test_latent_click_decodes_live(panel, qtbot, small_mnist):
     assert np.median(times) < 0.05, f"decode took {np.median(times) * 1000:.0f} ms"
 
 
+def test_the_latent_tab_decodes_the_clouds_centre_before_any_click_and_reset_clears_it(panel, small_mnist):
+    """The decoded digit and the traversals were two empty captioned boxes until the user clicked; a Reset
+    (begin) left the previous run's decodings on screen."""
+    s, snaps = _feed(panel, "vae", small_mnist, {"hidden": 32, "z_dim": 4}, steps=20)
+    assert panel.z_click is not None and panel.cursor.data["x"][0] == 0.0
+    z = torch.from_numpy(panel.z_click).float()
+    assert np.allclose(z.numpy(), snaps[-1].arrays["proj_mean"])  # the centre of the plotted plane
+    expected = s.model.mean_image(s.model.decode(z[None])).reshape(28, 28).detach().numpy()
+    np.testing.assert_allclose(panel.decoded_img.image, expected, atol=1e-4)  # with the latest decoder
+    assert panel.traverse_img.image.shape == (2 * 29 + 1, 9 * 29 + 1)
+    panel.begin(_info("vae", small_mnist, {"hidden": 32, "z_dim": 4}))
+    assert panel.decoded_img.image is None and panel.traverse_img.image is None and panel.z_click is None
+
+
 def test_ssvae_decodes_the_chosen_class_and_shows_accuracy(panel, qtbot, small_mnist):
     _feed(panel, "ssvae", small_mnist, {"hidden": 32, "z_dim": 4}, steps=20)
     assert panel.acc_plot.isVisible()

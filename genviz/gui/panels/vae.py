@@ -224,7 +224,9 @@ class VAEPanel(Density2DPanel):
     # -- Panel API ---------------------------------------------------------------------------------
     def begin(self, info: dict) -> None:
         super().begin(info)
-        self.info, self.arrays, self.z_click = dict(info), {}, None
+        self.info, self.arrays, self.z_click, self._last_uv = dict(info), {}, None, (0.0, 0.0)
+        for img in (self.decoded_img, self.traverse_img):  # nothing decoded by the previous run stays
+            img.clear()
         image = info.get("kind") == "image"
         for curve, xs, ys in [*self.series.values(), *self.acc_series.values()]:
             xs.clear(), ys.clear()
@@ -279,8 +281,10 @@ class VAEPanel(Density2DPanel):
             m, mean, std = a["iwae_m"], a["iwae_mean"], a["iwae_std"]
             self.iwae_curve.setData(m, mean)
             self.iwae_err.setData(x=np.log10(m), y=mean, height=2 * std)
-        if self.z_click is not None and "param/dec.0.weight" in a:
-            self.decode_at(*self._last_uv)  # the decoder moved: redraw the picked point with it
+        # the decoder moved: redraw the picked point with it. On images the latent tab's decoded digit and
+        # traversals start at the cloud's centre (0, 0), not as two empty captioned boxes until a click
+        if "param/dec.0.weight" in a and (self.z_click is not None or self.info.get("kind") == "image"):
+            self.decode_at(*self._last_uv)
         self._seen.update(a)
         self._last = a
         for name, tab in (("labs", LabsTab), ("posterior", PosteriorTab)):
