@@ -130,6 +130,7 @@ class LossPanel(QWidget):
         # no grid: pyqtgraph draws grid lines in the axis paint, which then costs ~5x more every frame
         # the legend sits in its own column right of the plot, so no number of entries covers a curve
         self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4)
+        self._legend_entries: tuple = ()  # the entries the layout was last made for (redraw)
         self.plot.addItem(self.legend, row=0, col=1)
         self.plot.ci.layout.setColumnStretchFactor(0, 1)
         self.legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)  # entries stack at the top, not
@@ -350,6 +351,10 @@ class LossPanel(QWidget):
     def redraw(self) -> None:
         if self._user_range and any(self.item.getViewBox().autoRangeEnabled()):
             self._user_range = False  # the auto-range button: following keeps the view again
+        entries = tuple(label.text for _, label in self.legend.items)
+        if entries != self._legend_entries:  # a new or renamed entry widens the legend's column: lay it out
+            self._legend_entries = entries   # now, or for a frame the legend overlaps the plot (distillation's
+            self.plot.ci.layout.activate()   # switch adds "val kl" and "teacher_nll" in one snapshot)
         binned = self._decimating()
         shown = []
         for name, (raw, smooth) in self.curves.items():

@@ -288,3 +288,24 @@ def test_held_out_points_alone_at_step_0_get_a_readable_frame(qtbot):
     p.fit_view()  # a curve now: Pause fits it, as before
     (x0, x1), (y0, y1) = p.item.getViewBox().viewRange()
     assert x0 <= 1 and x1 >= 50 and y0 <= 540 and y1 >= 560 and y1 - y0 < 40
+
+
+def test_a_legend_entry_added_mid_run_never_covers_the_plot_for_a_frame(qtbot):
+    """Distillation's switch adds 'teacher_nll' and 'val kl' in one snapshot; the legend's wider column was laid
+    out a pass later, so the frame drawn in between showed the legend over the curves (the tour test caught it)."""
+    from genviz.gui.loss_plot import LossPanel
+
+    p = LossPanel()
+    qtbot.addWidget(p)
+    p.resize(900, 300)
+    p.show()
+    qtbot.waitExposed(p)
+    p.append(np.arange(1, 5, dtype=np.float64), {"loss": np.ones(4)})
+    p.redraw()
+    qtbot.wait(20)
+    p.add_metrics(4, {"a_rather_long_held_out_metric_name": 1.0})  # no event processed before the check
+    p.append(np.arange(5, 7, dtype=np.float64), {"loss": np.ones(2)})
+    p.redraw()
+    legend, vb = p.legend.sceneBoundingRect(), p.item.getViewBox().sceneBoundingRect()
+    overlap = legend.intersected(vb)
+    assert overlap.width() * overlap.height() <= 4, (legend, vb)
