@@ -8,6 +8,7 @@ dataset's description, the optimizer states and every random stream.
 from __future__ import annotations
 
 import dataclasses
+import math
 import signal
 import threading
 import time
@@ -42,7 +43,7 @@ class TrainResult:
 
     def summary(self) -> str:
         # a metric not defined yet (distillation's KL while its teacher trains) is left out, not printed as nan
-        m = ", ".join(f"val {k} {v:.4g}" for k, v in self.metrics.items() if v == v)
+        m = ", ".join(f"val {k} {v:.4g}" for k, v in self.metrics.items() if not math.isnan(v))
         where = f" -> {self.folder}" if self.folder else ""
         how = f" by {self.signal}" if self.signal and self.status == "stopped" else ""
         text = f"{self.status}{how} at step {self.step} in {self.seconds:.1f} s{', ' + m if m else ''}{where}"

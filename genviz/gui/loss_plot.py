@@ -102,6 +102,14 @@ def ema(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
     return out
 
 
+def history_parts(cols: dict) -> tuple[np.ndarray, dict, dict]:
+    """metrics.csv columns split as the loss plot and the panels read them: (the rows whose every per-step term
+    is finite, those terms by name, the held-out metrics by name without 'val_', NaN on rows without one)."""
+    losses = {k: v for k, v in cols.items() if k != "step" and not k.startswith("val_")}
+    ok = np.all([np.isfinite(v) for v in losses.values()], axis=0) if losses else np.zeros(len(cols["step"]), bool)
+    return ok, losses, {k[4:]: v for k, v in cols.items() if k.startswith("val_")}
+
+
 def _nice_ceil(v: float) -> float:
     """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten) at least v (> 0)."""
     p = 10.0 ** np.floor(np.log10(v))
@@ -291,10 +299,9 @@ class LossPanel(QWidget):
     def fit_view(self) -> None:
         """The run stopped: the view fits the curves (the room kept for them to grow is no use now). A user's own
         zoom stays; the next redraw of a running curve keeps room again."""
-        steps = [self.series[n].data()[0] for n in self.series]
-        if not any(len(x) and x[-1] > x[0] for x in steps):  # a lone step: pyqtgraph would frame it to a speck
-            return
-        if not self._user_range and self.series:
+        if not any(len(x) and x[-1] > x[0] for x in (s.data()[0] for s in self.series.values())):
+            return  # no curve, or a lone step: pyqtgraph's fit would frame it to a speck
+        if not self._user_range:
             self._fitted = True  # until new values arrive (append)
             self.item.enableAutoRange()
             self.item.getViewBox().updateAutoRange()  # now, not at the next paint (a hidden window has none)
@@ -406,14 +413,13 @@ class LossPanel(QWidget):
         steps = cols.get("step")
         if steps is None or not len(steps):
             return
-        losses = {k: v for k, v in cols.items() if k != "step" and not k.startswith("val_")}
-        ok = np.all([np.isfinite(v) for v in losses.values()], axis=0) if losses else np.zeros(len(steps), bool)
+        ok, losses, vals = history_parts(cols)
         if losses:
             self.append(steps[ok], {k: v[ok] for k, v in losses.items()})
-        for k, v in cols.items():
-            if k.startswith("val_") and k[4:] not in skip:
+        for name, v in vals.items():
+            if name not in skip:
                 for s, x in zip(steps[np.isfinite(v)], v[np.isfinite(v)]):
-                    self.add_metrics(int(s), {k[4:]: float(x)})
+                    self.add_metrics(int(s), {name: float(x)})
         if redraw:
             self.redraw()
 

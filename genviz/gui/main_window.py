@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWid
 from genviz.core import config as config_mod  # torch-free; the rest of the core is imported where used
 from genviz.gui import file_menu, startup
 from genviz.gui.frames import FrameQueue
+from genviz.gui.loss_plot import history_parts
 from genviz.gui.panels import panel_class
 from genviz.gui.runs_dock import RunsDock
 from genviz.gui.panels.base import Panel
@@ -441,13 +442,12 @@ class MainWindow(WindowLayout):
         steps = cols.get("step")
         if steps is None or not len(steps):
             return
-        own = self.panel.own_metrics
-        self.loss.load_history(cols, redraw=redraw, skip=own)
-        vals = {k[4:]: v for k, v in cols.items() if k.startswith("val_")}
-        for i in np.flatnonzero(np.any([np.isfinite(v) for v in vals.values()], axis=0)) if vals else ():
+        self.loss.load_history(cols, redraw=redraw, skip=self.panel.own_metrics)
+        ok, losses, vals = history_parts(cols)
+        # one add_metrics per snapshot row (~1% of a long run's rows), as live snapshots give them
+        held_out = np.any([np.isfinite(v) for v in vals.values()], axis=0) if vals else np.zeros(len(steps), bool)
+        for i in np.flatnonzero(held_out):
             self.panel.add_metrics(int(steps[i]), {k: float(v[i]) for k, v in vals.items() if np.isfinite(v[i])})
-        losses = {k: v for k, v in cols.items() if k != "step" and not k.startswith("val_")}
-        ok = np.all([np.isfinite(v) for v in losses.values()], axis=0) if losses else np.zeros(len(steps), bool)
         if ok.any():
             # the status bar's loss, as live: the first term ('loss', a GAN's loss_d), not '–'
             self._shown_loss = float(next(iter(losses.values()))[ok][-1])
