@@ -23,9 +23,13 @@ repetition ratios of genviz's time to the other side's time for the same number 
     no target: the ratio says what the hand-written backward buys
 
 Each ratio is printed twice: by wall-clock time and by this process's CPU time (the steadier of the two on a
-machine shared with other work; the same on an idle one).
+machine shared with other work; the same on an idle one). With `--device cuda` (target 6: "report the VAE epoch
+time there") every side trains on the GPU: the preloaded tensors live there, the DataLoader side copies each batch
+in as pytorch/examples does (pinned memory, one worker), each turn ends with a synchronize, and the wall clock is
+the figure that counts (the CPU time is mostly waiting). The last column is an epoch's seconds at that rate.
 
     GENVIZ_DATA=... OMP_NUM_THREADS=1 python bench/bench_epoch.py [--steps 150] [--repeats 3] [--only vae,made,nade]
+        [--device cuda]
 """
 from __future__ import annotations
 
@@ -104,15 +108,15 @@ TURN = 100  # steps a side runs before the next side takes its turn (genviz's he
 
 
 def plain_loop(model, x_all: torch.Tensor, batch: int, steps: int, seed: int, turn: int = TURN):
-    """Preloaded tensors: a fresh permutation per epoch, index, binarize, step; a generator that pauses
-    every `turn` steps."""
+    """Preloaded tensors (on the model's device): a fresh permutation per epoch, index, binarize, step; a
+    generator that pauses every `turn` steps."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=x_all.device).manual_seed(seed)
 
     def run():
         done = 0
         while done < steps:
-            perm = torch.randperm(len(x_all), generator=g)
+            perm = torch.randperm(len(x_all), generator=g, device=x_all.device)
             for i in range(0, len(perm) - batch + 1, batch):
                 if done == steps:
                     break
@@ -126,15 +130,17 @@ def plain_loop(model, x_all: torch.Tensor, batch: int, steps: int, seed: int, tu
     return run
 
 
-def dataloader_loop(model, batch: int, steps: int):
-    """pytorch/examples/vae: torchvision's MNIST with ToTensor through a DataLoader (no workers on a CPU)."""
+def dataloader_loop(model, batch: int, steps: int, device: str = "cpu"):
+    """pytorch/examples/vae: torchvision's MNIST with ToTensor through a DataLoader (no workers on a CPU; on a
+    GPU one worker and pinned memory, each batch copied to the device)."""
     from torchvision import datasets, transforms
 
     from genviz.core.images import data_root
 
     root, _ = data_root()
     ds = datasets.MNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True)
+    extra = {"num_workers": 1, "pin_memory": True} if device != "cpu" else {}
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, **extra)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def run():
@@ -143,7 +149,7 @@ def dataloader_loop(model, batch: int, steps: int):
             for xb, _ in loader:
                 if done == steps:
                     break
-                x = torch.bernoulli(xb.view(-1, 784))
+                x = torch.bernoulli(xb.view(-1, 784).to(device, non_blocking=True))
                 opt.zero_grad()
                 model.loss(x).backward()
                 opt.step()
@@ -166,32 +172,34 @@ def genviz_loop(name: str, ds, model_cfg, train: dict):
     return run
 
 
-def sides(which: str, ds, steps: int, seed: int) -> dict:
+def sides(which: str, ds, steps: int, seed: int, device: str = "cpu") -> dict:
     """Fresh runners (model and optimizer built outside the timing) for every side of one comparison."""
-    x_all = ds.train.flatten(1)
+    x_all = ds.train.flatten(1).to(device)
     if which == "vae":
-        train = {"batch_size": 128, "steps": steps, "lr": 1e-3, "snapshot_every": 100, "seed": seed}
+        train = {"batch_size": 128, "steps": steps, "lr": 1e-3, "snapshot_every": 100, "seed": seed,
+                 "device": device}
         torch.manual_seed(seed)  # a bench script: the plain models initialise from the global stream
         return {"genviz": genviz_loop("vae", ds, VAE_CFG, train),
-                "plain": plain_loop(PlainVAE(), x_all, 128, steps, seed),
-                "DataLoader": dataloader_loop(PlainVAE(), 128, steps)}
+                "plain": plain_loop(PlainVAE().to(device), x_all, 128, steps, seed),
+                "DataLoader": dataloader_loop(PlainVAE().to(device), 128, steps, device)}
     from genviz.core import registry
 
     if which == "nade":
         return {"genviz": genviz_loop("nade", ds, None, {"steps": steps, "seed": seed, "batch_size": 100,
-                                                         "snapshot_every": 100}),
-                "autograd": plain_loop(AutogradNADE(registry.build("nade", data_shape=ds.shape, seed=seed)), x_all,
-                                       100, steps, seed)}
-    train = {"steps": steps, "seed": seed}  # the registry's defaults otherwise (batch 100, lr 1e-3, cosine)
+                                                         "snapshot_every": 100, "device": device}),
+                "autograd": plain_loop(AutogradNADE(registry.build("nade", data_shape=ds.shape, seed=seed)).to(device),
+                                       x_all, 100, steps, seed)}
+    train = {"steps": steps, "seed": seed, "device": device}  # the registry's defaults otherwise (batch 100, ...)
     made = registry.build("made", data_shape=ds.shape, seed=seed)
     direct = made.direct.mask if made.direct is not None else None
     torch.manual_seed(seed)
     return {"genviz": genviz_loop("made", ds, None, train),
-            "plain": plain_loop(PlainMADE(made.masks(), direct), x_all, 100, steps, seed,
+            "plain": plain_loop(PlainMADE(made.masks(), direct).to(device), x_all, 100, steps, seed,
                                 turn=registry.train_config("made", train).snapshot_every)}
 
 
-def compare(which: str, ds, steps: int, repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def compare(which: str, ds, steps: int, repeats: int, device: str = "cpu") -> tuple[dict[str, list[float]],
+                                                                                      dict[str, list[float]]]:
     """Per repetition: every side's wall-clock and CPU seconds for `steps` steps. The sides take turns of
     ~TURN steps (a second or so each), in an order that rotates over repetitions, so a burst of load from
     another job falls on all of them (in blocks of a whole run, one side once took 9.5 ms a step in one
@@ -200,7 +208,8 @@ def compare(which: str, ds, steps: int, repeats: int) -> tuple[dict[str, list[fl
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     for r in range(repeats):
-        runners = {name: run() for name, run in sides(which, ds, steps, seed=r).items()}
+        runners = {name: run() for name, run in sides(which, ds, steps, seed=r, device=device).items()}
+        sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)  # a turn's kernels count in its time
         names = list(runners)
         names = names[r % len(names):] + names[:r % len(names)]
         spent = {name: [0.0, 0.0] for name in names}
@@ -209,6 +218,7 @@ def compare(which: str, ds, steps: int, repeats: int) -> tuple[dict[str, list[fl
                 t0, c0 = time.perf_counter(), time.process_time()
                 if next(runners[name], StopIteration) is StopIteration:
                     names.remove(name)
+                sync()
                 spent[name][0] += time.perf_counter() - t0
                 spent[name][1] += time.process_time() - c0
         for name, (w, c) in spent.items():
@@ -222,15 +232,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200, help="steps per side and repetition (an epoch is ~430)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", default="vae,made")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (every side on it)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     ds = data_mod.load("mnist")
-    print(f"epoch bench: torch {torch.__version__}, 1 thread, {args.steps} steps x {args.repeats} interleaved "
-          f"repeats, load avg {os.getloadavg()[0]:.2f} at start")
+    where = torch.cuda.get_device_name() if args.device != "cpu" else "CPU"
+    print(f"epoch bench: torch {torch.__version__}, {where}, 1 thread, {args.steps} steps x {args.repeats} "
+          f"interleaved repeats, load avg {os.getloadavg()[0]:.2f} at start")
     print(f"{'model':6s} {'vs':11s} {'clock':5s} {'genviz ms/step':>15s} {'theirs ms/step':>15s} {'ratio':>6s} "
-          f"{'target':>7s}")
+          f"{'target':>7s}         {'genviz epoch s':>14s}")
     for which in args.only.split(","):
-        for clock, times in zip(("wall", "cpu"), compare(which, ds, args.steps, args.repeats)):
+        batch = 128 if which == "vae" else 100
+        per_epoch = len(ds.train) / batch
+        for clock, times in zip(("wall", "cpu"), compare(which, ds, args.steps, args.repeats, args.device)):
             ours = times["genviz"]
             for other, theirs in times.items():
                 if other == "genviz":
@@ -240,7 +254,8 @@ def main() -> None:
                 verdict = "report" if target is None else ("met" if ratio <= target else "missed")
                 print(f"{which:6s} {other:11s} {clock:5s} {1e3 * statistics.median(ours) / args.steps:15.2f} "
                       f"{1e3 * statistics.median(theirs) / args.steps:15.2f} {ratio:6.2f} "
-                      f"{'≤ ' + str(target) if target else '':>7s}  {verdict}", flush=True)
+                      f"{'≤ ' + str(target) if target else '':>7s}  {verdict:7s}"
+                      f"{statistics.median(ours) / args.steps * per_epoch:14.2f}", flush=True)
     print(f"ratio = genviz's time ÷ theirs for the same steps (median over repeats; lower is faster); wall = "
           f"clock time, cpu = this process's CPU time; load avg {os.getloadavg()[0]:.2f} at end")
 
