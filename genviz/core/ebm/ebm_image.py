@@ -10,6 +10,7 @@ import torch
 from torchvision.utils import make_grid
 
 from genviz.core.config import param
+from genviz.core.data import to_device
 from genviz.core.ebm.anomaly import anomaly_arrays, energies
 from genviz.core.ebm.buffer import ChainState, ReplayBuffer
 from genviz.core.ebm.energy import ConvEnergy, cd_loss
@@ -55,7 +56,7 @@ class ImageEBM(ChainState, GenerativeModel):
 
     def fetch_batch(self, data, batch_size, generator):
         """Grey-level images (no dynamic binarization: Langevin needs a continuous space)."""
-        idx = torch.randint(0, len(data.train), (batch_size,), generator=generator).to(data.train.device)
+        idx = to_device(torch.randint(0, len(data.train), (batch_size,), generator=generator), data.train.device)
         return data.train[idx].to(self.dtype)
 
     def noise(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genviz.core.config import TrainConfig, param
-from genviz.core.data import TOY2D, toy2d
+from genviz.core.data import TOY2D, to_device, toy2d
 from genviz.core.gan import metrics, nets
 from genviz.core.gan.gan import GAN, _np
 from genviz.core.model import GenerativeModel
@@ -74,8 +74,8 @@ class CycleGAN(GenerativeModel):
     def fetch_batch(self, data, batch_size: int, generator: torch.Generator):
         """(a, b): unpaired batches of domain A (the dataset) and domain B (generated / transformed)."""
         n = len(data.train)
-        ia = torch.randint(0, n, (batch_size,), generator=generator).to(data.train.device)
-        ib = torch.randint(0, n, (batch_size,), generator=generator).to(data.train.device)
+        ia = to_device(torch.randint(0, n, (batch_size,), generator=generator), data.train.device)
+        ib = to_device(torch.randint(0, n, (batch_size,), generator=generator), data.train.device)
         if self.image:
             a, b = data.train[ia], transform_b(data.train[ib], self.cfg.image_pair)
             return a.to(self.dtype), b.to(self.dtype)
@@ -91,7 +91,7 @@ class CycleGAN(GenerativeModel):
             if self.image:
                 raise RuntimeError("CycleGAN translates images: call translate(x) or train it first")
             pool = torch.from_numpy(toy2d("moons", 4096, seed=0)).to(self.device)
-        idx = torch.randint(0, len(pool), (n,), generator=generator).to(pool.device)
+        idx = to_device(torch.randint(0, len(pool), (n,), generator=generator), pool.device)
         return self.G(pool[idx].to(self.dtype))
 
     # -- training -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genviz.core.config import ConfigError, TrainConfig, param
+from genviz.core.data import to_device
 from genviz.core.gan import metrics, nets
 from genviz.core.model import GenerativeModel, grid
 
@@ -138,7 +139,7 @@ class GAN(GenerativeModel):
         n = batch_size * self.cfg.d_steps
         if data.kind != "image":
             return data.batch(n, generator).to(self.dtype)
-        idx = torch.randint(0, len(data.train), (n,), generator=generator).to(data.train.device)
+        idx = to_device(torch.randint(0, len(data.train), (n,), generator=generator), data.train.device)
         return data.train[idx].to(self.dtype)
 
     def train_step(self, batch, optimizers, train: TrainConfig) -> dict[str, torch.Tensor]:

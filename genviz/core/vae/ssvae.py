@@ -21,7 +21,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from genviz.core import fast_ops
 from genviz.core.config import param
-from genviz.core.data import DataError, binarize
+from genviz.core.data import DataError, binarize, to_device
 from genviz.core.vae import course, nets, viz
 from genviz.core.vae.vae import VAE, VAEConfig
 
@@ -177,7 +177,7 @@ class SSVAE(VAE):
     def fetch_batch(self, data, batch_size, generator):
         """(unlabelled batch, all labelled images, their labels), binarized afresh at each step."""
         lab, unl = self.pool_split(data)
-        pick = torch.randint(0, len(unl), (batch_size,), generator=generator).to(unl.device)
+        pick = to_device(torch.randint(0, len(unl), (batch_size,), generator=generator), unl.device)
         xu, (xl, yl) = self.pool(data, unl[pick])[0], self.pool(data, lab)
         if data.binarize:
             xu, xl = binarize(xu, generator), binarize(xl, generator)
