@@ -40,16 +40,21 @@ def _x(dtype, n=6, seed=0):
     return torch.bernoulli(torch.full((n, *SHAPE), 0.4, dtype=dtype), generator=torch.Generator().manual_seed(seed))
 
 
+# on a GPU the written-out step runs too (its first layer then reads every column)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
 @pytest.mark.parametrize("kw", CASES)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_written_out_step_is_autograds_loss_and_gradients(kw, dtype, monkeypatch):
+@pytest.mark.parametrize("device", DEVICES)
+def test_written_out_step_is_autograds_loss_and_gradients(kw, dtype, device, monkeypatch):
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
-    model = registry.build("vae", data_shape=SHAPE, seed=0, **kw).to(dtype)
+    model = registry.build("vae", data_shape=SHAPE, seed=0, **kw).to(device, dtype)
     ref = copy.deepcopy(model)
     calls = []
     real = mlp_step.train_step
     monkeypatch.setattr(mlp_step, "train_step", lambda *a: calls.append(1) or real(*a))
-    x, opt = _x(dtype), Grabber(model)
+    x, opt = _x(dtype).to(device), Grabber(model)
     with torch.random.fork_rng():
         torch.manual_seed(3)
         out = model.train_step(x, [opt], TRAIN)

@@ -11,7 +11,9 @@ AVX-512 kernels). The noise ε is the one nets.sample_gaussian draws (torch.rand
 The first layer reads only the input columns that are nonzero somewhere in the batch (binarized MNIST: ~490
 of 784), as the dropped terms are exact zeros. Profiled on MNIST's 784-400-20 at batch 128 (one CPU thread):
 the five 784x400-sized products were ~70% of this step with MKL, ~40% through oneDNN.
-tests/core/test_vae_mlp_step.py compares loss and gradients with autograd's.
+tests/core/test_vae_mlp_step.py compares loss and gradients with autograd's. On a GPU the same step (without the
+column skipping) is what runs too: there a step's time is the CPU's launching of its kernels, and the written-out
+backward launches fewer, with no autograd engine in between (bench_epoch.py --device cuda).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def _elu(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(ELU(a), its derivative), ELU as fast_ops.elu evaluates it. The derivative exp(min(a, 0)) is read off
     the output as min(h, 0) + 1 = expm1(min(a, 0)) + 1: one clamp instead of a second exponential (~35 µs
     of each (128, 400) layer); it differs from exp by less than 6e-8, float32's spacing just below 1."""
-    if a.dtype == torch.float32:
+    if a.dtype == torch.float32 and a.device.type == "cpu":  # this CPU's fast expm1; a GPU's own ELU is one kernel
         h = fast_ops._in_fast_precision(torch.expm1, a.clamp(max=0)).add_(F.relu(a))
     else:
         h = F.elu(a)
@@ -49,7 +51,10 @@ COMPACT = 0.9  # the first layer skips the input columns that are 0 in the whole
 def _active_columns(x: torch.Tensor) -> torch.Tensor | None:
     """The columns of x with a nonzero entry, when few enough that dropping the others pays (binarized MNIST:
     ~490 of 784 at batch 128: the first layer's product and weight gradient over 63% of the columns; the
-    dropped terms are exact zeros)."""
+    dropped terms are exact zeros). Never on a GPU: `nonzero` waits for it (its size is data), and a step that
+    waits cannot queue the next one's kernels while this one runs."""
+    if x.device.type != "cpu":
+        return None
     # the largest |x| per column: one contiguous reduction (~30 µs at 128 x 784, x.any(0) ~100); a NaN
     # column stays in (NaN != 0), so a bad input still reaches the loss
     idx = x.abs().amax(0).ne(0).nonzero().squeeze(1)

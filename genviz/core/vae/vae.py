@@ -161,7 +161,7 @@ class VAE(GenerativeModel):
             return False
         p = self.enc[0].weight
         return (isinstance(x, torch.Tensor) and len(optimizers) == 1 and torch.is_grad_enabled()
-                and self.ar is None and self.likelihood == "bernoulli" and p.device.type == "cpu"
+                and self.ar is None and self.likelihood == "bernoulli" and p.device.type in ("cpu", "cuda")
                 and x.device == p.device
                 and x.dtype == p.dtype and p.dtype in (torch.float32, torch.float64) and not x.requires_grad
                 and mlp_step.linears(self.enc) is not None and mlp_step.linears(self.dec) is not None
@@ -169,7 +169,7 @@ class VAE(GenerativeModel):
                 and not has_grad_hooks(self.parameters()))
 
     def train_step(self, x, optimizers, train):
-        """One step on Rec + β·KL; the MLP VAE with a Bernoulli decoder on a CPU takes mlp_step's backward
+        """One step on Rec + β·KL; the MLP VAE with a Bernoulli decoder (on a CPU or a GPU) takes mlp_step's backward
         written out (autograd's gradients without its graph), anything else autograd's."""
         if not self._fused_step_applies(x, optimizers):
             return super().train_step(x, optimizers, train)
