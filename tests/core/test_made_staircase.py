@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from genviz.core import config, registry, session
+from genviz.core.autoregressive import staircase
 from genviz.core.model import GenerativeModel
 from decayed_adam import decayed_adam
 
@@ -36,8 +37,8 @@ class Grabber:
         self.grads = {n: p.grad.clone() for n, p in self.model.named_parameters() if p.grad is not None}
 
 
-def _made(dtype, **kw):
-    return registry.build("made", data_shape=SHAPE, seed=0, **kw).to(dtype)
+def _made(dtype, device="cpu", **kw):
+    return registry.build("made", data_shape=SHAPE, seed=0, **kw).to(device, dtype)
 
 
 def _x(dtype, n=9, seed=0):
@@ -54,7 +55,7 @@ def _dense_grads(model, x):
 def _check_against_dense(model, dtype):
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
     ref = copy.deepcopy(model)
-    x = _x(dtype)
+    x = _x(dtype).to(model.net.out.weight.device)
     opt = Grabber(model)
     out = model.train_step(x, [opt], TRAIN)
     assert model._plan is not None  # the fast path ran (a silent fallback would make this test vacuous)
@@ -70,8 +71,21 @@ def _check_against_dense(model, dtype):
 
 @pytest.mark.parametrize("kw", CASES)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_fast_step_loss_and_gradients_are_autograds_on_the_dense_layers(kw, dtype):
-    _check_against_dense(_made(dtype, **kw), dtype)
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_fast_step_loss_and_gradients_are_autograds_on_the_dense_layers(kw, dtype, device):
+    """On a GPU the written-out step runs with one block per layer (staircase.GPU_BLOCKS)."""
+    model = _made(dtype, device, **kw)
+    _check_against_dense(model, dtype)
+    expected = staircase.BLOCKS if device == "cpu" else staircase.GPU_BLOCKS
+    assert max(len(layer.blocks) for layer in model._plan.hidden) == min(expected, kw["hidden"])
+
+
+def test_one_block_is_the_same_step_as_six(monkeypatch):
+    """The GPU's plan (one block per layer) on a CPU: autograd's loss and gradients too."""
+    model = _made(torch.float64, hidden=16)
+    monkeypatch.setattr(staircase, "BLOCKS", staircase.GPU_BLOCKS)
+    _check_against_dense(model, torch.float64)
+    assert all(len(layer.blocks) == 1 for layer in model._plan.hidden)
 
 
 def test_hidden_units_are_stored_by_degree_and_the_function_is_the_drawn_one():

@@ -114,17 +114,19 @@ class MADEModel(AutoregressiveModel):
     # -- the staircase fast path (staircase.py): same function, about 58% of the dense arithmetic ----------
     def _fast_plan(self, x: torch.Tensor) -> staircase.Plan | None:
         """The block plan for the current masks, or None where the dense path must run: several mask sets
-        (they change every step), another device, a layer or parameter setup this path does not cover."""
+        (they change every step), a device other than a CPU or a CUDA GPU, a layer or parameter setup this path does
+        not cover."""
         net, direct = self.net, self.direct
         w = net.out.weight
-        if (self.cfg.num_masks != 1 or w.device.type != "cpu" or x.device != w.device or x.dtype != w.dtype
+        if (self.cfg.num_masks != 1 or w.device.type not in ("cpu", "cuda") or x.device != w.device or x.dtype != w.dtype
                 or x.requires_grad or type(net.act) is not nn.ReLU or net.n_out != 1 or net.cond_dim
                 or not all(p.requires_grad and p.dtype == w.dtype for p in net.parameters())
                 or (direct is not None and (not direct.weight.requires_grad or direct.bias.requires_grad
                                             or direct.weight.dtype != w.dtype))):
             return None
         if self._plan is None or self._plan.key != staircase.plan_key(net, direct):
-            self._plan = staircase.Plan(net, direct)
+            blocks = staircase.BLOCKS if w.device.type == "cpu" else staircase.GPU_BLOCKS
+            self._plan = staircase.Plan(net, direct, blocks)
         return self._plan
 
     def _staircase_forward(self, plan: staircase.Plan, x: torch.Tensor, training: bool = False):
@@ -143,8 +145,8 @@ class MADEModel(AutoregressiveModel):
         return xp, wms, hs, y
 
     def train_step(self, x, optimizers, train):
-        """One step of the NLL; with one mask set on a CPU, forward and backward by hand over the staircase's
-        blocks (the gradients autograd would give, written into .grad), else the dense autograd step."""
+        """One step of the NLL; with one mask set (on a CPU or a GPU), forward and backward by hand over the
+        staircase's blocks (the gradients autograd would give, written into .grad), else the dense autograd step."""
         x = x.flatten(1)
         fast = torch.is_grad_enabled() and len(optimizers) == 1 and not has_grad_hooks(self.parameters())
         plan = self._fast_plan(x) if fast else None

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 import torch
 
 BLOCKS = 6  # measured on MNIST's 784-500-784 at batch 100 (one CPU thread): 4-8 are within noise of each other
+# On a GPU a step's time is the CPU launching its kernels (an H200 runs MNIST's MADE step's products in
+# microseconds): K blocks launch K times the products, so there one block, the dense masked product, with the
+# backward still written out (no autograd engine between the kernels)
+GPU_BLOCKS = 1
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Plan:
     place (use_mask, load_state_dict) or a model moved or cast gives another key, and the caller builds anew.
     """
 
-    def __init__(self, net, direct):
+    def __init__(self, net, direct, n_blocks: int = BLOCKS):
         self.key = plan_key(net, direct)
         order = net.order
         self.in_perm = _perm_or_none(order)  # inputs, and outputs (n_out = 1), in generation order
@@ -81,10 +85,10 @@ class Plan:
         cols = self.in_perm
         for layer in net.layers:
             rows = _perm_or_none(sorting_perm(layer.mask, cols))
-            self.hidden.append(make_layer(layer.mask, rows, cols))
+            self.hidden.append(make_layer(layer.mask, rows, cols, n_blocks))
             cols = rows
-        self.out = make_layer(net.out.mask, self.in_perm, cols)
-        self.direct = None if direct is None else make_layer(direct.mask, self.in_perm, self.in_perm)
+        self.out = make_layer(net.out.mask, self.in_perm, cols, n_blocks)
+        self.direct = None if direct is None else make_layer(direct.mask, self.in_perm, self.in_perm, n_blocks)
 
 
 def plan_key(net, direct) -> tuple:
