@@ -51,6 +51,15 @@ def datasets():
     return get
 
 
+@pytest.fixture
+def no_tf32():
+    """Full float32 products on the GPU for the comparison, torch's settings restored after it."""
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
 def train(name: str, ds, device: str, always: bool = False) -> dict:
     """A Session's STEPS steps on `device`: per-step losses, final metrics and arrays, all numpy."""
     mode = RandomOnCpu(always=always)
@@ -98,8 +107,7 @@ def case(name: str) -> str:
 
 @cuda
 @pytest.mark.parametrize("name", registry.names())
-def test_every_model_trains_on_cuda_with_the_cpus_numbers(name, datasets):
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, False
+def test_every_model_trains_on_cuda_with_the_cpus_numbers(name, datasets, no_tf32):
     ds = datasets(case(name))
     on_cpu = train(name, ds, "cpu")
     on_gpu = train(name, ds, "cuda")
