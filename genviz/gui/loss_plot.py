@@ -406,13 +406,14 @@ class LossPanel(QWidget):
             done.extend(new, ema(new, alpha, start))
         return done.y[:done.n]
 
-    def load_history(self, cols: dict, redraw: bool = True, skip=()) -> None:
+    def load_history(self, cols: dict, redraw: bool = True, skip=()) -> tuple | None:
         """A run folder's metrics.csv columns ('step', losses, 'val_<metric>'): its curves, as if trained here
         (`redraw=False`: the caller redraws, e.g. in the event loop's next pass); the metrics in `skip` (the
-        panel's own: a GAN's JSD, distillation's speed-up) stay off the loss axis, as they do live."""
+        panel's own: a GAN's JSD, distillation's speed-up) stay off the loss axis, as they do live. Returns the
+        columns' history_parts for the caller's panel; None for no rows."""
         steps = cols.get("step")
         if steps is None or not len(steps):
-            return
+            return None
         ok, losses, vals = history_parts(cols)
         if losses:
             self.append(steps[ok], {k: v[ok] for k, v in losses.items()})
@@ -422,6 +423,7 @@ class LossPanel(QWidget):
                     self.add_metrics(int(s), {name: float(x)})
         if redraw:
             self.redraw()
+        return ok, losses, vals
 
     def history(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (steps, values) for every loss and (as 'val_<name>') every metric; for CSV export."""

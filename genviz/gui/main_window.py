@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWid
 from genviz.core import config as config_mod  # torch-free; the rest of the core is imported where used
 from genviz.gui import file_menu, startup
 from genviz.gui.frames import FrameQueue
-from genviz.gui.loss_plot import history_parts
 from genviz.gui.panels import panel_class
 from genviz.gui.runs_dock import RunsDock
 from genviz.gui.panels.base import Panel
@@ -439,11 +438,11 @@ class MainWindow(WindowLayout):
         which an opened run showed empty until it trained again."""
         from genviz.core.session import Snapshot
 
-        steps = cols.get("step")
-        if steps is None or not len(steps):
+        parts = self.loss.load_history(cols, redraw=redraw, skip=self.panel.own_metrics)
+        if parts is None:  # no rows
             return
-        self.loss.load_history(cols, redraw=redraw, skip=self.panel.own_metrics)
-        ok, losses, vals = history_parts(cols)
+        ok, losses, vals = parts
+        steps = cols["step"]
         # one add_metrics per snapshot row (~1% of a long run's rows), as live snapshots give them
         held_out = np.any([np.isfinite(v) for v in vals.values()], axis=0) if vals else np.zeros(len(steps), bool)
         for i in np.flatnonzero(held_out):

@@ -119,7 +119,8 @@ class MADEModel(AutoregressiveModel):
         net, direct = self.net, self.direct
         w = net.out.weight
         if (self.cfg.num_masks != 1 or w.device.type not in ("cpu", "cuda") or x.device != w.device
-                or x.dtype != w.dtype or x.requires_grad or type(net.act) is not nn.ReLU or net.n_out != 1 or net.cond_dim
+                or x.dtype != w.dtype or x.requires_grad or type(net.act) is not nn.ReLU or net.n_out != 1
+                or net.cond_dim
                 or not all(p.requires_grad and p.dtype == w.dtype for p in net.parameters())
                 or (direct is not None and (not direct.weight.requires_grad or direct.bias.requires_grad
                                             or direct.weight.dtype != w.dtype))):

@@ -256,7 +256,8 @@ class GANPanel(Panel):
         self.side_plot.setTitle(side_title)
         self.jsd_plot.setTitle(JSD_FGAN_TITLE if fgan else JSD_TITLE)
         self.bound_axis.show(fgan)
-        self.side_plot.setLabel("left", "f(u) · f*(t)" if fgan else "")  # beside the bound's right axis: whose
+        # its own y label, beside the bound's right axis, so that nobody reads f and f* on the bound's scale
+        self.side_plot.setLabel("left", "f(u) · f*(t)" if fgan else "")
         from genviz.core.gan.metrics import BENCHMARKS
 
         self.coverage_note.setVisible(not fgan and self._dataset not in BENCHMARKS)
